@@ -1,0 +1,322 @@
+//! Configuration: defaults that work for the one-command local run, then an
+//! optional TOML file, then `LOUYU_*` environment variables (and the command
+//! line flags that mirror some of them, applied by the binary).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::telemetry::LogFormat;
+
+/// The deployable services, with what each needs by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    Registry,
+    Visits,
+    Risk,
+    Referral,
+    Gateway,
+}
+
+impl ServiceName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Registry => "registry",
+            ServiceName::Visits => "visits",
+            ServiceName::Risk => "risk",
+            ServiceName::Referral => "referral",
+            ServiceName::Gateway => "gateway",
+        }
+    }
+
+    /// The fixed local port each service listens on by default, so a local
+    /// run needs no configuration to wire the services together.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ServiceName::Registry => 50051,
+            ServiceName::Visits => 50052,
+            ServiceName::Risk => 50053,
+            ServiceName::Referral => 50054,
+            ServiceName::Gateway => 8080,
+        }
+    }
+}
+
+/// The page-token key used when none is configured. Fine on a laptop; a
+/// deployment sets `LOUYU_PAGE_TOKEN_SECRET` (the service warns otherwise).
+pub const DEVELOPMENT_PAGE_TOKEN_SECRET: &str = "louyu-development-page-token-secret";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The district this deployment serves: its resource id, e.g. `jingan`.
+    pub district: String,
+    /// Its display name.
+    pub district_name: String,
+    /// Address to listen on; each service's fixed local port when unset.
+    pub listen: Option<String>,
+    /// Database URL; `sqlite://data/<service>.db` when unset.
+    pub database_url: Option<SecretString>,
+    /// Apply migrations at start. Turn off where a Kubernetes Job runs
+    /// `louyu migrate` before the rollout.
+    pub migrate_on_start: bool,
+    pub registry_url: String,
+    pub visits_url: String,
+    pub risk_url: String,
+    pub referral_url: String,
+    /// Longest a unary call may take before it fails as CANCELLED.
+    pub request_timeout_seconds: u64,
+    /// Most requests served at once, across connections.
+    pub concurrency_limit: usize,
+    /// How long a stopping server waits for calls in flight.
+    pub shutdown_grace_seconds: u64,
+    /// How often an idle event feed looks for events committed by other
+    /// replicas.
+    pub feed_poll_interval_ms: u64,
+    /// Key that signs page tokens. Secret.
+    pub page_token_secret: SecretString,
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector for traces; also read from the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            district: "jingan".to_owned(),
+            district_name: "静安区".to_owned(),
+            listen: None,
+            database_url: None,
+            migrate_on_start: true,
+            registry_url: local_url(ServiceName::Registry),
+            visits_url: local_url(ServiceName::Visits),
+            risk_url: local_url(ServiceName::Risk),
+            referral_url: local_url(ServiceName::Referral),
+            request_timeout_seconds: 30,
+            concurrency_limit: 256,
+            shutdown_grace_seconds: 20,
+            feed_poll_interval_ms: 1000,
+            page_token_secret: SecretString::from(DEVELOPMENT_PAGE_TOKEN_SECRET),
+            log_format: LogFormat::Pretty,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+fn local_url(service: ServiceName) -> String {
+    format!("http://127.0.0.1:{}", service.default_port())
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Overrides settings from `LOUYU_<SETTING>` variables (upper case), and
+    /// the OTLP endpoint from `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let text = |key: &str| lookup(key).filter(|value| !value.is_empty());
+        if let Some(value) = text("LOUYU_DISTRICT") {
+            self.district = value;
+        }
+        if let Some(value) = text("LOUYU_DISTRICT_NAME") {
+            self.district_name = value;
+        }
+        if let Some(value) = text("LOUYU_LISTEN") {
+            self.listen = Some(value);
+        }
+        if let Some(value) = text("LOUYU_DATABASE_URL") {
+            self.database_url = Some(SecretString::from(value));
+        }
+        if let Some(value) = text("LOUYU_MIGRATE_ON_START") {
+            self.migrate_on_start = parse_env("LOUYU_MIGRATE_ON_START", &value)?;
+        }
+        if let Some(value) = text("LOUYU_REGISTRY_URL") {
+            self.registry_url = value;
+        }
+        if let Some(value) = text("LOUYU_VISITS_URL") {
+            self.visits_url = value;
+        }
+        if let Some(value) = text("LOUYU_RISK_URL") {
+            self.risk_url = value;
+        }
+        if let Some(value) = text("LOUYU_REFERRAL_URL") {
+            self.referral_url = value;
+        }
+        if let Some(value) = text("LOUYU_REQUEST_TIMEOUT_SECONDS") {
+            self.request_timeout_seconds = parse_env("LOUYU_REQUEST_TIMEOUT_SECONDS", &value)?;
+        }
+        if let Some(value) = text("LOUYU_CONCURRENCY_LIMIT") {
+            self.concurrency_limit = parse_env("LOUYU_CONCURRENCY_LIMIT", &value)?;
+        }
+        if let Some(value) = text("LOUYU_SHUTDOWN_GRACE_SECONDS") {
+            self.shutdown_grace_seconds = parse_env("LOUYU_SHUTDOWN_GRACE_SECONDS", &value)?;
+        }
+        if let Some(value) = text("LOUYU_FEED_POLL_INTERVAL_MS") {
+            self.feed_poll_interval_ms = parse_env("LOUYU_FEED_POLL_INTERVAL_MS", &value)?;
+        }
+        if let Some(value) = text("LOUYU_PAGE_TOKEN_SECRET") {
+            self.page_token_secret = SecretString::from(value);
+        }
+        if let Some(value) = text("LOUYU_LOG_FORMAT") {
+            self.log_format = match value.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => anyhow::bail!("LOUYU_LOG_FORMAT must be json or pretty"),
+            };
+        }
+        if let Some(value) =
+            text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        {
+            self.otlp_endpoint = Some(value);
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        crate::names::parse_resource_id("district", &self.district)
+            .map_err(|error| anyhow::anyhow!("district {:?}: {error}", self.district))?;
+        anyhow::ensure!(
+            !self.district_name.trim().is_empty(),
+            "district_name must not be empty"
+        );
+        anyhow::ensure!(
+            self.request_timeout_seconds > 0,
+            "request_timeout_seconds must be positive"
+        );
+        anyhow::ensure!(
+            self.concurrency_limit > 0,
+            "concurrency_limit must be positive"
+        );
+        anyhow::ensure!(
+            self.feed_poll_interval_ms > 0,
+            "feed_poll_interval_ms must be positive"
+        );
+        Ok(())
+    }
+
+    pub fn listen_address(&self, service: ServiceName) -> String {
+        self.listen
+            .clone()
+            .unwrap_or_else(|| format!("127.0.0.1:{}", service.default_port()))
+    }
+
+    pub fn database_url(&self, service: ServiceName) -> SecretString {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| SecretString::from(format!("sqlite://data/{}.db", service.as_str())))
+    }
+
+    pub fn uses_development_page_token_secret(&self) -> bool {
+        use secrecy::ExposeSecret;
+        self.page_token_secret.expose_secret() == DEVELOPMENT_PAGE_TOKEN_SECRET
+    }
+
+    pub fn server_settings(&self) -> crate::server::ServerSettings {
+        crate::server::ServerSettings {
+            request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            concurrency_limit: self.concurrency_limit,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
+    pub fn feed_poll_interval(&self) -> Duration {
+        Duration::from_millis(self.feed_poll_interval_ms)
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> anyhow::Result<T> {
+    value
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{key} has an invalid value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn defaults_run_locally_on_sqlite_with_fixed_ports() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(
+            config.listen_address(ServiceName::Registry),
+            "127.0.0.1:50051"
+        );
+        assert_eq!(
+            config.database_url(ServiceName::Registry).expose_secret(),
+            "sqlite://data/registry.db"
+        );
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let mut config: Config =
+            toml::from_str("district = \"xuhui\"\nrequest_timeout_seconds = 5\n").unwrap();
+        config
+            .apply_env(|key| match key {
+                "LOUYU_DATABASE_URL" => Some("postgres://db/louyu".to_owned()),
+                "LOUYU_REQUEST_TIMEOUT_SECONDS" => Some("7".to_owned()),
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4317".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.district, "xuhui");
+        assert_eq!(config.request_timeout_seconds, 7);
+        assert_eq!(
+            config.database_url(ServiceName::Registry).expose_secret(),
+            "postgres://db/louyu"
+        );
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name_without_echoing_them() {
+        let mut config = Config::default();
+        let error = config
+            .apply_env(|key| (key == "LOUYU_CONCURRENCY_LIMIT").then(|| "many".to_owned()))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "LOUYU_CONCURRENCY_LIMIT has an invalid value"
+        );
+        assert!(toml::from_str::<Config>("unknown_setting = 1").is_err());
+        let bad_district = Config {
+            district: "Jing An".to_owned(),
+            ..Config::default()
+        };
+        assert!(bad_district.validate().is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config {
+            database_url: Some(SecretString::from("postgres://louyu:hunter2@db/louyu")),
+            page_token_secret: SecretString::from("s3cret-key"),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("s3cret-key"));
+    }
+}

@@ -1,0 +1,17 @@
+//! What every Louyu service shares: configuration, telemetry, the database,
+//! server bootstrap, errors, request parsing helpers, the audit trail and the
+//! event feeds.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod feed;
+pub mod filter;
+pub mod idempotency;
+pub mod names;
+pub mod page;
+pub mod server;
+pub mod telemetry;
+pub mod testing;
+pub mod time;

@@ -1,0 +1,105 @@
+//! Resource names (AIP-122): `districts/jingan/buildings/b-0042`.
+
+use crate::error::InvalidArgument;
+
+/// The longest resource id segment accepted.
+pub const MAX_ID_LENGTH: usize = 63;
+
+/// Checks a resource id segment chosen by a caller: 1 to 63 of lower-case
+/// ASCII letters, digits and `-`, starting with a letter or digit.
+pub fn parse_resource_id(field: &str, value: &str) -> Result<String, InvalidArgument> {
+    let valid_characters = value
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    let starts_well = value
+        .bytes()
+        .next()
+        .is_some_and(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit());
+    if value.is_empty() || value.len() > MAX_ID_LENGTH || !valid_characters || !starts_well {
+        return Err(InvalidArgument::new(
+            field,
+            "标识须为1至63位小写字母、数字或连字符 must be 1 to 63 lower-case letters, digits or '-', starting with a letter or digit",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Splits `name` into the ids of the given collections, e.g.
+/// `parse_name("name", "districts/jingan/buildings/b-1", &["districts", "buildings"])`
+/// gives `["jingan", "b-1"]`. Ids are checked only for being non-empty and
+/// free of `/`; each caller parses them into its own types.
+pub fn parse_name<'a>(
+    field: &str,
+    name: &'a str,
+    collections: &[&str],
+) -> Result<Vec<&'a str>, InvalidArgument> {
+    let segments: Vec<&str> = name.split('/').collect();
+    let shape_matches = segments.len() == collections.len() * 2
+        && collections.iter().enumerate().all(|(index, collection)| {
+            segments[index * 2] == *collection && !segments[index * 2 + 1].is_empty()
+        });
+    if !shape_matches {
+        let pattern = collections
+            .iter()
+            .map(|collection| format!("{collection}/{{id}}"))
+            .collect::<Vec<_>>()
+            .join("/");
+        return Err(InvalidArgument::new(
+            field,
+            format!("资源名格式应为 {pattern} must be a resource name of the form {pattern}"),
+        ));
+    }
+    Ok(segments.iter().skip(1).step_by(2).copied().collect())
+}
+
+/// A short random id for resources whose caller did not choose one, with a
+/// prefix saying what it names: `b-3f9c2a7d1e04`.
+pub fn generate_id(prefix: &str) -> String {
+    let random: u64 = rand::random();
+    format!("{prefix}-{:012x}", random & 0xffff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_name_returns_the_ids_of_each_collection() {
+        let ids = parse_name(
+            "name",
+            "districts/jingan/buildings/b-1",
+            &["districts", "buildings"],
+        )
+        .unwrap();
+        assert_eq!(ids, vec!["jingan", "b-1"]);
+    }
+
+    #[test]
+    fn parse_name_rejects_other_shapes_naming_the_field() {
+        for name in [
+            "",
+            "districts/jingan",
+            "districts//buildings/b",
+            "districts/jingan/units/b",
+            "districts/jingan/buildings/b/x",
+        ] {
+            let error = parse_name("building", name, &["districts", "buildings"]).unwrap_err();
+            assert_eq!(error.violations[0].field, "building", "{name}");
+        }
+    }
+
+    #[test]
+    fn resource_ids_are_lower_case_letters_digits_and_dashes() {
+        assert!(parse_resource_id("id", "b-0042").is_ok());
+        for bad in ["", "-b", "B1", "b_1", "楼", &"a".repeat(64)] {
+            assert!(parse_resource_id("id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_valid_resource_ids() {
+        let id = generate_id("b");
+        assert!(parse_resource_id("id", &id).is_ok(), "{id}");
+        assert_ne!(generate_id("b"), generate_id("b"));
+    }
+}

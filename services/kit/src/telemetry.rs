@@ -1,0 +1,215 @@
+//! Structured logs, and OpenTelemetry traces that follow a request across
+//! services: W3C trace context is read from incoming gRPC metadata, written
+//! into outgoing calls, and stored with every event so a consumer's work joins
+//! the trace of the request that caused it. Spans are exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; trace context propagates either way.
+
+use std::collections::HashMap;
+use std::sync::Once;
+
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tonic::codegen::http;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+/// Flushes and shuts down trace export when dropped. Keep it alive for the
+/// whole run and drop it last, after the servers have drained, so the spans
+/// of the final requests are exported.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.provider.shutdown() {
+            eprintln!("trace export did not shut down cleanly: {error}");
+        }
+    }
+}
+
+const DEFAULT_FILTER: &str = "info,sqlx=warn,h2=warn,hyper=warn,tower=warn,opentelemetry=warn";
+
+/// Installs the global subscriber: logs in `format`, filtered by `RUST_LOG`,
+/// and spans sent to `otlp_endpoint` when given.
+pub fn init(
+    service_name: &str,
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<TelemetryGuard> {
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        Resource::builder()
+            .with_service_name(format!("louyu-{service_name}"))
+            .build(),
+    );
+    if let Some(endpoint) = otlp_endpoint.filter(|endpoint| !endpoint.is_empty()) {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let tracer = provider.tracer("louyu");
+    // Logs follow RUST_LOG; spans always reach the OpenTelemetry layer, so a
+    // quieter log level never breaks trace propagation.
+    let log_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let registry = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(LevelFilter::INFO),
+    );
+    match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(log_filter()),
+            )
+            .try_init()?,
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_filter(log_filter()),
+            )
+            .try_init()?,
+    }
+    Ok(TelemetryGuard { provider })
+}
+
+/// Installs telemetry once per test process: logs to the test's captured
+/// output, trace context on, nothing exported.
+pub fn init_for_tests() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let provider = SdkTracerProvider::builder().build();
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let tracer = provider.tracer("louyu-test");
+        let log_filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(LevelFilter::INFO),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(log_filter),
+            )
+            .try_init();
+        // The provider must outlive every test in the process.
+        std::mem::forget(provider);
+    });
+}
+
+/// The current span's W3C `traceparent`, or empty when it is not traced.
+pub fn current_traceparent() -> String {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    if !span_context.is_valid() {
+        return String::new();
+    }
+    format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8()
+    )
+}
+
+/// Makes `span` a child of the trace a stored `traceparent` names.
+pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let _ = span.set_parent(parent);
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// The span every gRPC request runs in, a child of the caller's trace when
+/// the request carries one. For `tonic::transport::Server::trace_fn`.
+pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
+    let method = request.uri().path().trim_start_matches('/');
+    let span = tracing::info_span!(
+        "grpc request",
+        otel.name = %method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    let _ = span.set_parent(parent);
+    span
+}
+
+struct MetadataInjector<'a>(&'a mut MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// A client interceptor that sends the current trace context with each call,
+/// so the callee's spans join the caller's trace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceContextInterceptor;
+
+impl tonic::service::Interceptor for TraceContextInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
+        });
+        Ok(request)
+    }
+}

@@ -1,0 +1,167 @@
+//! Test helpers: a fresh, empty database for each test on either backend.
+//!
+//! SQLite databases are files in a temporary folder. PostgreSQL databases are
+//! created on the server `LOUYU_TEST_POSTGRES_URL` names and dropped when the
+//! test ends. Without that variable PostgreSQL tests are skipped, except under
+//! `CI=true`, where they must run and fail loudly instead.
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::Connection;
+
+pub const POSTGRES_URL_VARIABLE: &str = "LOUYU_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// An empty database that lives as long as this value.
+pub struct TestDatabase {
+    pub url: SecretString,
+    postgres: Option<(String, String)>,
+    _folder: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// A fresh database, or `None` when PostgreSQL is not configured outside
+    /// CI (the caller skips the test).
+    pub async fn create(backend: TestBackend) -> Option<Self> {
+        match backend {
+            TestBackend::Sqlite => {
+                let folder = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}/test.db", folder.path().display());
+                Some(Self {
+                    url: SecretString::from(url),
+                    postgres: None,
+                    _folder: Some(folder),
+                })
+            }
+            TestBackend::Postgres => {
+                let Some(server_url) = postgres_server_url() else {
+                    eprintln!("skipping a PostgreSQL test: {POSTGRES_URL_VARIABLE} is not set");
+                    return None;
+                };
+                let name = format!("louyu_test_{}", uuid::Uuid::new_v4().simple());
+                let mut connection = sqlx::PgConnection::connect(&server_url)
+                    .await
+                    .unwrap_or_else(|error| {
+                        panic!("cannot reach {POSTGRES_URL_VARIABLE}: {error}")
+                    });
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut connection)
+                    .await
+                    .expect("create the test database");
+                let _ = connection.close().await;
+                Some(Self {
+                    url: SecretString::from(database_url(&server_url, &name)),
+                    postgres: Some((server_url, name)),
+                    _folder: None,
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on its own
+        // futures: the database is dropped from a thread with a runtime of its
+        // own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&server_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut connection)
+                .await?;
+                connection.close().await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database; it is left on the server");
+        }
+    }
+}
+
+fn postgres_server_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VARIABLE) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|value| value == "true") => {
+            panic!(
+                "{POSTGRES_URL_VARIABLE} must be set under CI=true: PostgreSQL tests never skip in CI"
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The server URL with its database path replaced by `name`.
+fn database_url(server_url: &str, name: &str) -> String {
+    let (without_query, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |index| index + 3);
+    let base = match without_query[scheme_end..].find('/') {
+        Some(slash) => &without_query[..scheme_end + slash],
+        None => without_query,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Declares one test per backend from an async function taking the backend:
+/// `backend_tests!(creates_a_building);` makes
+/// `creates_a_building::on_sqlite` and `creates_a_building::on_postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    super::$name($crate::testing::TestBackend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    super::$name($crate::testing::TestBackend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_replaces_the_path_and_keeps_the_query() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            database_url("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! The event feed over real gRPC on both databases: ordering under
+//! concurrent, delayed writers, and the consumer's exactly-once cursor.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use louyu_kit::audit::RequestContext;
+use louyu_kit::backend_tests;
+use louyu_kit::db::Db;
+use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, NewEvent};
+use louyu_kit::server::{GrpcServer, ServerSettings, Shutdown};
+use louyu_kit::testing::{TestBackend, TestDatabase};
+use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
+use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
+use louyu_proto::common::v1::{Event, WatchEventsRequest};
+use sqlx::AnyConnection;
+use tonic::service::Routes;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+async fn migrated(database: &TestDatabase) -> Db {
+    let db = Db::connect(&database.url).await.expect("connect");
+    db.migrate_kit().await.expect("migrate");
+    db
+}
+
+fn settings() -> ServerSettings {
+    ServerSettings {
+        request_timeout: Duration::from_secs(10),
+        concurrency_limit: 64,
+        shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+async fn serve_feed(
+    db: &Db,
+    server: GrpcServer,
+    shutdown: &Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let feed = FeedServer::new(db.clone(), shutdown.subscribe(), Duration::from_millis(200));
+    let routes = Routes::new(EventFeedServiceServer::new(feed));
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        server
+            .serve(
+                routes,
+                &["louyu.common.v1.EventFeedService"],
+                &settings(),
+                shutdown,
+            )
+            .await
+            .expect("serve");
+    })
+}
+
+fn marker(index: usize) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: index as i64,
+        nanos: 0,
+    }
+}
+
+async fn concurrent_delayed_writers_are_seen_in_order_exactly_once(backend: TestBackend) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = migrated(&database).await;
+    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let address = server.local_addr();
+    let shutdown = Shutdown::new();
+    let serving = serve_feed(&db, server, &shutdown).await;
+
+    // The watcher starts before any writer, so it reads while transactions
+    // are still open: the case where a naive feed would skip.
+    let mut client = EventFeedServiceClient::connect(format!("http://{address}"))
+        .await
+        .unwrap();
+    let mut stream = client
+        .watch_events(WatchEventsRequest {
+            after_sequence: 0,
+            max_batch_size: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    const WRITERS: usize = 40;
+    let mut writers = Vec::new();
+    for index in 0..WRITERS {
+        let db = db.clone();
+        writers.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis((index as u64 * 7) % 23)).await;
+            let mut transaction = db.begin_write().await.unwrap();
+            feed::append(
+                &mut transaction,
+                &RequestContext::system("test"),
+                NewEvent::new(
+                    "google.protobuf.Timestamp",
+                    format!("things/{index}"),
+                    &marker(index),
+                ),
+            )
+            .await
+            .unwrap();
+            // Hold the transaction open for a while after appending.
+            tokio::time::sleep(Duration::from_millis((index as u64 * 13) % 31)).await;
+            if index % 5 == 4 {
+                transaction.rollback().await.unwrap();
+                None
+            } else {
+                db.commit_with_events(transaction).await.unwrap();
+                Some(format!("things/{index}"))
+            }
+        }));
+    }
+    let mut committed = HashSet::new();
+    for writer in writers {
+        if let Some(resource) = writer.await.unwrap() {
+            committed.insert(resource);
+        }
+    }
+
+    let mut seen = Vec::new();
+    let collect = async {
+        while seen.len() < committed.len() {
+            let batch = stream
+                .next()
+                .await
+                .expect("the stream stays open")
+                .expect("a batch");
+            assert!(batch.events.len() <= 3, "max_batch_size is honoured");
+            seen.extend(batch.events);
+        }
+    };
+    tokio::time::timeout(DEADLINE, collect)
+        .await
+        .expect("every committed event arrives");
+
+    let sequences: Vec<i64> = seen.iter().map(|event| event.sequence).collect();
+    let expected: Vec<i64> = (1..=committed.len() as i64).collect();
+    assert_eq!(
+        sequences, expected,
+        "gapless and in order, rolled-back numbers reused"
+    );
+    let resources: HashSet<String> = seen.iter().map(|event| event.resource.clone()).collect();
+    assert_eq!(
+        resources, committed,
+        "each committed event exactly once, no rolled-back one"
+    );
+    let unique_ids: HashSet<&str> = seen.iter().map(|event| event.event_id.as_str()).collect();
+    assert_eq!(unique_ids.len(), seen.len());
+    assert!(
+        seen.iter()
+            .all(|event| event.payload.as_ref().unwrap().type_url
+                == "type.googleapis.com/google.protobuf.Timestamp")
+    );
+
+    // Nothing more arrives: the stream waits for new commits.
+    let extra = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
+    assert!(extra.is_err(), "no event beyond the committed ones");
+
+    shutdown.trigger();
+    tokio::time::timeout(DEADLINE, serving)
+        .await
+        .expect("the server drains")
+        .unwrap();
+}
+
+/// Records each event's resource in the consumer's database.
+struct RecordResource;
+
+impl EventHandler for RecordResource {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO applied (sequence, resource) VALUES ($1, $2) ON CONFLICT (sequence) DO NOTHING")
+                .bind(event.sequence)
+                .bind(&event.resource)
+                .execute(&mut *connection)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+async fn append_committed(db: &Db, range: std::ops::Range<usize>) {
+    for index in range {
+        let mut transaction = db.begin_write().await.unwrap();
+        feed::append(
+            &mut transaction,
+            &RequestContext::system("test"),
+            NewEvent::new(
+                "google.protobuf.Timestamp",
+                format!("things/{index}"),
+                &marker(index),
+            ),
+        )
+        .await
+        .unwrap();
+        db.commit_with_events(transaction).await.unwrap();
+    }
+}
+
+async fn wait_until_applied(consumer_db: &Db, count: i64) {
+    let wait = async {
+        loop {
+            let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applied")
+                .fetch_one(consumer_db.pool())
+                .await
+                .unwrap();
+            let cursor = feed::cursor_of(consumer_db, "producer").await.unwrap();
+            if applied == count && cursor == count {
+                return;
+            }
+            assert!(
+                applied <= count && cursor <= count,
+                "applied {applied}, cursor {cursor}, expected {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .expect("the consumer catches up");
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: TestBackend) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(producer_database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let Some(consumer_database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let producer_db = migrated(&producer_database).await;
+    let consumer_db = migrated(&consumer_database).await;
+    sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
+        .execute(consumer_db.pool())
+        .await
+        .unwrap();
+    append_committed(&producer_db, 0..10).await;
+
+    // The consumer starts while its producer is down, and retries.
+    let address = free_port();
+    let consumer_stop = Shutdown::new();
+    let consumer = Consumer::new(
+        "producer",
+        &format!("http://{address}"),
+        consumer_db.clone(),
+        RecordResource,
+    )
+    .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let consuming = tokio::spawn(consumer.run(consumer_stop.subscribe()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(feed::cursor_of(&consumer_db, "producer").await.unwrap(), 0);
+
+    let producer_stop = Shutdown::new();
+    let server = GrpcServer::bind(&address.to_string()).await.unwrap();
+    let serving = serve_feed(&producer_db, server, &producer_stop).await;
+    wait_until_applied(&consumer_db, 10).await;
+
+    // Events committed while the consumer follows arrive too.
+    append_committed(&producer_db, 10..15).await;
+    wait_until_applied(&consumer_db, 15).await;
+
+    // A restarted consumer resumes from its cursor: nothing applied twice.
+    consumer_stop.trigger();
+    consuming.await.unwrap();
+    append_committed(&producer_db, 15..18).await;
+    let restarted_stop = Shutdown::new();
+    let restarted = Consumer::new(
+        "producer",
+        &format!("http://{address}"),
+        consumer_db.clone(),
+        RecordResource,
+    )
+    .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let consuming = tokio::spawn(restarted.run(restarted_stop.subscribe()));
+    wait_until_applied(&consumer_db, 18).await;
+    let resources: Vec<String> =
+        sqlx::query_scalar("SELECT resource FROM applied ORDER BY sequence")
+            .fetch_all(consumer_db.pool())
+            .await
+            .unwrap();
+    let expected: Vec<String> = (0..18).map(|index| format!("things/{index}")).collect();
+    assert_eq!(resources, expected);
+
+    restarted_stop.trigger();
+    consuming.await.unwrap();
+    producer_stop.trigger();
+    serving.await.unwrap();
+}
+
+async fn events_carry_the_trace_of_the_request_that_caused_them(backend: TestBackend) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = migrated(&database).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let span = tracing::info_span!("incoming request");
+    louyu_kit::telemetry::set_parent_from_traceparent(
+        &span,
+        &format!("00-{trace_id}-00f067aa0ba902b7-01"),
+    );
+    let context = span.in_scope(|| RequestContext::system("test"));
+    let mut transaction = db.begin_write().await.unwrap();
+    feed::append(
+        &mut transaction,
+        &context,
+        NewEvent::new("google.protobuf.Timestamp", "things/1", &marker(1)),
+    )
+    .await
+    .unwrap();
+    db.commit_with_events(transaction).await.unwrap();
+    let events = feed::read_after(&db, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0]
+            .traceparent
+            .starts_with(&format!("00-{trace_id}-")),
+        "traceparent {:?} continues trace {trace_id}",
+        events[0].traceparent
+    );
+}
+
+backend_tests!(
+    concurrent_delayed_writers_are_seen_in_order_exactly_once,
+    consumer_waits_for_its_producer_and_applies_each_event_once,
+    events_carry_the_trace_of_the_request_that_caused_them,
+);
