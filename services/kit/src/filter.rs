@@ -310,6 +310,35 @@ pub fn equality_only(comparison: &Comparison) -> Result<(), InvalidArgument> {
     }
 }
 
+/// Appends an equality condition on `column` holding the id that ends the
+/// resource name the filter compares with, for filters such as
+/// `building = "districts/jingan/buildings/b-1"`.
+pub fn push_resource_id_condition(
+    comparison: &Comparison,
+    column: &str,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    equality_only(comparison)?;
+    let Literal::Text(name) = &comparison.value else {
+        return Err(wrong_value(
+            comparison,
+            "带引号的资源名 a quoted resource name",
+        ));
+    };
+    let id = name.rsplit('/').next().unwrap_or_default().to_owned();
+    let op = if comparison.op == Op::Eq {
+        " = "
+    } else {
+        " <> "
+    };
+    query
+        .push(" AND ")
+        .push(column)
+        .push(op)
+        .push_value(SqlValue::Text(id));
+    Ok(())
+}
+
 fn wrong_value(comparison: &Comparison, expected: &str) -> InvalidArgument {
     InvalidArgument::new(
         FIELD,

@@ -1,0 +1,215 @@
+//! The command line. Every flag has a `LOUYU_*` environment twin; flags win
+//! over the environment, which wins over the config file, which wins over
+//! the defaults.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use louyu_kit::config::{Config, ServiceName};
+use louyu_kit::server::Shutdown;
+use louyu_proto::registry::v1::ImportKind;
+use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use secrecy::SecretString;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "louyu",
+    version,
+    about = "楼宇 Louyu: the district's office buildings and the enterprises in them"
+)]
+pub struct Cli {
+    /// TOML config file.
+    #[arg(long, env = "LOUYU_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// The district this deployment serves, e.g. `jingan`.
+    #[arg(long, env = "LOUYU_DISTRICT", global = true)]
+    district: Option<String>,
+    /// Database URL: `sqlite://data/registry.db` or `postgres://…`.
+    #[arg(
+        long,
+        env = "LOUYU_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Address to listen on, e.g. `0.0.0.0:50051`.
+    #[arg(long, env = "LOUYU_LISTEN", global = true)]
+    listen: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve one service.
+    Serve { service: Service },
+    /// Apply a service's database migrations and exit.
+    Migrate { service: Service },
+    /// Load a CSV file into the registry (see docs/import.md).
+    Import {
+        /// What the file holds.
+        #[arg(long, value_enum)]
+        kind: ImportFileKind,
+        /// Check every row, apply nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// The registry to load into.
+        #[arg(long, env = "LOUYU_REGISTRY_URL")]
+        registry_url: Option<String>,
+        /// The CSV file (UTF-8, with a header row).
+        file: PathBuf,
+    },
+    /// Run the whole suite in one process on embedded SQLite under ./data.
+    Up {
+        /// Load demo data into an empty registry.
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Service {
+    Registry,
+}
+
+impl Service {
+    fn name(self) -> ServiceName {
+        match self {
+            Service::Registry => ServiceName::Registry,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ImportFileKind {
+    Buildings,
+    Units,
+    Enterprises,
+    Tenancies,
+}
+
+impl Cli {
+    /// Defaults, the config file, the environment, then these flags.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(district) = &self.district {
+            config.district = district.clone();
+        }
+        if let Some(url) = &self.database_url {
+            config.database_url = Some(SecretString::from(url.clone()));
+        }
+        if let Some(listen) = &self.listen {
+            config.listen = Some(listen.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The name telemetry reports this process under.
+    pub fn service_label(&self) -> &'static str {
+        match &self.command {
+            Command::Serve { service } | Command::Migrate { service } => service.name().as_str(),
+            Command::Import { .. } => "import",
+            Command::Up { .. } => "suite",
+        }
+    }
+
+    pub async fn run(self, config: Config) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve { service } => serve(service, &config).await,
+            Command::Migrate { service } => match service {
+                Service::Registry => louyu_registry::startup::migrate(&config).await,
+            },
+            Command::Import {
+                kind,
+                validate_only,
+                registry_url,
+                file,
+            } => {
+                let url = registry_url.unwrap_or(config.registry_url.clone());
+                import(&config, &url, kind, validate_only, &file).await
+            }
+            Command::Up { demo } => up(&config, demo).await,
+        }
+    }
+}
+
+async fn serve(service: Service, config: &Config) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signal();
+    match service {
+        Service::Registry => {
+            let application =
+                louyu_registry::startup::Application::build(config, &shutdown).await?;
+            application.run_until_stopped(shutdown).await
+        }
+    }
+}
+
+/// Every service in one process, each on its own port and database file.
+async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.listen.is_none() && config.database_url.is_none(),
+        "`louyu up` gives each service its own port and database; use `louyu serve` to set them"
+    );
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signal();
+    let registry = louyu_registry::startup::Application::build(config, &shutdown).await?;
+    let registry_url = format!("http://{}", registry.local_addr());
+    let registry_task = tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    if demo {
+        crate::demo::load(&registry_url, &config.district)
+            .await
+            .context("cannot load the demo data")?;
+    }
+    tracing::info!(registry = %registry_url, "louyu is up; Ctrl-C stops it");
+    registry_task.await??;
+    Ok(())
+}
+
+async fn import(
+    config: &Config,
+    registry_url: &str,
+    kind: ImportFileKind,
+    validate_only: bool,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let csv = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut client = RegistryServiceClient::connect(registry_url.to_owned())
+        .await
+        .with_context(|| format!("cannot reach the registry at {registry_url}"))?
+        .max_encoding_message_size(32 * 1024 * 1024);
+    let kind = match kind {
+        ImportFileKind::Buildings => ImportKind::Buildings,
+        ImportFileKind::Units => ImportKind::Units,
+        ImportFileKind::Enterprises => ImportKind::Enterprises,
+        ImportFileKind::Tenancies => ImportKind::Tenancies,
+    };
+    let response = client
+        .import_records(louyu_proto::registry::v1::ImportRecordsRequest {
+            parent: format!("districts/{}", config.district),
+            kind: kind as i32,
+            csv,
+            validate_only,
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("the registry refused the import: {}", status.message()))?
+        .into_inner();
+    for error in &response.errors {
+        println!("line {} [{}]: {}", error.line, error.field, error.message);
+    }
+    let verb = if validate_only {
+        "would apply"
+    } else {
+        "applied"
+    };
+    println!(
+        "{} rows read, {verb} {}, rejected {}",
+        response.total_rows,
+        response.applied_rows,
+        response.total_rows - response.applied_rows
+    );
+    anyhow::ensure!(response.errors.is_empty(), "some rows were rejected");
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! Parsing of the registry's field values: text, counts, areas, floors,
+//! dates, coordinates, contacts, enums and update masks.
+
+use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_proto::google::r#type::{Date, LatLng};
+use louyu_proto::registry::v1::Contact;
+use serde::{Deserialize, Serialize};
+
+/// The longest display name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The longest free text (addresses, notes) accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// Trimmed text of at most `max_chars` characters, with no control
+/// characters; empty only when not `required`.
+pub fn text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<String, InvalidArgument> {
+    let trimmed = value.trim();
+    if required && trimmed.is_empty() {
+        return Err(InvalidArgument::new(field, "不能为空 must not be empty"));
+    }
+    let chars = trimmed.chars().count();
+    if chars > max_chars {
+        return Err(InvalidArgument::new(
+            field,
+            format!(
+                "不能超过{max_chars}个字符（实为{chars}个） must be at most {max_chars} characters, not {chars}"
+            ),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(InvalidArgument::new(
+            field,
+            "不能含控制字符 must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A required display name.
+pub fn name(field: &str, value: &str) -> Result<String, InvalidArgument> {
+    text(field, value, MAX_NAME_CHARS, true)
+}
+
+/// A count of people: zero or more.
+pub fn count(field: &str, value: i32) -> Result<i64, InvalidArgument> {
+    if value < 0 {
+        return Err(InvalidArgument::new(
+            field,
+            format!("不能为负数 must not be negative, got {value}"),
+        ));
+    }
+    Ok(i64::from(value))
+}
+
+/// The largest area accepted, in square metres (a whole tower is far less).
+pub const MAX_AREA: f64 = 10_000_000.0;
+
+/// An area in square metres: a finite number from 0 to 10,000,000.
+pub fn area(field: &str, value: f64) -> Result<f64, InvalidArgument> {
+    if !value.is_finite() || value < 0.0 {
+        return Err(InvalidArgument::new(
+            field,
+            "面积不能为负数 must be a non-negative number of square metres",
+        ));
+    }
+    if value > MAX_AREA {
+        return Err(InvalidArgument::new(
+            field,
+            "面积过大 must be at most 10,000,000 square metres",
+        ));
+    }
+    Ok(value)
+}
+
+/// A floor number: -20 (deep basements) to 300.
+pub fn floor(field: &str, value: i32) -> Result<i64, InvalidArgument> {
+    if !(-20..=300).contains(&value) {
+        return Err(InvalidArgument::new(
+            field,
+            format!("楼层应在-20至300之间 must be from -20 to 300, got {value}"),
+        ));
+    }
+    Ok(i64::from(value))
+}
+
+/// A number of floors: 0 to 300.
+pub fn floors(field: &str, value: i32) -> Result<i64, InvalidArgument> {
+    if !(0..=300).contains(&value) {
+        return Err(InvalidArgument::new(
+            field,
+            format!("层数应在0至300之间 must be from 0 to 300, got {value}"),
+        ));
+    }
+    Ok(i64::from(value))
+}
+
+/// Optional WGS84 coordinates.
+pub fn location(
+    field: &str,
+    value: Option<&LatLng>,
+) -> Result<Option<(f64, f64)>, InvalidArgument> {
+    let Some(location) = value else {
+        return Ok(None);
+    };
+    let mut violations = Violations::new();
+    if !location.latitude.is_finite() || !(-90.0..=90.0).contains(&location.latitude) {
+        violations.add(
+            format!("{field}.latitude"),
+            "纬度应在-90至90之间 must be from -90 to 90",
+        );
+    }
+    if !location.longitude.is_finite() || !(-180.0..=180.0).contains(&location.longitude) {
+        violations.add(
+            format!("{field}.longitude"),
+            "经度应在-180至180之间 must be from -180 to 180",
+        );
+    }
+    violations.into_result()?;
+    Ok(Some((location.latitude, location.longitude)))
+}
+
+pub fn lat_lng(latitude: Option<f64>, longitude: Option<f64>) -> Option<LatLng> {
+    Some(LatLng {
+        latitude: latitude?,
+        longitude: longitude?,
+    })
+}
+
+/// A required calendar date.
+pub fn date(field: &str, value: Option<&Date>) -> Result<time::Date, InvalidArgument> {
+    let Some(date) = value else {
+        return Err(InvalidArgument::new(field, "必须填写日期 is required"));
+    };
+    let month = u8::try_from(date.month)
+        .ok()
+        .and_then(|month| time::Month::try_from(month).ok());
+    let day = u8::try_from(date.day).ok();
+    match (month, day) {
+        (Some(month), Some(day)) if (1..=9999).contains(&date.year) => {
+            time::Date::from_calendar_date(date.year, month, day)
+                .map_err(|_| invalid_date(field, date))
+        }
+        _ => Err(invalid_date(field, date)),
+    }
+}
+
+fn invalid_date(field: &str, date: &Date) -> InvalidArgument {
+    InvalidArgument::new(
+        field,
+        format!(
+            "不是有效日期 is not a calendar date: {}-{}-{}",
+            date.year, date.month, date.day
+        ),
+    )
+}
+
+/// Dates are stored as `YYYY-MM-DD`, which sorts and compares as text on
+/// both databases.
+pub fn date_to_text(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+pub fn date_from_text(text: &str) -> Option<Date> {
+    let mut parts = text.splitn(3, '-');
+    Some(Date {
+        year: parts.next()?.parse().ok()?,
+        month: parts.next()?.parse().ok()?,
+        day: parts.next()?.parse().ok()?,
+    })
+}
+
+/// Parses `YYYY-MM-DD` as written in a CSV file or filter.
+pub fn date_from_input(field: &str, text: &str) -> Result<time::Date, InvalidArgument> {
+    let parsed = date_from_text(text.trim()).filter(|_| text.trim().len() == 10);
+    match parsed {
+        Some(date_value) => date(field, Some(&date_value)),
+        None => Err(InvalidArgument::new(
+            field,
+            "日期格式应为YYYY-MM-DD must be a date written YYYY-MM-DD",
+        )),
+    }
+}
+
+/// Today in Shanghai, where the district's calendar runs.
+pub fn today_in_shanghai() -> time::Date {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8 is a valid offset");
+    time::OffsetDateTime::now_utc().to_offset(offset).date()
+}
+
+/// A contact as stored (JSON in a TEXT column). Personal data: no Debug.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct StoredContact {
+    pub person_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+}
+
+impl std::fmt::Debug for StoredContact {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("StoredContact { [redacted] }")
+    }
+}
+
+impl From<StoredContact> for Contact {
+    fn from(contact: StoredContact) -> Self {
+        Contact {
+            person_name: contact.person_name,
+            title: contact.title,
+            phone: contact.phone,
+            email: contact.email,
+        }
+    }
+}
+
+/// A contact: a name is required; a phone is digits with `+`, `-`, spaces
+/// and parentheses; an email has an `@`. Errors never repeat the value.
+pub fn contact(field: &str, value: &Contact) -> Result<StoredContact, InvalidArgument> {
+    let mut violations = Violations::new();
+    let person_name = violations.check(text(
+        &format!("{field}.person_name"),
+        &value.person_name,
+        100,
+        true,
+    ));
+    let title = violations.check(text(&format!("{field}.title"), &value.title, 100, false));
+    let phone = value.phone.trim();
+    let phone_ok = phone.len() <= 32
+        && phone
+            .chars()
+            .all(|character| character.is_ascii_digit() || "+-() ".contains(character));
+    if !phone_ok {
+        violations.add(
+            format!("{field}.phone"),
+            "电话号码只能含数字、空格和+-()，不超过32位 must be at most 32 digits, spaces and + - ( )",
+        );
+    }
+    let email = value.email.trim();
+    let email_ok = email.is_empty()
+        || (email.len() <= 254 && email.contains('@') && !email.chars().any(char::is_whitespace));
+    if !email_ok {
+        violations.add(
+            format!("{field}.email"),
+            "不是有效的电子邮件地址 is not an email address",
+        );
+    }
+    violations.into_result()?;
+    Ok(StoredContact {
+        person_name: person_name.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        phone: phone.to_owned(),
+        email: email.to_owned(),
+    })
+}
+
+/// A required enum value: known to this version of the API and not
+/// `..._UNSPECIFIED`.
+pub fn required_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E, InvalidArgument> {
+    if value == 0 {
+        return Err(InvalidArgument::new(field, "必须填写 is required"));
+    }
+    E::try_from(value)
+        .map_err(|_| InvalidArgument::new(field, format!("未知的取值 unknown value {value}")))
+}
+
+/// Maps a filter value (`ACTIVE` or `ENTERPRISE_STATUS_ACTIVE`) to an enum
+/// number, given prost's `from_str_name`.
+pub fn enum_number(
+    prefix: &str,
+    value: &str,
+    from_str_name: impl Fn(&str) -> Option<i32>,
+) -> Option<i32> {
+    from_str_name(value).or_else(|| from_str_name(&format!("{prefix}{value}")))
+}
+
+/// The field paths an update applies (AIP-134): the mask's paths, every
+/// mutable field for `*`, or with no mask every mutable field the request
+/// populated. Unknown and immutable paths are rejected by name.
+pub fn update_paths(
+    mask: Option<&prost_types::FieldMask>,
+    mutable: &[&str],
+    immutable: &[&str],
+    populated: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, InvalidArgument> {
+    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(mutable
+            .iter()
+            .filter(|path| populated(path))
+            .map(|path| (*path).to_owned())
+            .collect());
+    }
+    if paths.iter().any(|path| path == "*") {
+        if paths.len() > 1 {
+            return Err(InvalidArgument::new(
+                "update_mask",
+                "“*”须单独使用 '*' must be the only path",
+            ));
+        }
+        return Ok(mutable.iter().map(|path| (*path).to_owned()).collect());
+    }
+    let mut accepted = Vec::new();
+    for path in paths {
+        if immutable.contains(&path.as_str()) {
+            return Err(InvalidArgument::new(
+                "update_mask",
+                format!("字段 {path} 不可修改 field {path} cannot be changed"),
+            ));
+        }
+        if !mutable.contains(&path.as_str()) {
+            return Err(InvalidArgument::new(
+                "update_mask",
+                format!(
+                    "未知字段 {path}，可修改的字段：{0} unknown field {path}; fields that can be changed: {0}",
+                    mutable.join(", ")
+                ),
+            ));
+        }
+        if !accepted.contains(path) {
+            accepted.push(path.clone());
+        }
+    }
+    Ok(accepted)
+}
+
+/// Great-circle distance in metres between two WGS84 points.
+pub fn distance_meters(from: (f64, f64), to: (f64, f64)) -> f64 {
+    const EARTH_RADIUS_METERS: f64 = 6_371_008.8;
+    let (latitude_from, longitude_from) = (from.0.to_radians(), from.1.to_radians());
+    let (latitude_to, longitude_to) = (to.0.to_radians(), to.1.to_radians());
+    let half_chord = ((latitude_to - latitude_from) / 2.0).sin().powi(2)
+        + latitude_from.cos()
+            * latitude_to.cos()
+            * ((longitude_to - longitude_from) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_METERS * half_chord.sqrt().asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(name("n", "  恒隆广场 ").unwrap(), "恒隆广场");
+        assert_eq!(name("n", "   ").unwrap_err().violations[0].field, "n");
+        let long = "楼".repeat(10_000);
+        let error = name("n", &long).unwrap_err();
+        assert!(
+            error.violations[0].description.contains("not 10000"),
+            "{error}"
+        );
+        assert!(name("n", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn dates_must_exist_on_the_calendar() {
+        let good = Date {
+            year: 2024,
+            month: 2,
+            day: 29,
+        };
+        assert_eq!(date_to_text(date("d", Some(&good)).unwrap()), "2024-02-29");
+        for bad in [
+            Date {
+                year: 2023,
+                month: 2,
+                day: 29,
+            },
+            Date {
+                year: 2024,
+                month: 13,
+                day: 1,
+            },
+            Date {
+                year: 0,
+                month: 1,
+                day: 1,
+            },
+        ] {
+            assert!(date("d", Some(&bad)).is_err(), "{bad:?}");
+        }
+        assert!(date("d", None).is_err());
+        assert_eq!(
+            date_from_input("d", "2025-06-30").unwrap(),
+            time::macros::date!(2025 - 06 - 30)
+        );
+        assert!(date_from_input("d", "2025/06/30").is_err());
+    }
+
+    #[test]
+    fn update_paths_follow_aip_134() {
+        let mutable = &["display_name", "address"];
+        let immutable = &["name", "create_time"];
+        let mask = |paths: &[&str]| prost_types::FieldMask {
+            paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+        };
+        assert_eq!(
+            update_paths(Some(&mask(&["address"])), mutable, immutable, |_| false).unwrap(),
+            vec!["address"]
+        );
+        assert_eq!(
+            update_paths(Some(&mask(&["*"])), mutable, immutable, |_| false).unwrap(),
+            vec!["display_name", "address"]
+        );
+        assert_eq!(
+            update_paths(None, mutable, immutable, |path| path == "display_name").unwrap(),
+            vec!["display_name"]
+        );
+        let unknown =
+            update_paths(Some(&mask(&["colour"])), mutable, immutable, |_| false).unwrap_err();
+        assert_eq!(unknown.violations[0].field, "update_mask");
+        assert!(unknown.violations[0].description.contains("colour"));
+        assert!(update_paths(Some(&mask(&["name"])), mutable, immutable, |_| false).is_err());
+    }
+
+    #[test]
+    fn distances_match_known_values() {
+        // One degree of latitude is about 111.2 km.
+        let distance = distance_meters((31.0, 121.0), (32.0, 121.0));
+        assert!((distance - 111_195.0).abs() < 50.0, "{distance}");
+        assert_eq!(distance_meters((31.2, 121.4), (31.2, 121.4)), 0.0);
+    }
+
+    #[test]
+    fn contacts_are_checked_without_echoing_personal_data() {
+        let contact_value = Contact {
+            person_name: "张三".into(),
+            title: String::new(),
+            phone: "abc-13800138000".into(),
+            email: "zhang".into(),
+        };
+        let error = contact("contacts[0]", &contact_value).unwrap_err();
+        let fields: Vec<&str> = error
+            .violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, vec!["contacts[0].phone", "contacts[0].email"]);
+        assert!(!error.to_string().contains("13800138000"));
+        assert!(!error.to_string().contains("张三"));
+    }
+}

@@ -1,0 +1,510 @@
+//! CSV import of buildings, units, enterprises and tenancies (see
+//! docs/import.md). Every row is parsed and checked on its own; bad rows are
+//! reported with their line and column and not applied; good rows are applied
+//! whole, each in a savepoint of one transaction.
+
+use std::collections::HashMap;
+
+use louyu_kit::audit::RequestContext;
+use louyu_kit::error::InvalidArgument;
+use louyu_kit::names::parse_resource_id;
+use louyu_proto::registry::v1::{
+    EnterpriseStatus, ImportKind, ImportRecordsResponse, ImportRowError,
+};
+
+use crate::domain::Uscc;
+use crate::domain::fields;
+use crate::error::RegistryError;
+use crate::store::{BuildingInput, EnterpriseInput, ImportRow, Store, TenancyInput, UnitInput};
+
+/// A column: its canonical name and the headers accepted for it.
+struct Column {
+    name: &'static str,
+    headers: &'static [&'static str],
+    required: bool,
+}
+
+const fn column(name: &'static str, headers: &'static [&'static str], required: bool) -> Column {
+    Column {
+        name,
+        headers,
+        required,
+    }
+}
+
+const BUILDING_COLUMNS: &[Column] = &[
+    column("building_id", &["building_id", "楼宇编号"], true),
+    column("display_name", &["display_name", "楼宇名称"], true),
+    column("address", &["address", "地址"], true),
+    column("latitude", &["latitude", "纬度"], false),
+    column("longitude", &["longitude", "经度"], false),
+    column(
+        "floors_above_ground",
+        &["floors_above_ground", "地上层数"],
+        false,
+    ),
+    column(
+        "floors_below_ground",
+        &["floors_below_ground", "地下层数"],
+        false,
+    ),
+    column(
+        "managing_sub_district",
+        &["managing_sub_district", "所属街道"],
+        true,
+    ),
+    column("property_manager", &["property_manager", "物业公司"], false),
+];
+
+const UNIT_COLUMNS: &[Column] = &[
+    column("building_id", &["building_id", "楼宇编号"], true),
+    column("unit_id", &["unit_id", "单元编号"], true),
+    column("display_name", &["display_name", "单元名称"], true),
+    column("floor", &["floor", "楼层"], true),
+    column("area_square_meters", &["area_square_meters", "面积"], true),
+];
+
+const ENTERPRISE_COLUMNS: &[Column] = &[
+    column("uscc", &["uscc", "统一社会信用代码"], true),
+    column("display_name", &["display_name", "企业名称"], true),
+    column("industry", &["industry", "行业"], false),
+    column("headcount", &["headcount", "员工人数"], false),
+    column("party_members", &["party_members", "党员人数"], false),
+    column(
+        "registered_address",
+        &["registered_address", "注册地址"],
+        false,
+    ),
+    column("status", &["status", "状态"], false),
+];
+
+const TENANCY_COLUMNS: &[Column] = &[
+    column("uscc", &["uscc", "统一社会信用代码"], true),
+    column("building_id", &["building_id", "楼宇编号"], true),
+    column("unit_id", &["unit_id", "单元编号"], true),
+    column("area_square_meters", &["area_square_meters", "面积"], false),
+    column("lease_start", &["lease_start", "租约开始"], true),
+    column("lease_end", &["lease_end", "租约结束"], true),
+];
+
+/// One data row: its line and its values by canonical column, with the
+/// header each came from.
+struct Row<'a> {
+    values: HashMap<&'static str, (String, &'a str)>,
+    errors: Vec<ImportRowError>,
+    line: i32,
+}
+
+impl Row<'_> {
+    fn header(&self, column: &str) -> String {
+        self.values
+            .get(column)
+            .map(|(_, header)| (*header).to_owned())
+            .unwrap_or_else(|| column.to_owned())
+    }
+
+    fn text(&self, column: &str) -> &str {
+        self.values
+            .get(column)
+            .map(|(value, _)| value.as_str())
+            .unwrap_or("")
+    }
+
+    fn fail(&mut self, column: &str, message: impl Into<String>) {
+        let field = self.header(column);
+        self.errors.push(ImportRowError {
+            line: self.line,
+            field,
+            message: message.into(),
+        });
+    }
+
+    /// Keeps a parsed value, or records its violations against `column`.
+    fn check<T>(&mut self, column: &str, result: Result<T, InvalidArgument>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                for violation in error.violations {
+                    self.fail(column, violation.description);
+                }
+                None
+            }
+        }
+    }
+
+    fn number<T: std::str::FromStr + Default>(&mut self, column: &str, what: &str) -> Option<T> {
+        let text = self.text(column).trim().to_owned();
+        if text.is_empty() {
+            return Some(T::default());
+        }
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.fail(column, format!("应为{what} must be {what}"));
+                None
+            }
+        }
+    }
+}
+
+pub async fn import(
+    store: &Store,
+    context: &RequestContext,
+    kind: ImportKind,
+    csv: &[u8],
+    validate_only: bool,
+) -> Result<ImportRecordsResponse, RegistryError> {
+    let text = std::str::from_utf8(csv).map_err(|error| {
+        InvalidArgument::new(
+            "csv",
+            format!(
+                "文件不是UTF-8编码 is not UTF-8 (first bad byte at offset {})",
+                error.valid_up_to()
+            ),
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let columns = match kind {
+        ImportKind::Buildings => BUILDING_COLUMNS,
+        ImportKind::Units => UNIT_COLUMNS,
+        ImportKind::Enterprises => ENTERPRISE_COLUMNS,
+        ImportKind::Tenancies => TENANCY_COLUMNS,
+        ImportKind::Unspecified => {
+            return Err(InvalidArgument::new("kind", "必须填写 is required").into());
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|_| InvalidArgument::new("csv", "无法读取表头 the header row cannot be read"))?
+        .iter()
+        .map(|header| header.trim().to_owned())
+        .collect();
+    let mut positions: Vec<(usize, &'static str)> = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let Some(column) = columns.iter().find(|column| {
+            column
+                .headers
+                .iter()
+                .any(|accepted| accepted.eq_ignore_ascii_case(header))
+        }) else {
+            let known: Vec<&str> = columns.iter().map(|column| column.name).collect();
+            return Err(InvalidArgument::new(
+                "csv",
+                format!(
+                    "未知的列“{header}” unknown column '{header}'; columns are: {}",
+                    known.join(", ")
+                ),
+            )
+            .into());
+        };
+        if positions.iter().any(|(_, name)| *name == column.name) {
+            return Err(InvalidArgument::new(
+                "csv",
+                format!("列重复 column {} appears twice", column.name),
+            )
+            .into());
+        }
+        positions.push((index, column.name));
+    }
+    let missing: Vec<&str> = columns
+        .iter()
+        .filter(|column| column.required && !positions.iter().any(|(_, name)| *name == column.name))
+        .map(|column| column.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(InvalidArgument::new(
+            "csv",
+            format!(
+                "缺少必填列 missing required columns: {}",
+                missing.join(", ")
+            ),
+        )
+        .into());
+    }
+
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    let mut total_rows = 0;
+    for record in reader.records() {
+        total_rows += 1;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error
+                    .position()
+                    .map_or(0, |position| position.line() as i32);
+                errors.push(ImportRowError {
+                    line,
+                    field: String::new(),
+                    message: "该行无法解析为CSV this row is not valid CSV".to_owned(),
+                });
+                continue;
+            }
+        };
+        let line = record
+            .position()
+            .map_or(0, |position| position.line() as i32);
+        if record.len() != headers.len() {
+            errors.push(ImportRowError {
+                line,
+                field: String::new(),
+                message: format!(
+                    "该行有{}列，表头有{}列 the row has {} fields, the header {}",
+                    record.len(),
+                    headers.len(),
+                    record.len(),
+                    headers.len()
+                ),
+            });
+            continue;
+        }
+        let values = positions
+            .iter()
+            .map(|(index, name)| (*name, (record[*index].to_owned(), headers[*index].as_str())))
+            .collect();
+        let mut row = Row {
+            values,
+            errors: Vec::new(),
+            line,
+        };
+        let import_row = match kind {
+            ImportKind::Buildings => parse_building_row(store, &mut row),
+            ImportKind::Units => parse_unit_row(&mut row),
+            ImportKind::Enterprises => parse_enterprise_row(&mut row),
+            _ => parse_tenancy_row(&mut row),
+        };
+        match import_row {
+            Some(import_row) if row.errors.is_empty() => parsed.push((line, import_row)),
+            _ => errors.append(&mut row.errors),
+        }
+    }
+
+    let outcomes = store.apply_import(context, parsed, validate_only).await?;
+    let mut applied_rows = 0;
+    for (line, outcome) in outcomes {
+        match outcome {
+            Ok(()) => applied_rows += 1,
+            Err(problem) => errors.push(ImportRowError {
+                line,
+                field: problem.field,
+                message: problem.message,
+            }),
+        }
+    }
+    errors.sort_by_key(|error| error.line);
+    Ok(ImportRecordsResponse {
+        total_rows,
+        applied_rows,
+        errors,
+    })
+}
+
+fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
+    let id = row.text("building_id").trim().to_owned();
+    let id = row.check("building_id", parse_resource_id("building_id", &id));
+    let display_name = row.text("display_name").to_owned();
+    let display_name = row.check("display_name", fields::name("display_name", &display_name));
+    let address = row.text("address").to_owned();
+    let address = row.check(
+        "address",
+        fields::text("address", &address, fields::MAX_TEXT_CHARS, true),
+    );
+    let latitude: Option<f64> = row.number("latitude", "数字 a number");
+    let longitude: Option<f64> = row.number("longitude", "数字 a number");
+    let has_location =
+        !row.text("latitude").trim().is_empty() || !row.text("longitude").trim().is_empty();
+    let location = match (latitude, longitude) {
+        (Some(latitude), Some(longitude)) if has_location => {
+            let lat_lng = louyu_proto::google::r#type::LatLng {
+                latitude,
+                longitude,
+            };
+            row.check("latitude", fields::location("location", Some(&lat_lng)))
+        }
+        _ => Some(None),
+    };
+    let above: Option<i32> = row.number("floors_above_ground", "整数 a whole number");
+    let above = above.and_then(|value| {
+        row.check(
+            "floors_above_ground",
+            fields::floors("floors_above_ground", value),
+        )
+    });
+    let below: Option<i32> = row.number("floors_below_ground", "整数 a whole number");
+    let below = below.and_then(|value| {
+        row.check(
+            "floors_below_ground",
+            fields::floors("floors_below_ground", value),
+        )
+    });
+    let sub_district = row.text("managing_sub_district").trim().to_owned();
+    // A bare id (`nanjingxilu`) or a full resource name.
+    let sub_district = if sub_district.contains('/') {
+        row.check(
+            "managing_sub_district",
+            store
+                .names()
+                .parse_sub_district("managing_sub_district", &sub_district),
+        )
+    } else {
+        row.check(
+            "managing_sub_district",
+            parse_resource_id("managing_sub_district", &sub_district),
+        )
+    };
+    let property_manager = row.text("property_manager").to_owned();
+    let property_manager = row.check(
+        "property_manager",
+        fields::text(
+            "property_manager",
+            &property_manager,
+            fields::MAX_NAME_CHARS,
+            false,
+        ),
+    );
+    Some(ImportRow::Building {
+        id: id?,
+        input: BuildingInput {
+            display_name: display_name?,
+            address: address?,
+            location: location?,
+            floors_above_ground: above?,
+            floors_below_ground: below?,
+            managing_sub_district: sub_district?,
+            property_manager: property_manager?,
+            council_members: Vec::new(),
+            building_chief: None,
+        },
+    })
+}
+
+fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {
+    let building_id = row.text("building_id").trim().to_owned();
+    let building_id = row.check(
+        "building_id",
+        parse_resource_id("building_id", &building_id),
+    );
+    let unit_id = row.text("unit_id").trim().to_owned();
+    let unit_id = row.check(
+        "unit_id",
+        parse_resource_id("unit_id", &unit_id.to_ascii_lowercase()),
+    );
+    let display_name = row.text("display_name").to_owned();
+    let display_name = row.check("display_name", fields::name("display_name", &display_name));
+    let floor: Option<i32> = row.number("floor", "整数 a whole number");
+    let floor = floor.and_then(|value| row.check("floor", fields::floor("floor", value)));
+    let area: Option<f64> = row.number("area_square_meters", "数字 a number");
+    let area = area.and_then(|value| {
+        row.check(
+            "area_square_meters",
+            fields::area("area_square_meters", value),
+        )
+    });
+    Some(ImportRow::Unit {
+        building_id: building_id?,
+        id: unit_id?,
+        input: UnitInput {
+            display_name: display_name?,
+            floor: floor?,
+            area: area?,
+        },
+    })
+}
+
+fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
+    let uscc = row.text("uscc").to_owned();
+    let uscc = row.check("uscc", Uscc::parse("uscc", &uscc));
+    let display_name = row.text("display_name").to_owned();
+    let display_name = row.check("display_name", fields::name("display_name", &display_name));
+    let industry = row.text("industry").to_owned();
+    let industry = row.check("industry", fields::text("industry", &industry, 100, false));
+    let headcount: Option<i32> = row.number("headcount", "整数 a whole number");
+    let headcount =
+        headcount.and_then(|value| row.check("headcount", fields::count("headcount", value)));
+    let party_members: Option<i32> = row.number("party_members", "整数 a whole number");
+    let party_members = party_members
+        .and_then(|value| row.check("party_members", fields::count("party_members", value)));
+    let address = row.text("registered_address").to_owned();
+    let address = row.check(
+        "registered_address",
+        fields::text(
+            "registered_address",
+            &address,
+            fields::MAX_TEXT_CHARS,
+            false,
+        ),
+    );
+    let status = match row.text("status").trim().to_ascii_lowercase().as_str() {
+        "" | "active" | "在营" => Some(EnterpriseStatus::Active),
+        "moved_out" | "已迁出" => Some(EnterpriseStatus::MovedOut),
+        "deregistered" | "已注销" => Some(EnterpriseStatus::Deregistered),
+        _ => {
+            row.fail("status", "应为 active、moved_out 或 deregistered（在营、已迁出、已注销） must be active, moved_out or deregistered");
+            None
+        }
+    };
+    Some(ImportRow::Enterprise {
+        uscc: uscc?,
+        input: EnterpriseInput {
+            display_name: display_name?,
+            industry: industry?,
+            headcount: headcount?,
+            party_members: party_members?,
+            contacts: Vec::new(),
+            status: status?,
+            registered_address: address?,
+        },
+    })
+}
+
+fn parse_tenancy_row(row: &mut Row<'_>) -> Option<ImportRow> {
+    let uscc = row.text("uscc").to_owned();
+    let uscc = row.check("uscc", Uscc::parse("uscc", &uscc));
+    let building_id = row.text("building_id").trim().to_owned();
+    let building_id = row.check(
+        "building_id",
+        parse_resource_id("building_id", &building_id),
+    );
+    let unit_id = row.text("unit_id").trim().to_owned();
+    let unit_id = row.check(
+        "unit_id",
+        parse_resource_id("unit_id", &unit_id.to_ascii_lowercase()),
+    );
+    let area: Option<f64> = row.number("area_square_meters", "数字 a number");
+    let area = match area {
+        Some(value) if value != 0.0 => row
+            .check(
+                "area_square_meters",
+                fields::area("area_square_meters", value),
+            )
+            .map(Some),
+        Some(_) => Some(None),
+        None => None,
+    };
+    let start = row.text("lease_start").to_owned();
+    let start = row.check(
+        "lease_start",
+        fields::date_from_input("lease_start", &start),
+    );
+    let end = row.text("lease_end").to_owned();
+    let end = row.check("lease_end", fields::date_from_input("lease_end", &end));
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        row.fail(
+            "lease_end",
+            "租约结束日期不能早于开始日期 must not be before lease_start",
+        );
+    }
+    Some(ImportRow::Tenancy(TenancyInput {
+        uscc: uscc?,
+        building_id: building_id?,
+        unit_id: unit_id?,
+        area: area?,
+        lease_start: start?,
+        lease_end: end?,
+    }))
+}

@@ -1,0 +1,10 @@
+//! The registry service: the district's sub-districts, buildings and units,
+//! enterprises and their tenancies, staff and their assignments, the
+//! department directory and building resources.
+
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,301 @@
+use louyu_kit::feed::NewEvent;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
+use louyu_proto::registry::v1::{Building, BuildingChanged, Contact, CouncilMember};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use crate::domain::fields::{self, StoredContact};
+use crate::error::RegistryError;
+
+/// A council member as stored (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CouncilMemberRecord {
+    pub contact: StoredContact,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role: String,
+    /// The represented enterprise's USCC, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub enterprise: String,
+}
+
+/// A building's fields, parsed.
+#[derive(Debug, Clone)]
+pub struct BuildingInput {
+    pub display_name: String,
+    pub address: String,
+    pub location: Option<(f64, f64)>,
+    pub floors_above_ground: i64,
+    pub floors_below_ground: i64,
+    pub managing_sub_district: String,
+    pub property_manager: String,
+    pub council_members: Vec<CouncilMemberRecord>,
+    pub building_chief: Option<StoredContact>,
+}
+
+const COLUMNS: &str = "id, display_name, address, latitude, longitude, floors_above_ground, floors_below_ground, \
+     managing_sub_district, property_manager, council_members, building_chief, created_at, updated_at";
+
+pub const BUILDING_EVENT: &str = "louyu.registry.v1.BuildingChanged";
+
+impl Store {
+    pub async fn create_building(
+        &self,
+        call: &Call,
+        id: &str,
+        input: BuildingInput,
+    ) -> Result<Building, RegistryError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let name = self.names.building(id);
+        if exists(
+            &mut transaction,
+            "SELECT 1 FROM buildings WHERE id = $1",
+            &[id],
+        )
+        .await?
+        {
+            return Err(RegistryError::AlreadyExists { resource: name });
+        }
+        self.check_building_references(&mut transaction, &input)
+            .await?;
+        let now = louyu_kit::time::now_micros();
+        sqlx::query(
+            "INSERT INTO buildings (id, display_name, address, latitude, longitude, floors_above_ground, \
+             floors_below_ground, managing_sub_district, property_manager, council_members, building_chief, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(id)
+        .bind(&input.display_name)
+        .bind(&input.address)
+        .bind(input.location.map(|location| location.0))
+        .bind(input.location.map(|location| location.1))
+        .bind(input.floors_above_ground)
+        .bind(input.floors_below_ground)
+        .bind(&input.managing_sub_district)
+        .bind(&input.property_manager)
+        .bind(serde_json::to_string(&input.council_members)?)
+        .bind(chief_json(&input.building_chief)?)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        let created = self.building_in(&mut transaction, id).await?;
+        let event = self.building_event(&created, Vec::new());
+        self.finish(transaction, call, &name, &created, vec![event])
+            .await?;
+        Ok(created)
+    }
+
+    /// Replaces a building's fields; `changed` are the field paths the caller
+    /// asked to change, announced in the event.
+    pub async fn update_building(
+        &self,
+        call: &Call,
+        id: &str,
+        apply: impl FnOnce(&mut Building) -> Result<(BuildingInput, Vec<String>), RegistryError>,
+    ) -> Result<Building, RegistryError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let mut building = self.building_in(&mut transaction, id).await?;
+        let (input, changed) = apply(&mut building)?;
+        self.check_building_references(&mut transaction, &input)
+            .await?;
+        sqlx::query(
+            "UPDATE buildings SET display_name = $1, address = $2, latitude = $3, longitude = $4, \
+             floors_above_ground = $5, floors_below_ground = $6, managing_sub_district = $7, property_manager = $8, \
+             council_members = $9, building_chief = $10, updated_at = $11 WHERE id = $12",
+        )
+        .bind(&input.display_name)
+        .bind(&input.address)
+        .bind(input.location.map(|location| location.0))
+        .bind(input.location.map(|location| location.1))
+        .bind(input.floors_above_ground)
+        .bind(input.floors_below_ground)
+        .bind(&input.managing_sub_district)
+        .bind(&input.property_manager)
+        .bind(serde_json::to_string(&input.council_members)?)
+        .bind(chief_json(&input.building_chief)?)
+        .bind(louyu_kit::time::now_micros())
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
+        let updated = self.building_in(&mut transaction, id).await?;
+        let event = self.building_event(&updated, changed);
+        let name = updated.name.clone();
+        self.finish(transaction, call, &name, &updated, vec![event])
+            .await?;
+        Ok(updated)
+    }
+
+    async fn check_building_references(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        input: &BuildingInput,
+    ) -> Result<(), RegistryError> {
+        if !self
+            .sub_district_exists(transaction, &input.managing_sub_district)
+            .await?
+        {
+            return Err(louyu_kit::error::InvalidArgument::new(
+                "building.managing_sub_district",
+                format!(
+                    "街道不存在 unknown sub-district {}",
+                    self.names.sub_district(&input.managing_sub_district)
+                ),
+            )
+            .into());
+        }
+        for (index, member) in input.council_members.iter().enumerate() {
+            if !member.enterprise.is_empty()
+                && !exists(
+                    transaction,
+                    "SELECT 1 FROM enterprises WHERE uscc = $1",
+                    &[&member.enterprise],
+                )
+                .await?
+            {
+                return Err(louyu_kit::error::InvalidArgument::new(
+                    format!("building.council_members[{index}].enterprise"),
+                    "企业不存在 unknown enterprise",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get_building(&self, id: &str) -> Result<Building, RegistryError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM buildings WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| RegistryError::not_found(self.names.building(id)))?;
+        self.building_from_row(&row)
+    }
+
+    pub(super) async fn building_in(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        id: &str,
+    ) -> Result<Building, RegistryError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM buildings WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *transaction)
+        .await?
+        .ok_or_else(|| RegistryError::not_found(self.names.building(id)))?;
+        self.building_from_row(&row)
+    }
+
+    pub async fn list_buildings(
+        &self,
+        page: &PageQuery,
+    ) -> Result<(Vec<Building>, String), RegistryError> {
+        let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM buildings WHERE 1 = 1"));
+        filter::push_conditions(&page.comparisons, BUILDING_FILTERS, &mut query)?;
+        self.list_page(
+            query,
+            "id",
+            page,
+            |row| self.building_from_row(row),
+            |item| last_segment(&item.name),
+        )
+        .await
+    }
+
+    fn building_from_row(&self, row: &AnyRow) -> Result<Building, RegistryError> {
+        let id: String = row.try_get("id")?;
+        let council: Vec<CouncilMemberRecord> =
+            serde_json::from_str(&row.try_get::<String, _>("council_members")?)?;
+        let chief: String = row.try_get("building_chief")?;
+        let building_chief = if chief.is_empty() {
+            None
+        } else {
+            Some(Contact::from(serde_json::from_str::<StoredContact>(
+                &chief,
+            )?))
+        };
+        let sub_district: String = row.try_get("managing_sub_district")?;
+        Ok(Building {
+            name: self.names.building(&id),
+            display_name: row.try_get("display_name")?,
+            address: row.try_get("address")?,
+            location: fields::lat_lng(row.try_get("latitude")?, row.try_get("longitude")?),
+            floors_above_ground: super::int32(row, "floors_above_ground")?,
+            floors_below_ground: super::int32(row, "floors_below_ground")?,
+            managing_sub_district: self.names.sub_district(&sub_district),
+            property_manager: row.try_get("property_manager")?,
+            council_members: council
+                .into_iter()
+                .map(|member| CouncilMember {
+                    contact: Some(member.contact.into()),
+                    role: member.role,
+                    enterprise: if member.enterprise.is_empty() {
+                        String::new()
+                    } else {
+                        self.names.enterprise(&member.enterprise)
+                    },
+                })
+                .collect(),
+            building_chief,
+            create_time: timestamp(row, "created_at")?,
+            update_time: timestamp(row, "updated_at")?,
+        })
+    }
+
+    /// The event for a created or changed building: without council or chief
+    /// contacts, which are personal data.
+    fn building_event(&self, building: &Building, changed_fields: Vec<String>) -> NewEvent {
+        let mut public = building.clone();
+        public.council_members.clear();
+        public.building_chief = None;
+        NewEvent::new(
+            BUILDING_EVENT,
+            &building.name,
+            &BuildingChanged {
+                building: Some(public),
+                changed_fields,
+            },
+        )
+    }
+}
+
+fn chief_json(chief: &Option<StoredContact>) -> Result<String, RegistryError> {
+    Ok(match chief {
+        Some(contact) => serde_json::to_string(contact)?,
+        None => String::new(),
+    })
+}
+
+fn sub_district_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    filter::push_resource_id_condition(comparison, "managing_sub_district", query)
+}
+
+pub(super) const BUILDING_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "managing_sub_district",
+        column: "managing_sub_district",
+        kind: FieldKind::Custom(sub_district_filter),
+    },
+    FilterField {
+        name: "display_name",
+        column: "display_name",
+        kind: FieldKind::Text,
+    },
+    FilterField {
+        name: "floors_above_ground",
+        column: "floors_above_ground",
+        kind: FieldKind::Integer,
+    },
+];

@@ -1,0 +1,311 @@
+use louyu_kit::feed::NewEvent;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_proto::registry::v1::{
+    Contact, Enterprise, EnterpriseChanged, EnterpriseCreated, EnterpriseStatus,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use crate::domain::Uscc;
+use crate::domain::fields::{self, StoredContact};
+use crate::error::RegistryError;
+
+/// An enterprise's fields, parsed.
+#[derive(Debug, Clone)]
+pub struct EnterpriseInput {
+    pub display_name: String,
+    pub industry: String,
+    pub headcount: i64,
+    pub party_members: i64,
+    pub contacts: Vec<StoredContact>,
+    pub status: EnterpriseStatus,
+    pub registered_address: String,
+}
+
+const COLUMNS: &str = "uscc, display_name, industry, headcount, party_members, contacts, status, registered_address, \
+     created_at, updated_at";
+
+pub const ENTERPRISE_CREATED: &str = "louyu.registry.v1.EnterpriseCreated";
+pub const ENTERPRISE_CHANGED: &str = "louyu.registry.v1.EnterpriseChanged";
+
+impl Store {
+    pub async fn create_enterprise(
+        &self,
+        call: &Call,
+        uscc: &Uscc,
+        input: EnterpriseInput,
+    ) -> Result<Enterprise, RegistryError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let name = self.names.enterprise(uscc.as_str());
+        if exists(
+            &mut transaction,
+            "SELECT 1 FROM enterprises WHERE uscc = $1",
+            &[uscc.as_str()],
+        )
+        .await?
+        {
+            return Err(RegistryError::AlreadyExists { resource: name });
+        }
+        self.insert_enterprise(&mut transaction, uscc, &input)
+            .await?;
+        let created = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
+        let event = NewEvent::new(
+            ENTERPRISE_CREATED,
+            &name,
+            &EnterpriseCreated {
+                enterprise: Some(without_contacts(&created)),
+            },
+        );
+        self.finish(transaction, call, &name, &created, vec![event])
+            .await?;
+        Ok(created)
+    }
+
+    pub(super) async fn insert_enterprise(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        uscc: &Uscc,
+        input: &EnterpriseInput,
+    ) -> Result<(), RegistryError> {
+        let now = louyu_kit::time::now_micros();
+        sqlx::query(
+            "INSERT INTO enterprises (uscc, display_name, industry, headcount, party_members, contacts, status, \
+             registered_address, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(uscc.as_str())
+        .bind(&input.display_name)
+        .bind(&input.industry)
+        .bind(input.headcount)
+        .bind(input.party_members)
+        .bind(serde_json::to_string(&input.contacts)?)
+        .bind(i64::from(input.status as i32))
+        .bind(&input.registered_address)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes an enterprise. Moving out or deregistering ends its active
+    /// tenancies on the same day, announced with the change.
+    pub async fn update_enterprise(
+        &self,
+        call: &Call,
+        uscc: &Uscc,
+        apply: impl FnOnce(&mut Enterprise) -> Result<(EnterpriseInput, Vec<String>), RegistryError>,
+    ) -> Result<Enterprise, RegistryError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let mut enterprise = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
+        let previous_status = enterprise.status;
+        let (input, changed_fields) = apply(&mut enterprise)?;
+        let mut events = Vec::new();
+        if input.status as i32 != previous_status && input.status != EnterpriseStatus::Active {
+            let reason = match input.status {
+                EnterpriseStatus::MovedOut => "企业迁出 enterprise moved out",
+                _ => "企业注销 enterprise deregistered",
+            };
+            events.extend(
+                self.end_active_tenancies_of(
+                    &mut transaction,
+                    uscc,
+                    fields::today_in_shanghai(),
+                    reason,
+                )
+                .await?,
+            );
+        }
+        self.write_enterprise(&mut transaction, uscc, &input)
+            .await?;
+        let updated = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
+        let name = updated.name.clone();
+        events.insert(
+            0,
+            NewEvent::new(
+                ENTERPRISE_CHANGED,
+                &name,
+                &EnterpriseChanged {
+                    enterprise: Some(without_contacts(&updated)),
+                    changed_fields,
+                },
+            ),
+        );
+        self.finish(transaction, call, &name, &updated, events)
+            .await?;
+        Ok(updated)
+    }
+
+    pub(super) async fn write_enterprise(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        uscc: &Uscc,
+        input: &EnterpriseInput,
+    ) -> Result<(), RegistryError> {
+        sqlx::query(
+            "UPDATE enterprises SET display_name = $1, industry = $2, headcount = $3, party_members = $4, contacts = $5, \
+             status = $6, registered_address = $7, updated_at = $8 WHERE uscc = $9",
+        )
+        .bind(&input.display_name)
+        .bind(&input.industry)
+        .bind(input.headcount)
+        .bind(input.party_members)
+        .bind(serde_json::to_string(&input.contacts)?)
+        .bind(i64::from(input.status as i32))
+        .bind(&input.registered_address)
+        .bind(louyu_kit::time::now_micros())
+        .bind(uscc.as_str())
+        .execute(&mut *transaction)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_enterprise(&self, uscc: &Uscc) -> Result<Enterprise, RegistryError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM enterprises WHERE uscc = $1"
+        )))
+        .bind(uscc.as_str())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| RegistryError::not_found(self.names.enterprise(uscc.as_str())))?;
+        let mut enterprise = self.enterprise_from_row(&row)?;
+        self.fill_occupied_units(self.db.pool(), std::slice::from_mut(&mut enterprise))
+            .await?;
+        Ok(enterprise)
+    }
+
+    pub(super) async fn enterprise_in(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        uscc: &str,
+    ) -> Result<Enterprise, RegistryError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM enterprises WHERE uscc = $1"
+        )))
+        .bind(uscc)
+        .fetch_optional(&mut *transaction)
+        .await?
+        .ok_or_else(|| RegistryError::not_found(self.names.enterprise(uscc)))?;
+        let mut enterprise = self.enterprise_from_row(&row)?;
+        self.fill_occupied_units(&mut *transaction, std::slice::from_mut(&mut enterprise))
+            .await?;
+        Ok(enterprise)
+    }
+
+    pub async fn list_enterprises(
+        &self,
+        page: &PageQuery,
+    ) -> Result<(Vec<Enterprise>, String), RegistryError> {
+        let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM enterprises WHERE 1 = 1"));
+        filter::push_conditions(&page.comparisons, ENTERPRISE_FILTERS, &mut query)?;
+        let (mut enterprises, next) = self
+            .list_page(
+                query,
+                "uscc",
+                page,
+                |row| self.enterprise_from_row(row),
+                |item| last_segment(&item.name),
+            )
+            .await?;
+        self.fill_occupied_units(self.db.pool(), &mut enterprises)
+            .await?;
+        Ok((enterprises, next))
+    }
+
+    async fn fill_occupied_units<'e>(
+        &self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        enterprises: &mut [Enterprise],
+    ) -> Result<(), RegistryError> {
+        if enterprises.is_empty() {
+            return Ok(());
+        }
+        let mut query = SqlQuery::new(
+            "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1 AND uscc IN (",
+        );
+        for (index, enterprise) in enterprises.iter().enumerate() {
+            if index > 0 {
+                query.push(", ");
+            }
+            query.push_value(SqlValue::Text(last_segment(&enterprise.name)));
+        }
+        query.push(") ORDER BY building_id, unit_id");
+        let rows = query.build().fetch_all(executor).await?;
+        for row in rows {
+            let uscc: String = row.try_get("uscc")?;
+            let unit = self.names.unit(
+                &row.try_get::<String, _>("building_id")?,
+                &row.try_get::<String, _>("unit_id")?,
+            );
+            if let Some(enterprise) = enterprises
+                .iter_mut()
+                .find(|enterprise| last_segment(&enterprise.name) == uscc)
+            {
+                enterprise.occupied_units.push(unit);
+            }
+        }
+        Ok(())
+    }
+
+    fn enterprise_from_row(&self, row: &AnyRow) -> Result<Enterprise, RegistryError> {
+        let uscc: String = row.try_get("uscc")?;
+        let contacts: Vec<StoredContact> =
+            serde_json::from_str(&row.try_get::<String, _>("contacts")?)?;
+        Ok(Enterprise {
+            name: self.names.enterprise(&uscc),
+            uscc,
+            display_name: row.try_get("display_name")?,
+            industry: row.try_get("industry")?,
+            headcount: super::int32(row, "headcount")?,
+            party_members: super::int32(row, "party_members")?,
+            contacts: contacts.into_iter().map(Contact::from).collect(),
+            status: super::int32(row, "status")?,
+            registered_address: row.try_get("registered_address")?,
+            occupied_units: Vec::new(),
+            create_time: timestamp(row, "created_at")?,
+            update_time: timestamp(row, "updated_at")?,
+        })
+    }
+}
+
+/// Events carry no personal data: contacts are left out.
+pub(super) fn without_contacts(enterprise: &Enterprise) -> Enterprise {
+    Enterprise {
+        contacts: Vec::new(),
+        ..enterprise.clone()
+    }
+}
+
+fn status_number(value: &str) -> Option<i32> {
+    fields::enum_number("ENTERPRISE_STATUS_", value, |name| {
+        EnterpriseStatus::from_str_name(name).map(|status| status as i32)
+    })
+}
+
+const ENTERPRISE_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "status",
+        column: "status",
+        kind: FieldKind::Enum(status_number),
+    },
+    FilterField {
+        name: "industry",
+        column: "industry",
+        kind: FieldKind::Text,
+    },
+    FilterField {
+        name: "display_name",
+        column: "display_name",
+        kind: FieldKind::Text,
+    },
+    FilterField {
+        name: "headcount",
+        column: "headcount",
+        kind: FieldKind::Integer,
+    },
+];

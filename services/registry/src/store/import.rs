@@ -1,0 +1,358 @@
+use louyu_kit::audit::{self, RequestContext};
+use louyu_kit::feed::{self, NewEvent};
+use louyu_proto::registry::v1::{
+    BuildingChanged, EnterpriseChanged, EnterpriseCreated, EnterpriseStatus,
+};
+use sqlx::{Acquire, AnyConnection};
+
+use super::buildings::BUILDING_EVENT;
+use super::enterprises::{ENTERPRISE_CHANGED, ENTERPRISE_CREATED, without_contacts};
+use super::{BuildingInput, EnterpriseInput, Store, TenancyInput, UnitInput, exists};
+use crate::domain::Uscc;
+use crate::domain::fields;
+use crate::error::RegistryError;
+
+/// One parsed row of an import file.
+#[derive(Debug, Clone)]
+pub enum ImportRow {
+    Building {
+        id: String,
+        input: BuildingInput,
+    },
+    Unit {
+        building_id: String,
+        id: String,
+        input: UnitInput,
+    },
+    Enterprise {
+        uscc: Uscc,
+        input: EnterpriseInput,
+    },
+    Tenancy(TenancyInput),
+}
+
+/// Why a row that parsed could not be applied.
+#[derive(Debug, Clone)]
+pub struct RowProblem {
+    pub field: String,
+    pub message: String,
+}
+
+const METHOD: &str = "ImportRecords";
+
+impl Store {
+    /// Applies each row in a savepoint of one transaction: a row that fails
+    /// leaves no trace, the others commit together (or, with
+    /// `validate_only`, are rolled back after being checked).
+    pub async fn apply_import(
+        &self,
+        context: &RequestContext,
+        rows: Vec<(i32, ImportRow)>,
+        validate_only: bool,
+    ) -> Result<Vec<(i32, Result<(), RowProblem>)>, RegistryError> {
+        let mut transaction = self.db.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for (line, row) in rows {
+            let mut savepoint = transaction.begin().await?;
+            match self.apply_row(&mut savepoint, context, &row).await {
+                Ok(()) => {
+                    savepoint.commit().await?;
+                    outcomes.push((line, Ok(())));
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    outcomes.push((line, Err(problem_of(&row, error)?)));
+                }
+            }
+        }
+        if validate_only {
+            transaction.rollback().await?;
+        } else {
+            self.db.commit_with_events(transaction).await?;
+        }
+        Ok(outcomes)
+    }
+
+    async fn apply_row(
+        &self,
+        connection: &mut AnyConnection,
+        context: &RequestContext,
+        row: &ImportRow,
+    ) -> Result<(), RegistryError> {
+        let (resource, events) = match row {
+            ImportRow::Building { id, input } => {
+                self.import_building(connection, id, input).await?
+            }
+            ImportRow::Unit {
+                building_id,
+                id,
+                input,
+            } => self.import_unit(connection, building_id, id, input).await?,
+            ImportRow::Enterprise { uscc, input } => {
+                self.import_enterprise(connection, uscc, input).await?
+            }
+            ImportRow::Tenancy(input) => self.import_tenancy(connection, input).await?,
+        };
+        let Some(resource) = resource else {
+            return Ok(());
+        };
+        audit::record(connection, context, METHOD, &resource, "").await?;
+        for event in events {
+            feed::append(connection, context, event).await?;
+        }
+        Ok(())
+    }
+
+    async fn import_building(
+        &self,
+        connection: &mut AnyConnection,
+        id: &str,
+        input: &BuildingInput,
+    ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
+        if !self
+            .sub_district_exists(connection, &input.managing_sub_district)
+            .await?
+        {
+            return Err(louyu_kit::error::InvalidArgument::new(
+                "managing_sub_district",
+                format!(
+                    "街道不存在 unknown sub-district {}",
+                    self.names.sub_district(&input.managing_sub_district)
+                ),
+            )
+            .into());
+        }
+        let now = louyu_kit::time::now_micros();
+        let existed = exists(connection, "SELECT 1 FROM buildings WHERE id = $1", &[id]).await?;
+        // Council and chief are not in the file: an update keeps them.
+        let sql = if existed {
+            "UPDATE buildings SET display_name = $2, address = $3, latitude = $4, longitude = $5, floors_above_ground = $6, \
+             floors_below_ground = $7, managing_sub_district = $8, property_manager = $9, updated_at = $10 WHERE id = $1"
+        } else {
+            "INSERT INTO buildings (id, display_name, address, latitude, longitude, floors_above_ground, floors_below_ground, \
+             managing_sub_district, property_manager, council_members, building_chief, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', '', $10, $10)"
+        };
+        sqlx::query(sql)
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(&input.address)
+            .bind(input.location.map(|location| location.0))
+            .bind(input.location.map(|location| location.1))
+            .bind(input.floors_above_ground)
+            .bind(input.floors_below_ground)
+            .bind(&input.managing_sub_district)
+            .bind(&input.property_manager)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
+        let mut building = self.building_in(connection, id).await?;
+        building.council_members.clear();
+        building.building_chief = None;
+        let changed_fields = if existed {
+            [
+                "display_name",
+                "address",
+                "location",
+                "floors_above_ground",
+                "floors_below_ground",
+                "managing_sub_district",
+                "property_manager",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        } else {
+            Vec::new()
+        };
+        let name = building.name.clone();
+        let event = NewEvent::new(
+            BUILDING_EVENT,
+            &name,
+            &BuildingChanged {
+                building: Some(building),
+                changed_fields,
+            },
+        );
+        Ok((Some(name), vec![event]))
+    }
+
+    async fn import_unit(
+        &self,
+        connection: &mut AnyConnection,
+        building_id: &str,
+        id: &str,
+        input: &UnitInput,
+    ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
+        if !exists(
+            connection,
+            "SELECT 1 FROM buildings WHERE id = $1",
+            &[building_id],
+        )
+        .await?
+        {
+            return Err(RegistryError::not_found(self.names.building(building_id)));
+        }
+        let now = louyu_kit::time::now_micros();
+        let existed = exists(
+            connection,
+            "SELECT 1 FROM units WHERE building_id = $1 AND id = $2",
+            &[building_id, id],
+        )
+        .await?;
+        let sql = if existed {
+            "UPDATE units SET display_name = $3, floor = $4, area = $5, updated_at = $6 WHERE building_id = $1 AND id = $2"
+        } else {
+            "INSERT INTO units (building_id, id, display_name, floor, area, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)"
+        };
+        sqlx::query(sql)
+            .bind(building_id)
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(input.floor)
+            .bind(input.area)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
+        Ok((Some(self.names.unit(building_id, id)), Vec::new()))
+    }
+
+    async fn import_enterprise(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &Uscc,
+        input: &EnterpriseInput,
+    ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
+        let name = self.names.enterprise(uscc.as_str());
+        if !exists(
+            connection,
+            "SELECT 1 FROM enterprises WHERE uscc = $1",
+            &[uscc.as_str()],
+        )
+        .await?
+        {
+            self.insert_enterprise(connection, uscc, input).await?;
+            let created = self.enterprise_in(connection, uscc.as_str()).await?;
+            let event = NewEvent::new(
+                ENTERPRISE_CREATED,
+                &name,
+                &EnterpriseCreated {
+                    enterprise: Some(without_contacts(&created)),
+                },
+            );
+            return Ok((Some(name), vec![event]));
+        }
+        // Contacts are not in the file: an update keeps them.
+        let current = self.enterprise_in(connection, uscc.as_str()).await?;
+        let mut merged = input.clone();
+        merged.contacts = current
+            .contacts
+            .iter()
+            .map(|contact| fields::contact("contacts", contact))
+            .collect::<Result<_, _>>()?;
+        let mut events = Vec::new();
+        if merged.status as i32 != current.status && merged.status != EnterpriseStatus::Active {
+            events = self
+                .end_active_tenancies_of(
+                    connection,
+                    uscc,
+                    fields::today_in_shanghai(),
+                    "企业迁出或注销 enterprise left",
+                )
+                .await?;
+        }
+        self.write_enterprise(connection, uscc, &merged).await?;
+        let updated = self.enterprise_in(connection, uscc.as_str()).await?;
+        let changed_fields = [
+            "display_name",
+            "industry",
+            "headcount",
+            "party_members",
+            "registered_address",
+            "status",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        events.insert(
+            0,
+            NewEvent::new(
+                ENTERPRISE_CHANGED,
+                &name,
+                &EnterpriseChanged {
+                    enterprise: Some(without_contacts(&updated)),
+                    changed_fields,
+                },
+            ),
+        );
+        Ok((Some(name), events))
+    }
+
+    async fn import_tenancy(
+        &self,
+        connection: &mut AnyConnection,
+        input: &TenancyInput,
+    ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
+        // Importing the same file twice does not start the tenancy twice.
+        let same_active = exists(
+            connection,
+            "SELECT 1 FROM tenancies WHERE uscc = $1 AND building_id = $2 AND unit_id = $3 AND lease_start = $4 \
+             AND lease_end = $5 AND active = 1",
+            &[
+                input.uscc.as_str(),
+                &input.building_id,
+                &input.unit_id,
+                &fields::date_to_text(input.lease_start),
+                &fields::date_to_text(input.lease_end),
+            ],
+        )
+        .await?;
+        if same_active {
+            return Ok((None, Vec::new()));
+        }
+        let (tenancy, event) = self.start_tenancy(connection, input, "tenancy").await?;
+        Ok((Some(tenancy.name), vec![event]))
+    }
+}
+
+/// The column a store error is about, as the import file names it.
+fn problem_of(row: &ImportRow, error: RegistryError) -> Result<RowProblem, RegistryError> {
+    let field = |name: &str| name.to_owned();
+    Ok(match error {
+        RegistryError::InvalidArgument(invalid) => {
+            let violation = invalid.violations.into_iter().next().unwrap_or_else(|| {
+                louyu_kit::error::FieldViolation {
+                    field: String::new(),
+                    description: String::new(),
+                }
+            });
+            let column = violation
+                .field
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            RowProblem {
+                field: column,
+                message: violation.description,
+            }
+        }
+        RegistryError::NotFound { resource } => RowProblem {
+            field: match row {
+                ImportRow::Unit { .. } => field("building_id"),
+                ImportRow::Tenancy(_) if resource.contains("/enterprises/") => field("uscc"),
+                ImportRow::Tenancy(_) => field("unit_id"),
+                _ => String::new(),
+            },
+            message: format!("未找到 not found: {resource}"),
+        },
+        RegistryError::FailedPrecondition(message) => RowProblem {
+            field: String::new(),
+            message,
+        },
+        RegistryError::AlreadyExists { resource } => RowProblem {
+            field: String::new(),
+            message: format!("已存在 already exists: {resource}"),
+        },
+        other @ (RegistryError::Database(_) | RegistryError::Corrupt(_)) => return Err(other),
+    })
+}

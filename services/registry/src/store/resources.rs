@@ -1,0 +1,214 @@
+use louyu_kit::error::InvalidArgument;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_proto::registry::v1::{BuildingResource, NearbyResource, ResourceKind};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use crate::domain::fields;
+use crate::error::RegistryError;
+
+/// A building resource's fields, parsed.
+#[derive(Debug, Clone)]
+pub struct ResourceInput {
+    pub display_name: String,
+    pub kind: ResourceKind,
+    pub building_id: Option<String>,
+    pub location: (f64, f64),
+    pub address: String,
+    pub opening_hours: String,
+}
+
+const COLUMNS: &str =
+    "id, display_name, kind, building_id, latitude, longitude, address, opening_hours, created_at";
+
+/// Metres per degree of latitude, rounded up so the bounding box never cuts
+/// off a resource inside the radius.
+const METERS_PER_DEGREE: f64 = 111_000.0;
+
+impl Store {
+    pub async fn create_resource(
+        &self,
+        call: &Call,
+        id: &str,
+        input: ResourceInput,
+    ) -> Result<BuildingResource, RegistryError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let name = self.names.resource(id);
+        if exists(
+            &mut transaction,
+            "SELECT 1 FROM building_resources WHERE id = $1",
+            &[id],
+        )
+        .await?
+        {
+            return Err(RegistryError::AlreadyExists { resource: name });
+        }
+        if let Some(building_id) = &input.building_id
+            && !exists(
+                &mut transaction,
+                "SELECT 1 FROM buildings WHERE id = $1",
+                &[building_id],
+            )
+            .await?
+        {
+            return Err(InvalidArgument::new(
+                "building_resource.building",
+                format!(
+                    "楼宇不存在 unknown building {}",
+                    self.names.building(building_id)
+                ),
+            )
+            .into());
+        }
+        sqlx::query(
+            "INSERT INTO building_resources (id, display_name, kind, building_id, latitude, longitude, address, \
+             opening_hours, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(&input.display_name)
+        .bind(i64::from(input.kind as i32))
+        .bind(input.building_id.clone())
+        .bind(input.location.0)
+        .bind(input.location.1)
+        .bind(&input.address)
+        .bind(&input.opening_hours)
+        .bind(louyu_kit::time::now_micros())
+        .execute(&mut *transaction)
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM building_resources WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let created = self.resource_from_row(&row)?;
+        self.finish(transaction, call, &name, &created, Vec::new())
+            .await?;
+        Ok(created)
+    }
+
+    pub async fn list_resources(
+        &self,
+        page: &PageQuery,
+    ) -> Result<(Vec<BuildingResource>, String), RegistryError> {
+        let mut query = SqlQuery::new(&format!(
+            "SELECT {COLUMNS} FROM building_resources WHERE 1 = 1"
+        ));
+        filter::push_conditions(&page.comparisons, RESOURCE_FILTERS, &mut query)?;
+        self.list_page(
+            query,
+            "id",
+            page,
+            |row| self.resource_from_row(row),
+            |item| last_segment(&item.name),
+        )
+        .await
+    }
+
+    /// Resources within `radius_meters` of a building, nearest first. A
+    /// bounding box narrows the rows in SQL; the exact great-circle distance
+    /// decides.
+    pub async fn search_nearby_resources(
+        &self,
+        building_id: &str,
+        radius_meters: f64,
+        kind: Option<ResourceKind>,
+    ) -> Result<Vec<NearbyResource>, RegistryError> {
+        let building = self.get_building(building_id).await?;
+        let Some(centre) = building
+            .location
+            .map(|location| (location.latitude, location.longitude))
+        else {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "楼宇未登记坐标 building {} has no location",
+                building.name
+            )));
+        };
+        let latitude_span = radius_meters / METERS_PER_DEGREE;
+        let longitude_span =
+            radius_meters / (METERS_PER_DEGREE * centre.0.to_radians().cos().max(0.01));
+        let mut query = SqlQuery::new(&format!(
+            "SELECT {COLUMNS} FROM building_resources WHERE latitude BETWEEN "
+        ));
+        query
+            .push_value(SqlValue::Real(centre.0 - latitude_span))
+            .push(" AND ")
+            .push_value(SqlValue::Real(centre.0 + latitude_span))
+            .push(" AND longitude BETWEEN ")
+            .push_value(SqlValue::Real(centre.1 - longitude_span))
+            .push(" AND ")
+            .push_value(SqlValue::Real(centre.1 + longitude_span));
+        if let Some(kind) = kind {
+            query
+                .push(" AND kind = ")
+                .push_value(SqlValue::Integer(i64::from(kind as i32)));
+        }
+        let rows = query.build().fetch_all(self.db.pool()).await?;
+        let mut results = Vec::new();
+        for row in &rows {
+            let resource = self.resource_from_row(row)?;
+            let location = resource
+                .location
+                .as_ref()
+                .map(|location| (location.latitude, location.longitude));
+            let distance = location.map_or(f64::INFINITY, |location| {
+                fields::distance_meters(centre, location)
+            });
+            if distance <= radius_meters {
+                results.push(NearbyResource {
+                    building_resource: Some(resource),
+                    distance_meters: distance,
+                });
+            }
+        }
+        results.sort_by(|left, right| left.distance_meters.total_cmp(&right.distance_meters));
+        Ok(results)
+    }
+
+    fn resource_from_row(&self, row: &AnyRow) -> Result<BuildingResource, RegistryError> {
+        let id: String = row.try_get("id")?;
+        let building_id: Option<String> = row.try_get("building_id")?;
+        Ok(BuildingResource {
+            name: self.names.resource(&id),
+            display_name: row.try_get("display_name")?,
+            kind: super::int32(row, "kind")?,
+            building: building_id
+                .map(|id| self.names.building(&id))
+                .unwrap_or_default(),
+            location: fields::lat_lng(row.try_get("latitude")?, row.try_get("longitude")?),
+            address: row.try_get("address")?,
+            opening_hours: row.try_get("opening_hours")?,
+            create_time: timestamp(row, "created_at")?,
+        })
+    }
+}
+
+fn kind_number(value: &str) -> Option<i32> {
+    fields::enum_number("RESOURCE_KIND_", value, |name| {
+        ResourceKind::from_str_name(name).map(|kind| kind as i32)
+    })
+}
+
+fn building_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    filter::push_resource_id_condition(comparison, "building_id", query)
+}
+
+const RESOURCE_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "kind",
+        column: "kind",
+        kind: FieldKind::Enum(kind_number),
+    },
+    FilterField {
+        name: "building",
+        column: "building_id",
+        kind: FieldKind::Custom(building_filter),
+    },
+];
