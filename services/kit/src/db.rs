@@ -171,15 +171,14 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
         Some((path, query)) => (path, Some(query)),
         None => (rest, None),
     };
-    if !path.is_empty() && path != ":memory:" {
-        if let Some(parent) = Path::new(path)
+    if !path.is_empty()
+        && path != ":memory:"
+        && let Some(parent) = Path::new(path)
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).with_context(|| {
-                format!("cannot create the database folder {}", parent.display())
-            })?;
-        }
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
     }
     Ok(match query {
         Some(query) if query.contains("mode=") => url.to_owned(),

@@ -289,7 +289,12 @@ pub async fn import(
             Ok(()) => applied_rows += 1,
             Err(problem) => errors.push(ImportRowError {
                 line,
-                field: problem.field,
+                // The store names canonical columns; report the file's own header.
+                field: positions
+                    .iter()
+                    .find(|(_, name)| *name == problem.field)
+                    .map(|(index, _)| headers[*index].clone())
+                    .unwrap_or(problem.field),
                 message: problem.message,
             }),
         }

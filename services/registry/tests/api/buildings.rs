@@ -1,0 +1,322 @@
+use louyu_kit::backend_tests;
+use louyu_kit::testing::TestBackend;
+use louyu_proto::google::r#type::LatLng;
+use louyu_proto::registry::v1::*;
+use tonic::Code;
+
+use crate::helpers::*;
+
+async fn a_building_has_exactly_one_managing_sub_district_that_must_exist(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    app.create_sub_district("jingansi").await;
+
+    let unknown = app
+        .registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(building("nowhere", None)),
+            building_id: "b-1".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(unknown, "building.managing_sub_district");
+    let missing = app
+        .registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(Building {
+                managing_sub_district: String::new(),
+                ..building("x", None)
+            }),
+            building_id: "b-1".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(missing, "building.managing_sub_district");
+    assert_code(
+        app.registry
+            .get_building(GetBuildingRequest {
+                name: format!("{DISTRICT}/buildings/b-1"),
+            })
+            .await,
+        Code::NotFound,
+    );
+
+    let created = app
+        .create_building(
+            "b-1",
+            "nanjingxilu",
+            Some(LatLng {
+                latitude: 31.2292,
+                longitude: 121.4504,
+            }),
+        )
+        .await;
+    assert_eq!(
+        created.managing_sub_district,
+        format!("{DISTRICT}/subDistricts/nanjingxilu")
+    );
+    // Moving the building to the other street replaces the manager: there is
+    // one field, never two.
+    let moved = app
+        .registry
+        .update_building(UpdateBuildingRequest {
+            building: Some(Building {
+                name: created.name.clone(),
+                managing_sub_district: format!("{DISTRICT}/subDistricts/jingansi"),
+                ..Building::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["managing_sub_district".to_owned()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        moved.managing_sub_district,
+        format!("{DISTRICT}/subDistricts/jingansi")
+    );
+    assert_eq!(moved.display_name, created.display_name);
+
+    let filtered = app
+        .registry
+        .list_buildings(ListBuildingsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!("managing_sub_district = \"{DISTRICT}/subDistricts/nanjingxilu\""),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(filtered.buildings.is_empty());
+}
+
+async fn building_and_unit_input_is_validated_field_by_field(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    let bad_location = app
+        .registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(building(
+                "nanjingxilu",
+                Some(LatLng {
+                    latitude: 91.0,
+                    longitude: 121.0,
+                }),
+            )),
+            building_id: String::new(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(bad_location, "building.location.latitude");
+    let bad_id = app
+        .registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(building("nanjingxilu", None)),
+            building_id: "Tower A".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(bad_id, "building_id");
+    let generated = app
+        .registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(building("nanjingxilu", None)),
+            building_id: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        generated
+            .name
+            .starts_with(&format!("{DISTRICT}/buildings/b-")),
+        "{}",
+        generated.name
+    );
+
+    let negative_area = app
+        .registry
+        .create_unit(CreateUnitRequest {
+            parent: generated.name.clone(),
+            unit: Some(Unit {
+                display_name: "10F".to_owned(),
+                floor: 10,
+                area_square_meters: -5.0,
+                ..Unit::default()
+            }),
+            unit_id: "1001".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(negative_area, "unit.area_square_meters");
+    let unit = app
+        .registry
+        .create_unit(CreateUnitRequest {
+            parent: generated.name.clone(),
+            unit: Some(Unit {
+                display_name: "10F".to_owned(),
+                floor: 10,
+                area_square_meters: 300.0,
+                ..Unit::default()
+            }),
+            unit_id: "1001".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let bad_mask = app
+        .registry
+        .update_unit(UpdateUnitRequest {
+            unit: Some(Unit {
+                name: unit.name.clone(),
+                floor: 11,
+                ..Unit::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["storey".to_owned()],
+            }),
+        })
+        .await;
+    assert_invalid_field(bad_mask, "update_mask");
+    let updated = app
+        .registry
+        .update_unit(UpdateUnitRequest {
+            unit: Some(Unit {
+                name: unit.name.clone(),
+                floor: 11,
+                ..Unit::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (updated.floor, updated.area_square_meters),
+        (11, 300.0),
+        "no mask: only populated fields change"
+    );
+    let unknown_building = app
+        .registry
+        .create_unit(CreateUnitRequest {
+            parent: format!("{DISTRICT}/buildings/b-missing"),
+            unit: Some(Unit {
+                display_name: "1F".to_owned(),
+                floor: 1,
+                area_square_meters: 10.0,
+                ..Unit::default()
+            }),
+            unit_id: "101".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_code(unknown_building, Code::NotFound);
+}
+
+async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    let centre = LatLng {
+        latitude: 31.2292,
+        longitude: 121.4504,
+    };
+    let tower = app
+        .create_building("b-1", "nanjingxilu", Some(centre))
+        .await;
+    // About 110 m, 330 m and 1.1 km north of the tower.
+    for (id, offset, kind) in [
+        ("far", 0.0100, ResourceKind::MeetingRoom),
+        ("near", 0.0010, ResourceKind::ServiceStation),
+        ("middle", 0.0030, ResourceKind::ReadingCorner),
+    ] {
+        app.registry
+            .create_building_resource(CreateBuildingResourceRequest {
+                parent: DISTRICT.to_owned(),
+                building_resource: Some(BuildingResource {
+                    display_name: id.to_owned(),
+                    kind: kind as i32,
+                    location: Some(LatLng {
+                        latitude: centre.latitude + offset,
+                        longitude: centre.longitude,
+                    }),
+                    ..BuildingResource::default()
+                }),
+                building_resource_id: id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let found = app
+        .registry
+        .search_nearby_resources(SearchNearbyResourcesRequest {
+            building: tower.name.clone(),
+            radius_meters: 0.0,
+            kind: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<String> = found
+        .results
+        .iter()
+        .map(|result| {
+            result
+                .building_resource
+                .as_ref()
+                .unwrap()
+                .display_name
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec!["near", "middle"],
+        "500 m by default, nearest first"
+    );
+    assert!(
+        (found.results[0].distance_meters - 111.0).abs() < 5.0,
+        "{}",
+        found.results[0].distance_meters
+    );
+    let wide = app
+        .registry
+        .search_nearby_resources(SearchNearbyResourcesRequest {
+            building: tower.name.clone(),
+            radius_meters: 2000.0,
+            kind: ResourceKind::MeetingRoom as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(wide.results.len(), 1);
+    let too_wide = app
+        .registry
+        .search_nearby_resources(SearchNearbyResourcesRequest {
+            building: tower.name,
+            radius_meters: 50_000.0,
+            kind: 0,
+        })
+        .await;
+    assert_invalid_field(too_wide, "radius_meters");
+}
+
+backend_tests!(
+    a_building_has_exactly_one_managing_sub_district_that_must_exist,
+    building_and_unit_input_is_validated_field_by_field,
+    nearby_resources_are_those_within_the_radius_nearest_first,
+);

@@ -1,0 +1,278 @@
+//! A real registry for each test: a fresh database on the chosen backend,
+//! port 0, real tonic clients over TCP.
+
+use std::time::Duration;
+
+use louyu_kit::config::Config;
+use louyu_kit::server::Shutdown;
+use louyu_kit::testing::{TestBackend, TestDatabase};
+use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
+use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
+use louyu_proto::common::v1::{Event, WatchEventsRequest};
+use louyu_proto::google::r#type::{Date, LatLng};
+use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use louyu_proto::registry::v1::*;
+use secrecy::SecretString;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+pub const DISTRICT: &str = "districts/jingan";
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+pub struct TestApp {
+    pub address: std::net::SocketAddr,
+    pub registry: RegistryServiceClient<Channel>,
+    pub feed: EventFeedServiceClient<Channel>,
+    pub audit: AuditServiceClient<Channel>,
+    pub channel: Channel,
+    pub shutdown: Shutdown,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _database: TestDatabase,
+}
+
+/// Starts a registry on a fresh database; `None` when the backend is not
+/// available outside CI (the test is then skipped).
+pub async fn spawn_app(backend: TestBackend) -> Option<TestApp> {
+    louyu_kit::telemetry::init_for_tests();
+    let database = TestDatabase::create(backend).await?;
+    let config = Config {
+        listen: Some("127.0.0.1:0".to_owned()),
+        database_url: Some(SecretString::from(database.url().to_owned())),
+        feed_poll_interval_ms: 100,
+        shutdown_grace_seconds: 5,
+        ..Config::default()
+    };
+    let shutdown = Shutdown::new();
+    let application = louyu_registry::startup::Application::build(&config, &shutdown)
+        .await
+        .expect("the registry builds");
+    let address = application.local_addr();
+    let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the registry");
+    Some(TestApp {
+        address,
+        registry: RegistryServiceClient::new(channel.clone())
+            .max_encoding_message_size(64 * 1024 * 1024),
+        feed: EventFeedServiceClient::new(channel.clone()),
+        audit: AuditServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        server: Some(server),
+        _database: database,
+    })
+}
+
+impl TestApp {
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(DEADLINE, server)
+                .await
+                .expect("the server stops within the deadline")
+                .expect("the server task")
+                .expect("the server ends cleanly");
+        }
+    }
+
+    pub async fn create_sub_district(&mut self, id: &str) -> SubDistrict {
+        self.registry
+            .create_sub_district(CreateSubDistrictRequest {
+                parent: DISTRICT.to_owned(),
+                sub_district: Some(SubDistrict {
+                    display_name: format!("{id}街道"),
+                    kind: SubDistrictKind::Street as i32,
+                    ..SubDistrict::default()
+                }),
+                sub_district_id: id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create sub-district")
+            .into_inner()
+    }
+
+    pub async fn create_building(
+        &mut self,
+        id: &str,
+        sub_district: &str,
+        location: Option<LatLng>,
+    ) -> Building {
+        self.registry
+            .create_building(CreateBuildingRequest {
+                parent: DISTRICT.to_owned(),
+                building: Some(building(sub_district, location)),
+                building_id: id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create building")
+            .into_inner()
+    }
+
+    pub async fn create_unit(
+        &mut self,
+        building_id: &str,
+        unit_id: &str,
+        floor: i32,
+        area: f64,
+    ) -> Unit {
+        self.registry
+            .create_unit(CreateUnitRequest {
+                parent: format!("{DISTRICT}/buildings/{building_id}"),
+                unit: Some(Unit {
+                    display_name: format!("{floor}F-{unit_id}"),
+                    floor,
+                    area_square_meters: area,
+                    ..Unit::default()
+                }),
+                unit_id: unit_id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create unit")
+            .into_inner()
+    }
+
+    pub async fn create_enterprise(&mut self, uscc: &str) -> Enterprise {
+        self.registry
+            .create_enterprise(CreateEnterpriseRequest {
+                parent: DISTRICT.to_owned(),
+                enterprise: Some(enterprise(uscc)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create enterprise")
+            .into_inner()
+    }
+
+    pub async fn start_tenancy(&mut self, uscc: &str, building_id: &str, unit_id: &str) -> Tenancy {
+        self.registry
+            .create_tenancy(CreateTenancyRequest {
+                parent: DISTRICT.to_owned(),
+                tenancy: Some(tenancy(uscc, building_id, unit_id)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("start tenancy")
+            .into_inner()
+    }
+
+    /// Reads the registry's feed from the start until `count` events arrived.
+    pub async fn events(&mut self, count: usize) -> Vec<Event> {
+        let mut stream = self
+            .feed
+            .watch_events(WatchEventsRequest {
+                after_sequence: 0,
+                max_batch_size: 0,
+            })
+            .await
+            .expect("watch events")
+            .into_inner();
+        let mut events = Vec::new();
+        let collect = async {
+            while events.len() < count {
+                let batch = stream
+                    .next()
+                    .await
+                    .expect("the stream stays open")
+                    .expect("a batch");
+                events.extend(batch.events);
+            }
+        };
+        tokio::time::timeout(DEADLINE, collect)
+            .await
+            .expect("the events arrive");
+        events
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+pub fn building(sub_district: &str, location: Option<LatLng>) -> Building {
+    Building {
+        display_name: "恒隆广场".to_owned(),
+        address: "南京西路1266号".to_owned(),
+        location,
+        floors_above_ground: 66,
+        floors_below_ground: 3,
+        managing_sub_district: format!("{DISTRICT}/subDistricts/{sub_district}"),
+        property_manager: "示例物业".to_owned(),
+        ..Building::default()
+    }
+}
+
+pub fn enterprise(uscc: &str) -> Enterprise {
+    Enterprise {
+        uscc: uscc.to_owned(),
+        display_name: "上海示例科技有限公司".to_owned(),
+        industry: "信息技术".to_owned(),
+        headcount: 120,
+        party_members: 8,
+        contacts: vec![Contact {
+            person_name: "王小明".to_owned(),
+            title: "行政经理".to_owned(),
+            phone: "13800138000".to_owned(),
+            email: "wang@example.com".to_owned(),
+        }],
+        status: EnterpriseStatus::Active as i32,
+        registered_address: "浦东新区示例路1号".to_owned(),
+        ..Enterprise::default()
+    }
+}
+
+pub fn tenancy(uscc: &str, building_id: &str, unit_id: &str) -> Tenancy {
+    Tenancy {
+        enterprise: format!("{DISTRICT}/enterprises/{uscc}"),
+        unit: format!("{DISTRICT}/buildings/{building_id}/units/{unit_id}"),
+        lease_start: Some(date(2024, 1, 1)),
+        lease_end: Some(date(2026, 12, 31)),
+        ..Tenancy::default()
+    }
+}
+
+pub fn date(year: i32, month: i32, day: i32) -> Date {
+    Date { year, month, day }
+}
+
+/// A valid unified social credit code, different for each `n`.
+pub fn uscc(n: u32) -> String {
+    const CHARACTERS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let a = CHARACTERS[(n / 31 % 31) as usize] as char;
+    let b = CHARACTERS[(n % 31) as usize] as char;
+    louyu_registry::domain::uscc::with_check_character(&format!("91310106MA1G5KT{a}{b}"))
+}
+
+/// Asserts an INVALID_ARGUMENT whose BadRequest names `field`.
+pub fn assert_invalid_field(result: Result<impl std::fmt::Debug, Status>, field: &str) {
+    let status = result.expect_err(&format!("expected INVALID_ARGUMENT naming {field}"));
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let bad_request = details
+        .bad_request()
+        .unwrap_or_else(|| panic!("BadRequest details in {status:?}"));
+    assert!(
+        bad_request
+            .field_violations
+            .iter()
+            .any(|violation| violation.field == field),
+        "expected a violation of {field}, got {:?}",
+        bad_request.field_violations
+    );
+}
+
+pub fn assert_code(result: Result<impl std::fmt::Debug, Status>, code: Code) -> Status {
+    let status = result.expect_err(&format!("expected {code:?}"));
+    assert_eq!(status.code(), code, "{status:?}");
+    status
+}

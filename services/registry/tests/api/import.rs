@@ -1,0 +1,167 @@
+use louyu_kit::backend_tests;
+use louyu_kit::testing::TestBackend;
+use louyu_proto::registry::v1::*;
+
+use crate::helpers::*;
+
+async fn import(app: &mut TestApp, kind: ImportKind, csv: &str) -> ImportRecordsResponse {
+    app.registry
+        .import_records(ImportRecordsRequest {
+            parent: DISTRICT.to_owned(),
+            kind: kind as i32,
+            csv: csv.as_bytes().to_vec(),
+            validate_only: false,
+        })
+        .await
+        .expect("import")
+        .into_inner()
+}
+
+async fn import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_column(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+
+    let buildings = "\u{feff}楼宇编号,楼宇名称,地址,纬度,经度,地上层数,所属街道\n\
+        b-1,恒隆广场,南京西路1266号,31.2292,121.4504,66,nanjingxilu\n\
+        b-2,无街道大厦,某路1号,,,10,nowhere\n\
+        b-3,,某路2号,,,10,nanjingxilu\n";
+    let response = import(&mut app, ImportKind::Buildings, buildings).await;
+    assert_eq!((response.total_rows, response.applied_rows), (3, 1));
+    let problems: Vec<(i32, &str)> = response
+        .errors
+        .iter()
+        .map(|error| (error.line, error.field.as_str()))
+        .collect();
+    assert_eq!(problems, vec![(3, "所属街道"), (4, "楼宇名称")]);
+
+    let units = "building_id,unit_id,display_name,floor,area_square_meters\n\
+        b-1,1001,10F-01,10,300\n\
+        b-1,1002,10F-02,10,-5\n\
+        b-9,1001,10F-01,10,300\n";
+    let response = import(&mut app, ImportKind::Units, units).await;
+    assert_eq!(response.applied_rows, 1);
+    let problems: Vec<(i32, &str)> = response
+        .errors
+        .iter()
+        .map(|error| (error.line, error.field.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![(3, "area_square_meters"), (4, "building_id")]
+    );
+
+    let good = uscc(60);
+    let wrong_check = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    );
+    let enterprises = format!(
+        "统一社会信用代码,企业名称,员工人数,状态\n{good},示例科技,80,在营\n{wrong_check},坏代码公司,10,在营\n{},负人数公司,-3,在营\n",
+        uscc(61)
+    );
+    let response = import(&mut app, ImportKind::Enterprises, &enterprises).await;
+    assert_eq!(response.applied_rows, 1);
+    let problems: Vec<(i32, &str)> = response
+        .errors
+        .iter()
+        .map(|error| (error.line, error.field.as_str()))
+        .collect();
+    assert_eq!(problems, vec![(3, "统一社会信用代码"), (4, "员工人数")]);
+
+    let tenancies = format!(
+        "uscc,building_id,unit_id,lease_start,lease_end\n{good},b-1,1001,2024-01-01,2026-12-31\n{good},b-1,1001,2027-01-01,2026-12-31\n"
+    );
+    let response = import(&mut app, ImportKind::Tenancies, &tenancies).await;
+    assert_eq!(response.applied_rows, 1);
+    assert_eq!(response.errors.len(), 1);
+    assert_eq!(
+        (response.errors[0].line, response.errors[0].field.as_str()),
+        (3, "lease_end")
+    );
+    // The same file again: the tenancy is already there, nothing doubles.
+    let again = import(&mut app, ImportKind::Tenancies, &tenancies).await;
+    assert_eq!(again.applied_rows, 1);
+    let active = app
+        .registry
+        .list_tenancies(ListTenanciesRequest {
+            parent: DISTRICT.to_owned(),
+            filter: "state = ACTIVE".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(active.tenancies.len(), 1);
+
+    let buildings = app
+        .registry
+        .list_buildings(ListBuildingsRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(buildings.buildings.len(), 1, "bad rows left nothing behind");
+}
+
+async fn a_file_with_an_unknown_column_is_rejected_whole(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    let result = app
+        .registry
+        .import_records(ImportRecordsRequest {
+            parent: DISTRICT.to_owned(),
+            kind: ImportKind::Enterprises as i32,
+            csv: format!("uscc,display_name,colour\n{},示例,red\n", uscc(70)).into_bytes(),
+            validate_only: false,
+        })
+        .await;
+    assert_invalid_field(result, "csv");
+    let not_utf8 = app
+        .registry
+        .import_records(ImportRecordsRequest {
+            parent: DISTRICT.to_owned(),
+            kind: ImportKind::Enterprises as i32,
+            csv: vec![0xff, 0xfe, b'a'],
+            validate_only: false,
+        })
+        .await;
+    assert_invalid_field(not_utf8, "csv");
+    let checked_only = app
+        .registry
+        .import_records(ImportRecordsRequest {
+            parent: DISTRICT.to_owned(),
+            kind: ImportKind::Enterprises as i32,
+            csv: format!("uscc,display_name\n{},示例\n", uscc(71)).into_bytes(),
+            validate_only: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checked_only.applied_rows, 1);
+    let listed = app
+        .registry
+        .list_enterprises(ListEnterprisesRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.enterprises.is_empty(),
+        "validate_only applies nothing"
+    );
+}
+
+backend_tests!(
+    import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_column,
+    a_file_with_an_unknown_column_is_rejected_whole,
+);

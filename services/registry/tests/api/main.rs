@@ -1,0 +1,10 @@
+//! The registry over real gRPC, on SQLite and on PostgreSQL.
+
+mod buildings;
+mod directory;
+mod enterprises;
+mod events;
+mod helpers;
+mod import;
+mod server;
+mod tenancies;
