@@ -103,6 +103,13 @@ impl Row<'_> {
             .unwrap_or_else(|| column.to_owned())
     }
 
+    /// The canonical names of the columns the file has.
+    fn present(&self) -> Vec<&'static str> {
+        let mut present: Vec<&'static str> = self.values.keys().copied().collect();
+        present.sort_unstable();
+        present
+    }
+
     fn text(&self, column: &str) -> &str {
         self.values
             .get(column)
@@ -371,6 +378,7 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
         ),
     );
     Some(ImportRow::Building {
+        present: row.present(),
         id: id?,
         input: BuildingInput {
             display_name: display_name?,
@@ -425,7 +433,10 @@ fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
     let display_name = row.text("display_name").to_owned();
     let display_name = row.check("display_name", fields::name("display_name", &display_name));
     let industry = row.text("industry").to_owned();
-    let industry = row.check("industry", fields::text("industry", &industry, 100, false));
+    let industry = row.check(
+        "industry",
+        fields::text("industry", &industry, fields::MAX_NAME_CHARS, false),
+    );
     let headcount: Option<i32> = row.number("headcount", "整数 a whole number");
     let headcount =
         headcount.and_then(|value| row.check("headcount", fields::count("headcount", value)));
@@ -452,6 +463,7 @@ fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
         }
     };
     Some(ImportRow::Enterprise {
+        present: row.present(),
         uscc: uscc?,
         input: EnterpriseInput {
             display_name: display_name?,

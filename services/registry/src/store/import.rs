@@ -15,9 +15,12 @@ use crate::error::RegistryError;
 /// One parsed row of an import file.
 #[derive(Debug, Clone)]
 pub enum ImportRow {
+    /// `present` names the file's columns: on an update, fields whose
+    /// column the file lacks keep their values.
     Building {
         id: String,
         input: BuildingInput,
+        present: Vec<&'static str>,
     },
     Unit {
         building_id: String,
@@ -27,6 +30,7 @@ pub enum ImportRow {
     Enterprise {
         uscc: Uscc,
         input: EnterpriseInput,
+        present: Vec<&'static str>,
     },
     Tenancy(TenancyInput),
 }
@@ -80,16 +84,21 @@ impl Store {
         row: &ImportRow,
     ) -> Result<(), RegistryError> {
         let (resource, events) = match row {
-            ImportRow::Building { id, input } => {
-                self.import_building(connection, id, input).await?
+            ImportRow::Building { id, input, present } => {
+                self.import_building(connection, id, input, present).await?
             }
             ImportRow::Unit {
                 building_id,
                 id,
                 input,
             } => self.import_unit(connection, building_id, id, input).await?,
-            ImportRow::Enterprise { uscc, input } => {
-                self.import_enterprise(connection, uscc, input).await?
+            ImportRow::Enterprise {
+                uscc,
+                input,
+                present,
+            } => {
+                self.import_enterprise(connection, uscc, input, present)
+                    .await?
             }
             ImportRow::Tenancy(input) => self.import_tenancy(connection, input).await?,
         };
@@ -108,6 +117,7 @@ impl Store {
         connection: &mut AnyConnection,
         id: &str,
         input: &BuildingInput,
+        present: &[&str],
     ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
         if !self
             .sub_district_exists(connection, &input.managing_sub_district)
@@ -124,6 +134,24 @@ impl Store {
         }
         let now = louyu_kit::time::now_micros();
         let existed = exists(connection, "SELECT 1 FROM buildings WHERE id = $1", &[id]).await?;
+        let mut input = input.clone();
+        if existed {
+            let current = self.building_in(connection, id).await?;
+            if !present.contains(&"latitude") {
+                input.location = current
+                    .location
+                    .map(|location| (location.latitude, location.longitude));
+            }
+            if !present.contains(&"floors_above_ground") {
+                input.floors_above_ground = i64::from(current.floors_above_ground);
+            }
+            if !present.contains(&"floors_below_ground") {
+                input.floors_below_ground = i64::from(current.floors_below_ground);
+            }
+            if !present.contains(&"property_manager") {
+                input.property_manager = current.property_manager;
+            }
+        }
         // Council and chief are not in the file: an update keeps them.
         let sql = if existed {
             "UPDATE buildings SET display_name = $2, address = $3, latitude = $4, longitude = $5, floors_above_ground = $6, \
@@ -150,17 +178,22 @@ impl Store {
         building.council_members.clear();
         building.building_chief = None;
         let changed_fields = if existed {
-            [
-                "display_name",
-                "address",
-                "location",
-                "floors_above_ground",
-                "floors_below_ground",
-                "managing_sub_district",
-                "property_manager",
-            ]
-            .map(str::to_owned)
-            .to_vec()
+            present
+                .iter()
+                .filter(|column| **column != "building_id")
+                .map(|column| {
+                    if *column == "latitude" || *column == "longitude" {
+                        "location"
+                    } else {
+                        column
+                    }
+                })
+                .fold(Vec::new(), |mut fields: Vec<String>, field| {
+                    if !fields.iter().any(|known| known == field) {
+                        fields.push(field.to_owned());
+                    }
+                    fields
+                })
         } else {
             Vec::new()
         };
@@ -222,6 +255,7 @@ impl Store {
         connection: &mut AnyConnection,
         uscc: &Uscc,
         input: &EnterpriseInput,
+        present: &[&str],
     ) -> Result<(Option<String>, Vec<NewEvent>), RegistryError> {
         let name = self.names.enterprise(uscc.as_str());
         if !exists(
@@ -245,6 +279,22 @@ impl Store {
         // Contacts are not in the file: an update keeps them.
         let current = self.enterprise_in(connection, uscc.as_str()).await?;
         let mut merged = input.clone();
+        if !present.contains(&"industry") {
+            merged.industry = current.industry.clone();
+        }
+        if !present.contains(&"headcount") {
+            merged.headcount = i64::from(current.headcount);
+        }
+        if !present.contains(&"party_members") {
+            merged.party_members = i64::from(current.party_members);
+        }
+        if !present.contains(&"registered_address") {
+            merged.registered_address = current.registered_address.clone();
+        }
+        if !present.contains(&"status") {
+            merged.status =
+                EnterpriseStatus::try_from(current.status).unwrap_or(EnterpriseStatus::Active);
+        }
         merged.contacts = current
             .contacts
             .iter()

@@ -73,6 +73,28 @@ async fn import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_col
         .collect();
     assert_eq!(problems, vec![(3, "统一社会信用代码"), (4, "员工人数")]);
 
+    // A second file with fewer columns changes only those columns.
+    let renamed = import(
+        &mut app,
+        ImportKind::Enterprises,
+        &format!("uscc,企业名称\n{good},示例科技（上海）\n"),
+    )
+    .await;
+    assert_eq!(renamed.applied_rows, 1);
+    let fetched = app
+        .registry
+        .get_enterprise(GetEnterpriseRequest {
+            name: format!("{DISTRICT}/enterprises/{good}"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.display_name, "示例科技（上海）");
+    assert_eq!(
+        fetched.headcount, 80,
+        "a column the file lacks keeps its value"
+    );
+
     let tenancies = format!(
         "uscc,building_id,unit_id,lease_start,lease_end\n{good},b-1,1001,2024-01-01,2026-12-31\n{good},b-1,1001,2027-01-01,2026-12-31\n"
     );
