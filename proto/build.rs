@@ -10,9 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     collect_protos(&root.join("louyu"), &mut files)?;
     collect_protos(&root.join("google"), &mut files)?;
     files.sort();
-    for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
-    }
+    // Directories, so that an added file triggers a rebuild too.
+    println!("cargo:rerun-if-changed={}", root.join("louyu").display());
+    println!("cargo:rerun-if-changed={}", root.join("google").display());
 
     let file_descriptors = protox::compile(&files, [&root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

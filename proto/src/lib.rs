@@ -20,6 +20,12 @@ pub mod louyu {
         }
     }
 
+    pub mod visits {
+        pub mod v1 {
+            tonic::include_proto!("louyu.visits.v1");
+        }
+    }
+
     pub mod registry {
         pub mod v1 {
             tonic::include_proto!("louyu.registry.v1");
@@ -33,7 +39,7 @@ pub mod louyu {
     }
 }
 
-pub use louyu::{common, registry};
+pub use louyu::{common, registry, visits};
 
 /// The `type.googleapis.com/<full name>` URL an `Any` carries for a message.
 pub fn type_url(full_name: &str) -> String {

@@ -52,11 +52,76 @@ pub fn parse_name<'a>(
     Ok(segments.iter().skip(1).step_by(2).copied().collect())
 }
 
+/// Builds and parses the resource names of the one district a deployment
+/// serves; a name of another district is rejected, not looked up.
+#[derive(Debug, Clone)]
+pub struct DistrictNames {
+    district: String,
+}
+
+impl DistrictNames {
+    pub fn new(district: &str) -> Self {
+        Self {
+            district: district.to_owned(),
+        }
+    }
+
+    /// `districts/{district}`.
+    pub fn district(&self) -> String {
+        format!("districts/{}", self.district)
+    }
+
+    /// `districts/{district}/{collection}/{id}`.
+    pub fn name(&self, collection: &str, id: &str) -> String {
+        format!("districts/{}/{collection}/{id}", self.district)
+    }
+
+    fn check_district(&self, field: &str, district: &str) -> Result<(), InvalidArgument> {
+        if district == self.district {
+            Ok(())
+        } else {
+            Err(InvalidArgument::new(
+                field,
+                format!(
+                    "本部署只服务 districts/{0} this deployment serves districts/{0} only",
+                    self.district
+                ),
+            ))
+        }
+    }
+
+    /// Checks a name that must be the district itself.
+    pub fn parse_district(&self, field: &str, name: &str) -> Result<(), InvalidArgument> {
+        let ids = parse_name(field, name, &["districts"])?;
+        self.check_district(field, ids[0])
+    }
+
+    /// The id of `districts/{district}/{collection}/{id}`.
+    pub fn parse(
+        &self,
+        field: &str,
+        name: &str,
+        collection: &str,
+    ) -> Result<String, InvalidArgument> {
+        let ids = parse_name(field, name, &["districts", collection])?;
+        self.check_district(field, ids[0])?;
+        Ok(ids[1].to_owned())
+    }
+}
+
 /// A short random id for resources whose caller did not choose one, with a
 /// prefix saying what it names: `b-3f9c2a7d1e04`.
 pub fn generate_id(prefix: &str) -> String {
     let random: u64 = rand::random();
     format!("{prefix}-{:012x}", random & 0xffff_ffff_ffff)
+}
+
+/// A random id that sorts by creation time: the microsecond clock in hex,
+/// then random digits, e.g. `v-0644f3a1b2c3d-7e21`. Lists ordered by id are
+/// then ordered by age.
+pub fn generate_time_ordered_id(prefix: &str) -> String {
+    let random: u16 = rand::random();
+    format!("{prefix}-{:013x}-{random:04x}", crate::time::now_micros())
 }
 
 #[cfg(test)]
@@ -94,6 +159,15 @@ mod tests {
         for bad in ["", "-b", "B1", "b_1", "楼", &"a".repeat(64)] {
             assert!(parse_resource_id("id", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_creation() {
+        let first = generate_time_ordered_id("v");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = generate_time_ordered_id("v");
+        assert!(first < second, "{first} {second}");
+        assert!(parse_resource_id("id", &first).is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::error::InvalidArgument;
+use crate::filter::{Comparison, SqlQuery, SqlValue};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 1000;
@@ -131,6 +132,85 @@ pub fn finish_page<T>(
         .map(|row| tokens.encode(scope, &key_of(row)))
         .unwrap_or_default();
     (rows, next)
+}
+
+/// One page of a List: how many, after which key, under which filter.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub size: i64,
+    pub after: Option<String>,
+    pub comparisons: Vec<Comparison>,
+    /// What must not change between pages; signed into the page token.
+    pub scope: String,
+}
+
+impl PageQuery {
+    /// Parses a List request's paging and filter. `scope` names the method
+    /// and parent; the filter is added to it.
+    pub fn parse(
+        tokens: &PageTokens,
+        scope: &str,
+        filter: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Self, InvalidArgument> {
+        let size = self::page_size(page_size)?;
+        let scope = format!("{scope}|{filter}");
+        let after = tokens.decode(&scope, page_token)?;
+        let comparisons = crate::filter::parse(filter)?;
+        Ok(Self {
+            size,
+            after,
+            comparisons,
+            scope,
+        })
+    }
+}
+
+/// Which way a List runs over its key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+/// Runs a List query built as `SELECT … WHERE <conditions>`: adds the
+/// keyset condition on `key_column` (a text column), the order and the
+/// limit, and cuts the page.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_page<T, E: From<sqlx::Error>>(
+    pool: &sqlx::AnyPool,
+    tokens: &PageTokens,
+    mut query: SqlQuery,
+    key_column: &str,
+    order: Order,
+    page: &PageQuery,
+    mut from_row: impl FnMut(&sqlx::any::AnyRow) -> Result<T, E>,
+    key_of: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, String), E> {
+    let (comparison, direction) = match order {
+        Order::Ascending => (" > ", " ASC"),
+        Order::Descending => (" < ", " DESC"),
+    };
+    if let Some(after) = &page.after {
+        query
+            .push(" AND ")
+            .push(key_column)
+            .push(comparison)
+            .push_value(SqlValue::Text(after.clone()));
+    }
+    query
+        .push(" ORDER BY ")
+        .push(key_column)
+        .push(direction)
+        .push(" LIMIT ")
+        .push_value(SqlValue::Integer(page.size + 1));
+    let rows = query.build().fetch_all(pool).await?;
+    let items = rows
+        .iter()
+        .map(&mut from_row)
+        .collect::<Result<Vec<_>, E>>()?;
+    Ok(finish_page(tokens, &page.scope, page.size, items, key_of))
 }
 
 #[cfg(test)]

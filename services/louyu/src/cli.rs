@@ -71,12 +71,14 @@ enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Service {
     Registry,
+    Visits,
 }
 
 impl Service {
     fn name(self) -> ServiceName {
         match self {
             Service::Registry => ServiceName::Registry,
+            Service::Visits => ServiceName::Visits,
         }
     }
 }
@@ -120,6 +122,7 @@ impl Cli {
             Command::Serve { service } => serve(service, &config).await,
             Command::Migrate { service } => match service {
                 Service::Registry => louyu_registry::startup::migrate(&config).await,
+                Service::Visits => louyu_visits::startup::migrate(&config).await,
             },
             Command::Import {
                 kind,
@@ -144,6 +147,10 @@ async fn serve(service: Service, config: &Config) -> anyhow::Result<()> {
                 louyu_registry::startup::Application::build(config, &shutdown).await?;
             application.run_until_stopped(shutdown).await
         }
+        Service::Visits => {
+            let application = louyu_visits::startup::Application::build(config, &shutdown).await?;
+            application.run_until_stopped(shutdown).await
+        }
     }
 }
 
@@ -158,13 +165,21 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
     let registry = louyu_registry::startup::Application::build(config, &shutdown).await?;
     let registry_url = format!("http://{}", registry.local_addr());
     let registry_task = tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    // Each service reaches the others at the addresses they actually bound.
+    let mut wired = config.clone();
+    wired.registry_url = registry_url.clone();
+    let visits = louyu_visits::startup::Application::build(&wired, &shutdown).await?;
+    let visits_url = format!("http://{}", visits.local_addr());
+    let visits_task = tokio::spawn(visits.run_until_stopped(shutdown.clone()));
     if demo {
         crate::demo::load(&registry_url, &config.district)
             .await
             .context("cannot load the demo data")?;
     }
-    tracing::info!(registry = %registry_url, "louyu is up; Ctrl-C stops it");
-    registry_task.await??;
+    tracing::info!(registry = %registry_url, visits = %visits_url, "louyu is up; Ctrl-C stops it");
+    let (registry_result, visits_result) = tokio::join!(registry_task, visits_task);
+    registry_result??;
+    visits_result??;
     Ok(())
 }
 

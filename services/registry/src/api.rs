@@ -5,7 +5,7 @@ use louyu_kit::audit::RequestContext;
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::idempotency;
 use louyu_kit::names::{generate_id, parse_resource_id};
-use louyu_kit::page::{self, PageTokens};
+use louyu_kit::page::PageTokens;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::registry_service_server::RegistryService;
 use louyu_proto::registry::v1::*;
@@ -49,16 +49,13 @@ impl RegistryApi {
         page_size: i32,
         page_token: &str,
     ) -> Result<PageQuery, InvalidArgument> {
-        let size = page::page_size(page_size)?;
-        let scope = format!("{method}|{parent}|{filter}");
-        let after = self.page_tokens.decode(&scope, page_token)?;
-        let comparisons = louyu_kit::filter::parse(filter)?;
-        Ok(PageQuery {
-            size,
-            after,
-            comparisons,
-            scope,
-        })
+        PageQuery::parse(
+            &self.page_tokens,
+            &format!("{method}|{parent}"),
+            filter,
+            page_size,
+            page_token,
+        )
     }
 }
 

@@ -2,20 +2,22 @@
 //! name of another district is rejected rather than looked up.
 
 use louyu_kit::error::InvalidArgument;
-use louyu_kit::names::parse_name;
+use louyu_kit::names::{DistrictNames, parse_name};
 
 use super::Uscc;
 
-/// Builds and parses the resource names of one district.
+/// Builds and parses the registry's resource names.
 #[derive(Debug, Clone)]
 pub struct Names {
     district: String,
+    names: DistrictNames,
 }
 
 impl Names {
     pub fn new(district: &str) -> Self {
         Self {
             district: district.to_owned(),
+            names: DistrictNames::new(district),
         }
     }
 
@@ -24,69 +26,48 @@ impl Names {
     }
 
     pub fn district(&self) -> String {
-        format!("districts/{}", self.district)
+        self.names.district()
     }
 
     pub fn sub_district(&self, id: &str) -> String {
-        format!("districts/{}/subDistricts/{id}", self.district)
+        self.names.name("subDistricts", id)
     }
 
     pub fn building(&self, id: &str) -> String {
-        format!("districts/{}/buildings/{id}", self.district)
+        self.names.name("buildings", id)
     }
 
     pub fn unit(&self, building_id: &str, unit_id: &str) -> String {
-        format!(
-            "districts/{}/buildings/{building_id}/units/{unit_id}",
-            self.district
-        )
+        format!("{}/units/{unit_id}", self.building(building_id))
     }
 
     pub fn enterprise(&self, uscc: &str) -> String {
-        format!("districts/{}/enterprises/{uscc}", self.district)
+        self.names.name("enterprises", uscc)
     }
 
     pub fn tenancy(&self, id: &str) -> String {
-        format!("districts/{}/tenancies/{id}", self.district)
+        self.names.name("tenancies", id)
     }
 
     pub fn staff(&self, id: &str) -> String {
-        format!("districts/{}/staff/{id}", self.district)
+        self.names.name("staff", id)
     }
 
     pub fn assignment(&self, staff_id: &str, id: &str) -> String {
-        format!(
-            "districts/{}/staff/{staff_id}/assignments/{id}",
-            self.district
-        )
+        format!("{}/assignments/{id}", self.staff(staff_id))
     }
 
     pub fn department(&self, id: &str) -> String {
-        format!("districts/{}/departments/{id}", self.district)
+        self.names.name("departments", id)
     }
 
     pub fn resource(&self, id: &str) -> String {
-        format!("districts/{}/resources/{id}", self.district)
-    }
-
-    fn check_district(&self, field: &str, district: &str) -> Result<(), InvalidArgument> {
-        if district == self.district {
-            Ok(())
-        } else {
-            Err(InvalidArgument::new(
-                field,
-                format!(
-                    "本部署只服务 districts/{0} this deployment serves districts/{0} only",
-                    self.district
-                ),
-            ))
-        }
+        self.names.name("resources", id)
     }
 
     /// Checks a `parent` that must be the district itself.
     pub fn parse_district(&self, field: &str, name: &str) -> Result<(), InvalidArgument> {
-        let ids = parse_name(field, name, &["districts"])?;
-        self.check_district(field, ids[0])
+        self.names.parse_district(field, name)
     }
 
     fn parse_child(
@@ -95,9 +76,22 @@ impl Names {
         name: &str,
         collection: &str,
     ) -> Result<String, InvalidArgument> {
-        let ids = parse_name(field, name, &["districts", collection])?;
-        self.check_district(field, ids[0])?;
-        Ok(ids[1].to_owned())
+        self.names.parse(field, name, collection)
+    }
+
+    /// A name nested one level below a district collection:
+    /// `(parent_id, child_id)`.
+    fn parse_grandchild(
+        &self,
+        field: &str,
+        name: &str,
+        collection: &str,
+        child_collection: &str,
+    ) -> Result<(String, String), InvalidArgument> {
+        let ids = parse_name(field, name, &["districts", collection, child_collection])?;
+        self.names
+            .parse_district(field, &format!("districts/{}", ids[0]))?;
+        Ok((ids[1].to_owned(), ids[2].to_owned()))
     }
 
     pub fn parse_sub_district(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
@@ -127,9 +121,7 @@ impl Names {
 
     /// `(building_id, unit_id)`.
     pub fn parse_unit(&self, field: &str, name: &str) -> Result<(String, String), InvalidArgument> {
-        let ids = parse_name(field, name, &["districts", "buildings", "units"])?;
-        self.check_district(field, ids[0])?;
-        Ok((ids[1].to_owned(), ids[2].to_owned()))
+        self.parse_grandchild(field, name, "buildings", "units")
     }
 
     /// `(staff_id, assignment_id)`.
@@ -138,9 +130,7 @@ impl Names {
         field: &str,
         name: &str,
     ) -> Result<(String, String), InvalidArgument> {
-        let ids = parse_name(field, name, &["districts", "staff", "assignments"])?;
-        self.check_district(field, ids[0])?;
-        Ok((ids[1].to_owned(), ids[2].to_owned()))
+        self.parse_grandchild(field, name, "staff", "assignments")
     }
 }
 

@@ -15,8 +15,9 @@ mod units;
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::db::{Db, Tx};
 use louyu_kit::feed::{self, NewEvent};
-use louyu_kit::filter::{Comparison, SqlQuery, SqlValue};
+use louyu_kit::filter::SqlQuery;
 use louyu_kit::idempotency;
+pub use louyu_kit::page::PageQuery;
 use louyu_kit::page::{self, PageTokens};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -48,16 +49,6 @@ pub struct Call {
     pub method: &'static str,
     pub request_id: String,
     pub request_hash: String,
-}
-
-/// One page of a List: how many, after which key, under which filter.
-#[derive(Debug, Clone)]
-pub struct PageQuery {
-    pub size: i64,
-    pub after: Option<String>,
-    pub comparisons: Vec<Comparison>,
-    /// What must not change between pages; signed into the page token.
-    pub scope: String,
 }
 
 impl Store {
@@ -134,40 +125,26 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a List query built as `SELECT … WHERE <conditions>`, adding the
-    /// keyset condition, order and limit, and cuts the page.
+    /// Runs a List query in name order (see [`page::fetch_page`]).
     async fn list_page<T>(
         &self,
-        mut query: SqlQuery,
+        query: SqlQuery,
         key_column: &str,
         page: &PageQuery,
-        mut from_row: impl FnMut(&AnyRow) -> Result<T, RegistryError>,
+        from_row: impl FnMut(&AnyRow) -> Result<T, RegistryError>,
         key_of: impl Fn(&T) -> String,
     ) -> Result<(Vec<T>, String), RegistryError> {
-        if let Some(after) = &page.after {
-            query
-                .push(" AND ")
-                .push(key_column)
-                .push(" > ")
-                .push_value(SqlValue::Text(after.clone()));
-        }
-        query
-            .push(" ORDER BY ")
-            .push(key_column)
-            .push(" LIMIT ")
-            .push_value(SqlValue::Integer(page.size + 1));
-        let rows = query.build().fetch_all(self.db.pool()).await?;
-        let items = rows
-            .iter()
-            .map(&mut from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page::finish_page(
+        page::fetch_page(
+            self.db.pool(),
             &self.page_tokens,
-            &page.scope,
-            page.size,
-            items,
+            query,
+            key_column,
+            page::Order::Ascending,
+            page,
+            from_row,
             key_of,
-        ))
+        )
+        .await
     }
 }
 

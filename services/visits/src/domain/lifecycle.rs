@@ -1,0 +1,70 @@
+//! The demand lifecycle: open → referred → in progress → resolved →
+//! confirmed, or withdrawn; a resolved demand the enterprise says is not
+//! solved is reopened and moves on like an open one.
+
+use louyu_proto::visits::v1::DemandStatus;
+
+/// Statuses in which a demand still needs work: a new report of the same
+/// enterprise and category is linked to such a demand.
+pub const OPEN_STATUSES: [DemandStatus; 4] = [
+    DemandStatus::Open,
+    DemandStatus::Referred,
+    DemandStatus::InProgress,
+    DemandStatus::Reopened,
+];
+
+pub fn is_open(status: DemandStatus) -> bool {
+    OPEN_STATUSES.contains(&status)
+}
+
+/// Whether a demand may move from `from` to `to`.
+pub fn allowed(from: DemandStatus, to: DemandStatus) -> bool {
+    use DemandStatus::*;
+    matches!(
+        (from, to),
+        (Open | Reopened, Referred | InProgress | Withdrawn)
+            | (Referred, InProgress | Resolved | Withdrawn)
+            | (InProgress, Resolved | Withdrawn)
+            | (Resolved, Confirmed | Reopened)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DemandStatus::*;
+
+    const ALL: [DemandStatus; 7] = [
+        Open, Referred, InProgress, Resolved, Confirmed, Withdrawn, Reopened,
+    ];
+
+    #[test]
+    fn the_main_path_and_its_exits_are_allowed() {
+        for (from, to) in [
+            (Open, Referred),
+            (Referred, InProgress),
+            (InProgress, Resolved),
+            (Resolved, Confirmed),
+            (Resolved, Reopened),
+            (Reopened, Referred),
+            (Open, Withdrawn),
+            (InProgress, Withdrawn),
+        ] {
+            assert!(allowed(from, to), "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn finished_demands_never_move_and_nothing_skips_resolution() {
+        for to in ALL {
+            assert!(!allowed(Confirmed, to), "confirmed -> {to:?}");
+            assert!(!allowed(Withdrawn, to), "withdrawn -> {to:?}");
+            assert!(!allowed(to, to), "{to:?} -> itself");
+        }
+        assert!(!allowed(Open, Resolved));
+        assert!(!allowed(Open, Confirmed));
+        assert!(!allowed(InProgress, Confirmed));
+        assert!(!allowed(Resolved, Withdrawn));
+        assert!(!allowed(Open, Unspecified));
+    }
+}

@@ -1,0 +1,82 @@
+//! What the visits service publishes (see `store`), and what it consumes:
+//! the registry's feed. An enterprise that moves out or is deregistered has
+//! its open demands flagged and its plan ended; an enterprise that takes a
+//! unit gets a plan.
+
+use futures::future::BoxFuture;
+use louyu_kit::feed::EventHandler;
+use louyu_proto::common::v1::Event;
+use louyu_proto::registry::v1::{EnterpriseChanged, EnterpriseStatus, TenancyStarted};
+use prost::Message;
+use sqlx::AnyConnection;
+
+use crate::store::Store;
+
+/// The cursor name of the registry's feed in this service's database.
+pub const REGISTRY_FEED: &str = "registry";
+
+pub struct RegistryEvents {
+    store: Store,
+}
+
+impl RegistryEvents {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
+            return Ok(());
+        };
+        match event.event_type.as_str() {
+            "louyu.registry.v1.EnterpriseChanged" => {
+                let changed = EnterpriseChanged::decode(payload.value.as_slice())?;
+                let Some(enterprise) = changed.enterprise else {
+                    return Ok(());
+                };
+                let flag = match EnterpriseStatus::try_from(enterprise.status) {
+                    Ok(EnterpriseStatus::MovedOut) => "企业已迁出 the enterprise moved out",
+                    Ok(EnterpriseStatus::Deregistered) => {
+                        "企业已注销 the enterprise was deregistered"
+                    }
+                    _ => return Ok(()),
+                };
+                let flagged = self
+                    .store
+                    .flag_demands_of_departed(connection, &enterprise.uscc, flag)
+                    .await?;
+                self.store.end_plan(connection, &enterprise.uscc).await?;
+                tracing::info!(enterprise = %enterprise.name, flagged, "enterprise left; open demands flagged");
+            }
+            "louyu.registry.v1.TenancyStarted" => {
+                let started = TenancyStarted::decode(payload.value.as_slice())?;
+                let Some(tenancy) = started.tenancy else {
+                    return Ok(());
+                };
+                let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
+                let building_id = started.building.rsplit('/').next().unwrap_or_default();
+                let started_at = event
+                    .occur_time
+                    .as_ref()
+                    .map(louyu_kit::time::micros_from_timestamp)
+                    .unwrap_or_else(louyu_kit::time::now_micros);
+                self.store
+                    .start_plan(connection, uscc, building_id, started_at)
+                    .await?;
+            }
+            // Other registry events do not concern visits.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl EventHandler for RegistryEvents {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.apply(connection, event))
+    }
+}

@@ -1,0 +1,667 @@
+use louyu_kit::audit::RequestContext;
+use louyu_kit::error::InvalidArgument;
+use louyu_kit::feed::NewEvent;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::page::{self, Order, PageQuery};
+use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::visits::v1::*;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Call, Store, append_events, int32, timestamp};
+use crate::domain::lifecycle;
+use crate::error::VisitsError;
+
+/// A demand to raise, parsed and checked against the registry.
+#[derive(Debug, Clone)]
+pub struct DemandInput {
+    pub uscc: String,
+    pub building_id: String,
+    pub sub_district_id: String,
+    pub category: DemandCategory,
+    pub description: String,
+    pub urgency: Urgency,
+}
+
+/// A raised demand: new (with its event) or an open one it was linked to.
+#[derive(Debug, Clone)]
+pub struct LinkedDemand {
+    pub demand: Demand,
+    pub linked: bool,
+    pub event: Option<NewEvent>,
+}
+
+pub const DEMAND_RAISED: &str = "louyu.visits.v1.DemandRaised";
+pub const DEMAND_STATUS_CHANGED: &str = "louyu.visits.v1.DemandStatusChanged";
+
+const COLUMNS: &str = "id, uscc, building_id, sub_district_id, category, description, urgency, status, visit_id, \
+     merged_into, flag, created_at, updated_at";
+
+fn open_statuses_sql() -> String {
+    lifecycle::OPEN_STATUSES
+        .iter()
+        .map(|status| (*status as i32).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    pub async fn create_demand(
+        &self,
+        call: &Call,
+        input: DemandInput,
+    ) -> Result<CreateDemandResponse, VisitsError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let raised = self
+            .raise_demand(&mut transaction, &call.context, &input, None)
+            .await?;
+        let response = CreateDemandResponse {
+            demand: Some(raised.demand.clone()),
+            linked: raised.linked,
+        };
+        let name = raised.demand.name.clone();
+        self.finish(
+            transaction,
+            call,
+            &name,
+            &response,
+            raised.event.into_iter().collect(),
+        )
+        .await?;
+        Ok(response)
+    }
+
+    /// Raises a demand, or links the report to the open demand of the same
+    /// enterprise and category.
+    pub(super) async fn raise_demand(
+        &self,
+        connection: &mut AnyConnection,
+        context: &RequestContext,
+        input: &DemandInput,
+        visit_id: Option<&str>,
+    ) -> Result<LinkedDemand, VisitsError> {
+        let now = louyu_kit::time::now_micros();
+        let open: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM demands WHERE uscc = $1 AND category = $2 AND status IN ({})",
+            open_statuses_sql()
+        )))
+        .bind(&input.uscc)
+        .bind(i64::from(input.category as i32))
+        .fetch_optional(&mut *connection)
+        .await?;
+        let (id, linked) = match open {
+            Some(id) => {
+                sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut *connection)
+                    .await?;
+                (id, true)
+            }
+            None => {
+                let id = louyu_kit::names::generate_time_ordered_id("dm");
+                let inserted = sqlx::query(
+                    "INSERT INTO demands (id, uscc, building_id, sub_district_id, category, description, urgency, status, \
+                     visit_id, merged_into, flag, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, '', $10, $10)",
+                )
+                .bind(&id)
+                .bind(&input.uscc)
+                .bind(&input.building_id)
+                .bind(&input.sub_district_id)
+                .bind(i64::from(input.category as i32))
+                .bind(&input.description)
+                .bind(i64::from(input.urgency as i32))
+                .bind(i64::from(DemandStatus::Open as i32))
+                .bind(visit_id.map(str::to_owned))
+                .bind(now)
+                .execute(&mut *connection)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    // A concurrent submission raised the same demand first
+                    // (PostgreSQL); the caller retries and is linked.
+                    Err(error) if louyu_kit::db::is_unique_violation(&error) => {
+                        return Err(VisitsError::Conflict);
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+                insert_status_change(
+                    connection,
+                    &id,
+                    DemandStatus::Unspecified,
+                    DemandStatus::Open,
+                    &context.actor,
+                    "提出 raised",
+                )
+                .await?;
+                (id, false)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO demand_reports (id, demand_id, visit_id, description, actor, reported_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(louyu_kit::names::generate_time_ordered_id("r"))
+        .bind(&id)
+        .bind(visit_id.map(str::to_owned))
+        .bind(&input.description)
+        .bind(&context.actor)
+        .bind(now)
+        .execute(&mut *connection)
+        .await?;
+        let demand = self.demand_in(connection, &id).await?;
+        let event = (!linked).then(|| {
+            NewEvent::new(
+                DEMAND_RAISED,
+                &demand.name,
+                &DemandRaised {
+                    demand: Some(demand.clone()),
+                },
+            )
+        });
+        Ok(LinkedDemand {
+            demand,
+            linked,
+            event,
+        })
+    }
+
+    pub async fn transition_demand(
+        &self,
+        call: &Call,
+        id: &str,
+        to: DemandStatus,
+        reason: &str,
+    ) -> Result<Demand, VisitsError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let current = self.demand_in(&mut transaction, id).await?;
+        let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
+        if !lifecycle::allowed(from, to) {
+            return Err(VisitsError::FailedPrecondition(format!(
+                "需求状态不能从{} 变为 {} a demand cannot move from {} to {}",
+                from.as_str_name(),
+                to.as_str_name(),
+                from.as_str_name(),
+                to.as_str_name()
+            )));
+        }
+        let (updated, event) = self
+            .change_status(
+                &mut transaction,
+                &current,
+                from,
+                to,
+                &call.context.actor,
+                reason,
+                None,
+            )
+            .await?;
+        self.finish(
+            transaction,
+            call,
+            &updated.name.clone(),
+            &updated,
+            vec![event],
+        )
+        .await?;
+        Ok(updated)
+    }
+
+    /// Merges `duplicate` into `keep`: the duplicate's reports move over and
+    /// it is withdrawn, marked merged.
+    pub async fn merge_demands(
+        &self,
+        call: &Call,
+        keep: &str,
+        duplicate: &str,
+        reason: &str,
+    ) -> Result<Demand, VisitsError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let kept = self.demand_in(&mut transaction, keep).await?;
+        let merged = self.demand_in(&mut transaction, duplicate).await?;
+        if kept.enterprise != merged.enterprise {
+            return Err(InvalidArgument::new(
+                "duplicate",
+                "只能合并同一企业的需求 must be a demand of the same enterprise",
+            )
+            .into());
+        }
+        let merged_status =
+            DemandStatus::try_from(merged.status).unwrap_or(DemandStatus::Unspecified);
+        let kept_status = DemandStatus::try_from(kept.status).unwrap_or(DemandStatus::Unspecified);
+        if !lifecycle::is_open(merged_status) || !lifecycle::is_open(kept_status) {
+            return Err(VisitsError::FailedPrecondition(
+                "只能合并未办结的需求 only demands still open can be merged".to_owned(),
+            ));
+        }
+        sqlx::query("UPDATE demand_reports SET demand_id = $1 WHERE demand_id = $2")
+            .bind(keep)
+            .bind(duplicate)
+            .execute(&mut *transaction)
+            .await?;
+        let why = format!("合并至 merged into {}: {reason}", kept.name);
+        let (_, event) = self
+            .change_status(
+                &mut transaction,
+                &merged,
+                merged_status,
+                DemandStatus::Withdrawn,
+                &call.context.actor,
+                &why,
+                Some(keep),
+            )
+            .await?;
+        let kept = self.demand_in(&mut transaction, keep).await?;
+        self.finish(transaction, call, &kept.name.clone(), &kept, vec![event])
+            .await?;
+        Ok(kept)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn change_status(
+        &self,
+        connection: &mut AnyConnection,
+        current: &Demand,
+        from: DemandStatus,
+        to: DemandStatus,
+        actor: &str,
+        reason: &str,
+        merged_into: Option<&str>,
+    ) -> Result<(Demand, NewEvent), VisitsError> {
+        let id = current
+            .name
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        // The status guard makes a concurrent change of the same demand lose
+        // cleanly instead of overwriting.
+        let updated = sqlx::query(
+            "UPDATE demands SET status = $1, merged_into = COALESCE($2, merged_into), updated_at = $3 \
+             WHERE id = $4 AND status = $5",
+        )
+        .bind(i64::from(to as i32))
+        .bind(merged_into.map(str::to_owned))
+        .bind(louyu_kit::time::now_micros())
+        .bind(&id)
+        .bind(i64::from(from as i32))
+        .execute(&mut *connection)
+        .await;
+        match updated {
+            Ok(result) if result.rows_affected() == 1 => {}
+            Ok(_) => return Err(VisitsError::Conflict),
+            Err(error) if louyu_kit::db::is_unique_violation(&error) => {
+                return Err(VisitsError::FailedPrecondition(
+                    "该企业已有同类未办结需求，请合并 the enterprise has another open demand of this category; merge them instead"
+                        .to_owned(),
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        insert_status_change(connection, &id, from, to, actor, reason).await?;
+        let demand = self.demand_in(connection, &id).await?;
+        let change = demand.history.last().cloned();
+        let event = NewEvent::new(
+            DEMAND_STATUS_CHANGED,
+            &demand.name,
+            &DemandStatusChanged {
+                demand: Some(demand.clone()),
+                change,
+            },
+        );
+        Ok((demand, event))
+    }
+
+    /// Flags the open demands of an enterprise that left the district (a
+    /// registry event). Applying it twice changes nothing more.
+    pub async fn flag_demands_of_departed(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+        flag: &str,
+    ) -> Result<u64, VisitsError> {
+        let flagged = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE demands SET flag = $1, updated_at = $2 WHERE uscc = $3 AND flag = '' AND status IN ({})",
+            open_statuses_sql()
+        )))
+        .bind(flag)
+        .bind(louyu_kit::time::now_micros())
+        .bind(uscc)
+        .execute(&mut *connection)
+        .await?;
+        Ok(flagged.rows_affected())
+    }
+
+    pub async fn get_demand(&self, id: &str) -> Result<Demand, VisitsError> {
+        let mut connection = self.db.pool().acquire().await?;
+        self.demand_in(&mut connection, id).await
+    }
+
+    pub(super) async fn demand_in(
+        &self,
+        connection: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Demand, VisitsError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM demands WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| VisitsError::not_found(self.names.name("demands", id)))?;
+        let mut demand = self.demand_from_row(&row)?;
+        self.fill_demand(connection, &mut demand, id).await?;
+        Ok(demand)
+    }
+
+    async fn fill_demand(
+        &self,
+        connection: &mut AnyConnection,
+        demand: &mut Demand,
+        id: &str,
+    ) -> Result<(), VisitsError> {
+        let reports: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM demand_reports WHERE demand_id = $1")
+                .bind(id)
+                .fetch_one(&mut *connection)
+                .await?;
+        demand.report_count = i32::try_from(reports).unwrap_or(i32::MAX);
+        let rows = sqlx::query(
+            "SELECT from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
+             WHERE demand_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        demand.history = rows
+            .iter()
+            .map(|row| -> Result<StatusChange, VisitsError> {
+                Ok(StatusChange {
+                    from_status: int32(row, "from_status")?,
+                    to_status: int32(row, "to_status")?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                    time: timestamp(row.try_get("changed_at")?),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    pub async fn list_demands(
+        &self,
+        page: &PageQuery,
+    ) -> Result<(Vec<Demand>, String), VisitsError> {
+        let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM demands WHERE 1 = 1"));
+        filter::push_conditions(&page.comparisons, DEMAND_FILTERS, &mut query)?;
+        let (mut demands, next) = page::fetch_page(
+            self.db.pool(),
+            &self.page_tokens,
+            query,
+            "id",
+            Order::Ascending,
+            page,
+            |row| self.demand_from_row(row),
+            |demand: &Demand| {
+                demand
+                    .name
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            },
+        )
+        .await?;
+        let mut connection = self.db.pool().acquire().await?;
+        for demand in &mut demands {
+            let id = demand
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            self.fill_demand(&mut connection, demand, &id).await?;
+        }
+        Ok((demands, next))
+    }
+
+    /// Counts by category and status, merged duplicates left out.
+    pub async fn count_demands(
+        &self,
+        comparisons: &[filter::Comparison],
+    ) -> Result<Vec<DemandCount>, VisitsError> {
+        let mut query = SqlQuery::new(
+            "SELECT category, status, COUNT(*) AS total FROM demands WHERE merged_into IS NULL",
+        );
+        filter::push_conditions(comparisons, DEMAND_FILTERS, &mut query)?;
+        query.push(" GROUP BY category, status ORDER BY category, status");
+        let rows = query.build().fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DemandCount {
+                    category: int32(row, "category")?,
+                    status: int32(row, "status")?,
+                    count: row.try_get("total")?,
+                })
+            })
+            .collect()
+    }
+
+    fn demand_from_row(&self, row: &AnyRow) -> Result<Demand, VisitsError> {
+        let id: String = row.try_get("id")?;
+        let uscc: String = row.try_get("uscc")?;
+        let building_id: String = row.try_get("building_id")?;
+        let sub_district_id: String = row.try_get("sub_district_id")?;
+        let visit_id: Option<String> = row.try_get("visit_id")?;
+        let merged_into: Option<String> = row.try_get("merged_into")?;
+        Ok(Demand {
+            name: self.names.name("demands", &id),
+            enterprise: self.names.name("enterprises", &uscc),
+            building: self.names.name("buildings", &building_id),
+            sub_district: self.names.name("subDistricts", &sub_district_id),
+            category: int32(row, "category")?,
+            description: row.try_get("description")?,
+            urgency: int32(row, "urgency")?,
+            status: int32(row, "status")?,
+            visit: visit_id
+                .map(|visit| self.names.name("visits", &visit))
+                .unwrap_or_default(),
+            report_count: 0,
+            merged_into: merged_into
+                .map(|demand| self.names.name("demands", &demand))
+                .unwrap_or_default(),
+            flag: row.try_get("flag")?,
+            history: Vec::new(),
+            create_time: timestamp(row.try_get("created_at")?),
+            update_time: timestamp(row.try_get("updated_at")?),
+        })
+    }
+
+    /// Appends events produced outside a request (by a consumer).
+    pub async fn append_system_events(
+        &self,
+        connection: &mut AnyConnection,
+        context: &RequestContext,
+        events: Vec<NewEvent>,
+    ) -> Result<(), VisitsError> {
+        append_events(connection, context, events).await
+    }
+}
+
+async fn insert_status_change(
+    connection: &mut AnyConnection,
+    demand_id: &str,
+    from: DemandStatus,
+    to: DemandStatus,
+    actor: &str,
+    reason: &str,
+) -> Result<(), VisitsError> {
+    sqlx::query(
+        "INSERT INTO demand_status_changes (id, demand_id, from_status, to_status, actor, reason, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(louyu_kit::names::generate_time_ordered_id("c"))
+    .bind(demand_id)
+    .bind(i64::from(from as i32))
+    .bind(i64::from(to as i32))
+    .bind(actor)
+    .bind(reason)
+    .bind(louyu_kit::time::now_micros())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// A comparison of an instant column with an RFC 3339 value.
+pub(super) fn instant_condition(
+    comparison: &filter::Comparison,
+    column: &str,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    let filter::Literal::Text(text) = &comparison.value else {
+        return Err(InvalidArgument::new(
+            "filter",
+            format!(
+                "{0} 的值应为带引号的RFC 3339时间 {0} must be a quoted RFC 3339 time",
+                comparison.field
+            ),
+        ));
+    };
+    let Some(micros) = crate::domain::parse_instant(text) else {
+        return Err(InvalidArgument::new(
+            "filter",
+            format!(
+                "{0} 的值应为RFC 3339时间，如 2026-11-01T00:00:00+08:00 {0} must be an RFC 3339 time such as 2026-11-01T00:00:00+08:00",
+                comparison.field
+            ),
+        ));
+    };
+    let op = match comparison.op {
+        filter::Op::Eq => " = ",
+        filter::Op::Ne => " <> ",
+        filter::Op::Lt => " < ",
+        filter::Op::Le => " <= ",
+        filter::Op::Gt => " > ",
+        filter::Op::Ge => " >= ",
+    };
+    query
+        .push(" AND ")
+        .push(column)
+        .push(op)
+        .push_value(SqlValue::Integer(micros));
+    Ok(())
+}
+
+fn enum_filter<E>(
+    prefix: &'static str,
+    from_str_name: fn(&str) -> Option<E>,
+    value: &str,
+) -> Option<i32>
+where
+    E: Into<i32>,
+{
+    from_str_name(value)
+        .or_else(|| from_str_name(&format!("{prefix}{value}")))
+        .map(Into::into)
+}
+
+fn category_number(value: &str) -> Option<i32> {
+    enum_filter("DEMAND_CATEGORY_", DemandCategory::from_str_name, value)
+}
+
+fn status_number(value: &str) -> Option<i32> {
+    enum_filter("DEMAND_STATUS_", DemandStatus::from_str_name, value)
+}
+
+fn urgency_number(value: &str) -> Option<i32> {
+    enum_filter("URGENCY_", Urgency::from_str_name, value)
+}
+
+fn create_time_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    instant_condition(comparison, "created_at", query)
+}
+
+fn flagged_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    filter::equality_only(comparison)?;
+    let wanted = match &comparison.value {
+        filter::Literal::Word(word) if word == "true" => true,
+        filter::Literal::Word(word) if word == "false" => false,
+        _ => {
+            return Err(InvalidArgument::new(
+                "filter",
+                "flagged 的值应为 true 或 false flagged must be true or false",
+            ));
+        }
+    };
+    let flagged = wanted == (comparison.op == filter::Op::Eq);
+    query.push(if flagged {
+        " AND flag <> ''"
+    } else {
+        " AND flag = ''"
+    });
+    Ok(())
+}
+
+pub(super) const DEMAND_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "category",
+        column: "category",
+        kind: FieldKind::Enum(category_number),
+    },
+    FilterField {
+        name: "status",
+        column: "status",
+        kind: FieldKind::Enum(status_number),
+    },
+    FilterField {
+        name: "urgency",
+        column: "urgency",
+        kind: FieldKind::Enum(urgency_number),
+    },
+    FilterField {
+        name: "enterprise",
+        column: "uscc",
+        kind: FieldKind::Custom(|comparison, query| {
+            filter::push_resource_id_condition(comparison, "uscc", query)
+        }),
+    },
+    FilterField {
+        name: "building",
+        column: "building_id",
+        kind: FieldKind::Custom(|comparison, query| {
+            filter::push_resource_id_condition(comparison, "building_id", query)
+        }),
+    },
+    FilterField {
+        name: "sub_district",
+        column: "sub_district_id",
+        kind: FieldKind::Custom(|comparison, query| {
+            filter::push_resource_id_condition(comparison, "sub_district_id", query)
+        }),
+    },
+    FilterField {
+        name: "create_time",
+        column: "created_at",
+        kind: FieldKind::Custom(create_time_filter),
+    },
+    FilterField {
+        name: "flagged",
+        column: "flag",
+        kind: FieldKind::Custom(flagged_filter),
+    },
+];

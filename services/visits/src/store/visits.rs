@@ -1,0 +1,357 @@
+use louyu_kit::feed::NewEvent;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::page::{self, Order, PageQuery};
+use louyu_proto::visits::v1::*;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Call, DemandInput, Store, int32, timestamp};
+use crate::error::VisitsError;
+
+/// A visit, parsed and checked against the registry.
+#[derive(Debug, Clone)]
+pub struct VisitInput {
+    pub building_id: String,
+    pub staff_ids: Vec<String>,
+    pub visit_time: i64,
+    pub kind: VisitKind,
+    pub notes: String,
+    pub observations: Vec<ObservationInput>,
+}
+
+/// What was observed of one enterprise, parsed.
+#[derive(Debug, Clone)]
+pub struct ObservationInput {
+    pub uscc: String,
+    pub lease_months_left: Option<i64>,
+    pub lease_renewed: bool,
+    pub relocation_intent: RelocationIntent,
+    pub relocation_destination: String,
+    pub expansion_need: bool,
+    pub expansion_fit: ExpansionFit,
+    pub headcount_trend: Trend,
+    pub business_trend: Trend,
+    pub satisfaction: i64,
+    pub notes: String,
+}
+
+pub const VISIT_RECORDED: &str = "louyu.visits.v1.VisitRecorded";
+
+impl Store {
+    /// Records a visit, its observations and its demands, and moves the
+    /// visited enterprises' plans forward, in one transaction.
+    pub async fn submit_visit(
+        &self,
+        call: &Call,
+        visit: VisitInput,
+        demands: Vec<DemandInput>,
+    ) -> Result<SubmitVisitResponse, VisitsError> {
+        let (mut transaction, replayed) = self.begin(call).await?;
+        if let Some(response) = replayed {
+            return Ok(response);
+        }
+        let id = louyu_kit::names::generate_time_ordered_id("v");
+        let now = louyu_kit::time::now_micros();
+        sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&visit.building_id)
+            .bind(visit.visit_time)
+            .bind(i64::from(visit.kind as i32))
+            .bind(&visit.notes)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        for (position, staff_id) in visit.staff_ids.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO visit_staff (visit_id, staff_id, position) VALUES ($1, $2, $3)",
+            )
+            .bind(&id)
+            .bind(staff_id)
+            .bind(position as i64)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for (position, observation) in visit.observations.iter().enumerate() {
+            insert_observation(&mut transaction, &id, position, observation).await?;
+            self.record_visit_on_plan(
+                &mut transaction,
+                &observation.uscc,
+                &visit.building_id,
+                visit.visit_time,
+            )
+            .await?;
+        }
+        let mut events = Vec::new();
+        let mut raised = Vec::new();
+        for demand in demands {
+            let linked = self
+                .raise_demand(&mut transaction, &call.context, &demand, Some(&id))
+                .await?;
+            if let Some(event) = linked.event {
+                events.push(event);
+            }
+            raised.push(linked.demand);
+        }
+        let recorded = self.visit_in(&mut transaction, &id).await?;
+        events.insert(
+            0,
+            NewEvent::new(
+                VISIT_RECORDED,
+                &recorded.name,
+                &VisitRecorded {
+                    visit: Some(recorded.clone()),
+                },
+            ),
+        );
+        let response = SubmitVisitResponse {
+            visit: Some(recorded),
+            demands: raised,
+        };
+        let name = self.names.name("visits", &id);
+        self.finish(transaction, call, &name, &response, events)
+            .await?;
+        Ok(response)
+    }
+
+    pub async fn get_visit(&self, id: &str) -> Result<Visit, VisitsError> {
+        let mut connection = self.db.pool().acquire().await?;
+        self.visit_in(&mut connection, id).await
+    }
+
+    async fn visit_in(
+        &self,
+        connection: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Visit, VisitsError> {
+        let row = sqlx::query(
+            "SELECT id, building_id, visit_time, kind, notes, created_at FROM visits WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| VisitsError::not_found(self.names.name("visits", id)))?;
+        let mut visit = self.visit_from_row(&row)?;
+        self.fill_visit(connection, &mut visit, id).await?;
+        Ok(visit)
+    }
+
+    async fn fill_visit(
+        &self,
+        connection: &mut AnyConnection,
+        visit: &mut Visit,
+        id: &str,
+    ) -> Result<(), VisitsError> {
+        let staff: Vec<String> = sqlx::query_scalar(
+            "SELECT staff_id FROM visit_staff WHERE visit_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        visit.staff = staff
+            .iter()
+            .map(|staff_id| self.names.name("staff", staff_id))
+            .collect();
+        let rows = sqlx::query(
+            "SELECT uscc, lease_months_left, lease_renewed, relocation_intent, relocation_destination, expansion_need, \
+             expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
+             WHERE visit_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        visit.observations = rows
+            .iter()
+            .map(|row| self.observation_from_row(row))
+            .collect::<Result<_, _>>()?;
+        let demands: Vec<String> = sqlx::query_scalar(
+            "SELECT demand_id FROM demand_reports WHERE visit_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        visit.demands = demands
+            .iter()
+            .map(|demand_id| self.names.name("demands", demand_id))
+            .collect();
+        Ok(())
+    }
+
+    pub async fn list_visits(&self, page: &PageQuery) -> Result<(Vec<Visit>, String), VisitsError> {
+        let mut query = SqlQuery::new(
+            "SELECT id, building_id, visit_time, kind, notes, created_at FROM visits WHERE 1 = 1",
+        );
+        filter::push_conditions(&page.comparisons, VISIT_FILTERS, &mut query)?;
+        let (mut visits, next) = page::fetch_page(
+            self.db.pool(),
+            &self.page_tokens,
+            query,
+            "id",
+            Order::Descending,
+            page,
+            |row| self.visit_from_row(row),
+            |visit: &Visit| visit.name.rsplit('/').next().unwrap_or_default().to_owned(),
+        )
+        .await?;
+        let mut connection = self.db.pool().acquire().await?;
+        for visit in &mut visits {
+            let id = visit.name.rsplit('/').next().unwrap_or_default().to_owned();
+            self.fill_visit(&mut connection, visit, &id).await?;
+        }
+        Ok((visits, next))
+    }
+
+    fn visit_from_row(&self, row: &AnyRow) -> Result<Visit, VisitsError> {
+        let id: String = row.try_get("id")?;
+        let building_id: String = row.try_get("building_id")?;
+        let visit_time: i64 = row.try_get("visit_time")?;
+        Ok(Visit {
+            name: self.names.name("visits", &id),
+            building: self.names.name("buildings", &building_id),
+            staff: Vec::new(),
+            visit_time: timestamp(visit_time),
+            local_visit_time: crate::domain::shanghai_time(visit_time),
+            kind: int32(row, "kind")?,
+            notes: row.try_get("notes")?,
+            observations: Vec::new(),
+            demands: Vec::new(),
+            create_time: timestamp(row.try_get("created_at")?),
+        })
+    }
+
+    fn observation_from_row(&self, row: &AnyRow) -> Result<Observation, VisitsError> {
+        let uscc: String = row.try_get("uscc")?;
+        let months: Option<i64> = row.try_get("lease_months_left")?;
+        let flag =
+            |column: &str| -> Result<bool, VisitsError> { Ok(row.try_get::<i64, _>(column)? == 1) };
+        Ok(Observation {
+            enterprise: self.names.name("enterprises", &uscc),
+            lease_months_left: months.map(|months| i32::try_from(months).unwrap_or(i32::MAX)),
+            lease_renewed: flag("lease_renewed")?,
+            relocation_intent: int32(row, "relocation_intent")?,
+            relocation_destination: row.try_get("relocation_destination")?,
+            expansion_need: flag("expansion_need")?,
+            expansion_fit: int32(row, "expansion_fit")?,
+            headcount_trend: int32(row, "headcount_trend")?,
+            business_trend: int32(row, "business_trend")?,
+            satisfaction: int32(row, "satisfaction")?,
+            notes: row.try_get("notes")?,
+        })
+    }
+}
+
+async fn insert_observation(
+    connection: &mut AnyConnection,
+    visit_id: &str,
+    position: usize,
+    observation: &ObservationInput,
+) -> Result<(), VisitsError> {
+    sqlx::query(
+        "INSERT INTO observations (visit_id, uscc, position, lease_months_left, lease_renewed, relocation_intent, \
+         relocation_destination, expansion_need, expansion_fit, headcount_trend, business_trend, satisfaction, notes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(visit_id)
+    .bind(&observation.uscc)
+    .bind(position as i64)
+    .bind(observation.lease_months_left)
+    .bind(i64::from(observation.lease_renewed))
+    .bind(i64::from(observation.relocation_intent as i32))
+    .bind(&observation.relocation_destination)
+    .bind(i64::from(observation.expansion_need))
+    .bind(i64::from(observation.expansion_fit as i32))
+    .bind(i64::from(observation.headcount_trend as i32))
+    .bind(i64::from(observation.business_trend as i32))
+    .bind(observation.satisfaction)
+    .bind(&observation.notes)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// `staff = "districts/d/staff/s"`: visits that member of staff made.
+fn staff_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    subquery_filter(
+        comparison,
+        query,
+        "SELECT visit_id FROM visit_staff WHERE staff_id = ",
+    )
+}
+
+/// `enterprise = "districts/d/enterprises/u"`: visits that met it.
+fn enterprise_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    subquery_filter(
+        comparison,
+        query,
+        "SELECT visit_id FROM observations WHERE uscc = ",
+    )
+}
+
+fn subquery_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+    subquery: &str,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    filter::equality_only(comparison)?;
+    let filter::Literal::Text(name) = &comparison.value else {
+        return Err(louyu_kit::error::InvalidArgument::new(
+            "filter",
+            format!(
+                "{0} 的值应为带引号的资源名 {0} must be a quoted resource name",
+                comparison.field
+            ),
+        ));
+    };
+    let id = name.rsplit('/').next().unwrap_or_default().to_owned();
+    let negate = if comparison.op == filter::Op::Ne {
+        "NOT "
+    } else {
+        ""
+    };
+    query
+        .push(" AND id ")
+        .push(negate)
+        .push("IN (")
+        .push(subquery)
+        .push_value(SqlValue::Text(id))
+        .push(")");
+    Ok(())
+}
+
+/// `visit_time >= "2026-11-01T00:00:00+08:00"`.
+fn visit_time_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    crate::store::demands::instant_condition(comparison, "visit_time", query)
+}
+
+const VISIT_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "building",
+        column: "building_id",
+        kind: FieldKind::Custom(|comparison, query| {
+            filter::push_resource_id_condition(comparison, "building_id", query)
+        }),
+    },
+    FilterField {
+        name: "staff",
+        column: "",
+        kind: FieldKind::Custom(staff_filter),
+    },
+    FilterField {
+        name: "enterprise",
+        column: "",
+        kind: FieldKind::Custom(enterprise_filter),
+    },
+    FilterField {
+        name: "visit_time",
+        column: "visit_time",
+        kind: FieldKind::Custom(visit_time_filter),
+    },
+];
