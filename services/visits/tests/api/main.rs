@@ -1,0 +1,7 @@
+//! The visits service over real gRPC, with a real registry, on SQLite and
+//! on PostgreSQL.
+
+mod demands;
+mod helpers;
+mod plans;
+mod visits;
