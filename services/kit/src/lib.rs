@@ -9,6 +9,7 @@ pub mod error;
 pub mod feed;
 pub mod filter;
 pub mod idempotency;
+pub mod mutation;
 pub mod names;
 pub mod page;
 pub mod server;

@@ -165,3 +165,48 @@ mod tests {
         );
     }
 }
+
+/// Asserts an INVALID_ARGUMENT whose `BadRequest` names `field`.
+pub fn assert_invalid_field(result: Result<impl std::fmt::Debug, tonic::Status>, field: &str) {
+    use tonic_types::StatusExt;
+    let status = result.expect_err(&format!("expected INVALID_ARGUMENT naming {field}"));
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let bad_request = details
+        .bad_request()
+        .unwrap_or_else(|| panic!("BadRequest details in {status:?}"));
+    assert!(
+        bad_request
+            .field_violations
+            .iter()
+            .any(|violation| violation.field == field),
+        "expected a violation of {field}, got {:?}",
+        bad_request.field_violations
+    );
+}
+
+/// Asserts an error status with `code`, and returns it.
+pub fn assert_code(
+    result: Result<impl std::fmt::Debug, tonic::Status>,
+    code: tonic::Code,
+) -> tonic::Status {
+    let status = result.expect_err(&format!("expected {code:?}"));
+    assert_eq!(status.code(), code, "{status:?}");
+    status
+}
+
+/// Polls `condition` until it holds; panics naming `what` after 30 seconds.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let wait = async {
+        while !condition().await {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+}

@@ -3,7 +3,6 @@
 
 use louyu_kit::audit::RequestContext;
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_kit::idempotency;
 use louyu_kit::names::{generate_id, parse_resource_id};
 use louyu_kit::page::PageTokens;
 use louyu_proto::common::v1::DemandCategory;
@@ -67,14 +66,7 @@ fn call<T>(
     request_id: &str,
     hashed: &impl prost::Message,
 ) -> Result<Call, Status> {
-    let request_id =
-        idempotency::parse_request_id(request_id).map_err(InvalidArgument::into_status)?;
-    Ok(Call {
-        context: RequestContext::from_metadata(request.metadata()),
-        method,
-        request_id,
-        request_hash: idempotency::request_hash(hashed),
-    })
+    Call::new(request, method, request_id, hashed).map_err(InvalidArgument::into_status)
 }
 
 fn invalid(error: InvalidArgument) -> Status {

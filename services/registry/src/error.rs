@@ -1,7 +1,6 @@
 //! The registry's errors and the one mapping to gRPC status.
 
 use louyu_kit::error::InvalidArgument;
-use louyu_kit::idempotency::IdempotencyError;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +29,13 @@ impl RegistryError {
     }
 }
 
-impl From<IdempotencyError> for RegistryError {
-    fn from(error: IdempotencyError) -> Self {
+impl From<louyu_kit::mutation::MutationError> for RegistryError {
+    fn from(error: louyu_kit::mutation::MutationError) -> Self {
+        use louyu_kit::mutation::MutationError;
         match error {
-            IdempotencyError::InvalidArgument(invalid) => RegistryError::InvalidArgument(invalid),
-            IdempotencyError::Database(database) => RegistryError::Database(database),
+            MutationError::InvalidArgument(invalid) => RegistryError::InvalidArgument(invalid),
+            MutationError::Database(database) => RegistryError::Database(database),
+            MutationError::Corrupt(decode) => RegistryError::Corrupt(decode.to_string()),
         }
     }
 }

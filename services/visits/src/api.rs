@@ -3,9 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use louyu_kit::audit::RequestContext;
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_kit::idempotency;
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::{PageQuery, PageTokens};
 use louyu_proto::common::v1::DemandCategory;
@@ -39,20 +37,15 @@ impl VisitsApi {
     }
 }
 
+/// A mutating call's context. `hashed` is the request with `request_id`
+/// cleared, so retries hash alike.
 fn call<T>(
     request: &Request<T>,
     method: &'static str,
     request_id: &str,
     hashed: &impl prost::Message,
 ) -> Result<Call, Status> {
-    let request_id =
-        idempotency::parse_request_id(request_id).map_err(InvalidArgument::into_status)?;
-    Ok(Call {
-        context: RequestContext::from_metadata(request.metadata()),
-        method,
-        request_id,
-        request_hash: idempotency::request_hash(hashed),
-    })
+    Call::new(request, method, request_id, hashed).map_err(InvalidArgument::into_status)
 }
 
 fn invalid(error: InvalidArgument) -> Status {

@@ -1,7 +1,6 @@
 //! The visits service's errors and the one mapping to gRPC status.
 
 use louyu_kit::error::InvalidArgument;
-use louyu_kit::idempotency::IdempotencyError;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +36,13 @@ impl VisitsError {
     }
 }
 
-impl From<IdempotencyError> for VisitsError {
-    fn from(error: IdempotencyError) -> Self {
+impl From<louyu_kit::mutation::MutationError> for VisitsError {
+    fn from(error: louyu_kit::mutation::MutationError) -> Self {
+        use louyu_kit::mutation::MutationError;
         match error {
-            IdempotencyError::InvalidArgument(invalid) => VisitsError::InvalidArgument(invalid),
-            IdempotencyError::Database(database) => VisitsError::Database(database),
+            MutationError::InvalidArgument(invalid) => VisitsError::InvalidArgument(invalid),
+            MutationError::Database(database) => VisitsError::Database(database),
+            MutationError::Corrupt(decode) => VisitsError::Corrupt(decode.to_string()),
         }
     }
 }

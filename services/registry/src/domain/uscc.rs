@@ -104,6 +104,14 @@ pub fn with_check_character(first_seventeen: &str) -> String {
     format!("{first_seventeen}{}", check_character(&values))
 }
 
+/// A valid code, different for each `n` below 961: for tests and demo
+/// data.
+pub fn sample(n: u32) -> String {
+    let first = CHARACTERS[(n / 31 % 31) as usize] as char;
+    let second = CHARACTERS[(n % 31) as usize] as char;
+    with_check_character(&format!("91310106MA1G5KT{first}{second}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,11 +12,10 @@ mod sub_districts;
 mod tenancies;
 mod units;
 
-use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::db::{Db, Tx};
-use louyu_kit::feed::{self, NewEvent};
+use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::SqlQuery;
-use louyu_kit::idempotency;
+use louyu_kit::mutation;
 pub use louyu_kit::page::PageQuery;
 use louyu_kit::page::{self, PageTokens};
 use sqlx::Row;
@@ -42,14 +41,7 @@ pub struct Store {
     page_tokens: PageTokens,
 }
 
-/// A mutating call: who makes it, which RPC, and its idempotency key.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub context: RequestContext,
-    pub method: &'static str,
-    pub request_id: String,
-    pub request_hash: String,
-}
+pub use louyu_kit::mutation::Call;
 
 impl Store {
     pub fn new(db: Db, names: Names, page_tokens: PageTokens) -> Self {
@@ -74,55 +66,19 @@ impl Store {
         &self,
         call: &Call,
     ) -> Result<(Tx, Option<R>), RegistryError> {
-        let mut transaction = self.db.begin_write().await?;
-        let replayed = idempotency::replay(
-            &mut transaction,
-            call.method,
-            &call.request_id,
-            &call.request_hash,
-        )
-        .await?;
-        match replayed {
-            Some(bytes) => {
-                let response = R::decode(bytes.as_slice())
-                    .map_err(|error| RegistryError::Corrupt(error.to_string()))?;
-                Ok((transaction, Some(response)))
-            }
-            None => Ok((transaction, None)),
-        }
+        Ok(mutation::begin(&self.db, call).await?)
     }
 
     /// Records the key, the audit record and the events, and commits.
     async fn finish<R: prost::Message>(
         &self,
-        mut transaction: Tx,
+        transaction: Tx,
         call: &Call,
         resource: &str,
         response: &R,
         events: Vec<NewEvent>,
     ) -> Result<(), RegistryError> {
-        idempotency::remember(
-            &mut transaction,
-            call.method,
-            &call.request_id,
-            &call.request_hash,
-            response,
-        )
-        .await?;
-        audit::record(
-            &mut transaction,
-            &call.context,
-            call.method,
-            resource,
-            &call.request_id,
-        )
-        .await?;
-        // Events last: appending takes the feed's lock until commit.
-        for event in events {
-            feed::append(&mut transaction, &call.context, event).await?;
-        }
-        self.db.commit_with_events(transaction).await?;
-        Ok(())
+        Ok(mutation::finish(&self.db, transaction, call, resource, response, events).await?)
     }
 
     /// Runs a List query in name order (see [`page::fetch_page`]).

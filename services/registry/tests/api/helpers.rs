@@ -6,6 +6,7 @@ use std::time::Duration;
 use louyu_kit::config::Config;
 use louyu_kit::server::Shutdown;
 use louyu_kit::testing::{TestBackend, TestDatabase};
+pub use louyu_kit::testing::{assert_code, assert_invalid_field};
 use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::{Event, WatchEventsRequest};
@@ -15,8 +16,6 @@ use louyu_proto::registry::v1::*;
 use secrecy::SecretString;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 pub const DISTRICT: &str = "districts/jingan";
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -247,32 +246,5 @@ pub fn date(year: i32, month: i32, day: i32) -> Date {
 
 /// A valid unified social credit code, different for each `n`.
 pub fn uscc(n: u32) -> String {
-    const CHARACTERS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let a = CHARACTERS[(n / 31 % 31) as usize] as char;
-    let b = CHARACTERS[(n % 31) as usize] as char;
-    louyu_registry::domain::uscc::with_check_character(&format!("91310106MA1G5KT{a}{b}"))
-}
-
-/// Asserts an INVALID_ARGUMENT whose BadRequest names `field`.
-pub fn assert_invalid_field(result: Result<impl std::fmt::Debug, Status>, field: &str) {
-    let status = result.expect_err(&format!("expected INVALID_ARGUMENT naming {field}"));
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    let bad_request = details
-        .bad_request()
-        .unwrap_or_else(|| panic!("BadRequest details in {status:?}"));
-    assert!(
-        bad_request
-            .field_violations
-            .iter()
-            .any(|violation| violation.field == field),
-        "expected a violation of {field}, got {:?}",
-        bad_request.field_violations
-    );
-}
-
-pub fn assert_code(result: Result<impl std::fmt::Debug, Status>, code: Code) -> Status {
-    let status = result.expect_err(&format!("expected {code:?}"));
-    assert_eq!(status.code(), code, "{status:?}");
-    status
+    louyu_registry::domain::uscc::sample(n)
 }

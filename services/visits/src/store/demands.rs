@@ -8,7 +8,7 @@ use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Call, Store, append_events, int32, timestamp};
+use super::{Call, Store, int32, timestamp};
 use crate::domain::lifecycle;
 use crate::error::VisitsError;
 
@@ -484,16 +484,6 @@ impl Store {
             create_time: timestamp(row.try_get("created_at")?),
             update_time: timestamp(row.try_get("updated_at")?),
         })
-    }
-
-    /// Appends events produced outside a request (by a consumer).
-    pub async fn append_system_events(
-        &self,
-        connection: &mut AnyConnection,
-        context: &RequestContext,
-        events: Vec<NewEvent>,
-    ) -> Result<(), VisitsError> {
-        append_events(connection, context, events).await
     }
 }
 

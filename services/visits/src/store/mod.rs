@@ -5,13 +5,11 @@ mod demands;
 mod plans;
 mod visits;
 
-use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::db::{Db, Tx};
-use louyu_kit::feed::{self, NewEvent};
-use louyu_kit::idempotency;
+use louyu_kit::feed::NewEvent;
+use louyu_kit::mutation;
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::PageTokens;
-use sqlx::AnyConnection;
 
 use crate::error::VisitsError;
 
@@ -26,14 +24,7 @@ pub struct Store {
     page_tokens: PageTokens,
 }
 
-/// A mutating call: who makes it, which RPC, and its idempotency key.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub context: RequestContext,
-    pub method: &'static str,
-    pub request_id: String,
-    pub request_hash: String,
-}
+pub use louyu_kit::mutation::Call;
 
 impl Store {
     pub fn new(db: Db, names: DistrictNames, page_tokens: PageTokens) -> Self {
@@ -59,16 +50,7 @@ impl Store {
         &self,
         call: &Call,
     ) -> Result<Option<R>, VisitsError> {
-        let mut connection = self.db.pool().acquire().await?;
-        decode(
-            idempotency::replay(
-                &mut connection,
-                call.method,
-                &call.request_id,
-                &call.request_hash,
-            )
-            .await?,
-        )
+        Ok(mutation::replayed(&self.db, call).await?)
     }
 
     /// Begins a mutation; when the call repeats an earlier one, returns that
@@ -77,67 +59,20 @@ impl Store {
         &self,
         call: &Call,
     ) -> Result<(Tx, Option<R>), VisitsError> {
-        let mut transaction = self.db.begin_write().await?;
-        let replayed = idempotency::replay(
-            &mut transaction,
-            call.method,
-            &call.request_id,
-            &call.request_hash,
-        )
-        .await?;
-        Ok((transaction, decode(replayed)?))
+        Ok(mutation::begin(&self.db, call).await?)
     }
 
     /// Records the key, the audit record and the events, and commits.
     async fn finish<R: prost::Message>(
         &self,
-        mut transaction: Tx,
+        transaction: Tx,
         call: &Call,
         resource: &str,
         response: &R,
         events: Vec<NewEvent>,
     ) -> Result<(), VisitsError> {
-        idempotency::remember(
-            &mut transaction,
-            call.method,
-            &call.request_id,
-            &call.request_hash,
-            response,
-        )
-        .await?;
-        audit::record(
-            &mut transaction,
-            &call.context,
-            call.method,
-            resource,
-            &call.request_id,
-        )
-        .await?;
-        append_events(&mut transaction, &call.context, events).await?;
-        self.db.commit_with_events(transaction).await?;
-        Ok(())
+        Ok(mutation::finish(&self.db, transaction, call, resource, response, events).await?)
     }
-}
-
-/// Events go last in a transaction: appending takes the feed's lock until
-/// commit.
-async fn append_events(
-    connection: &mut AnyConnection,
-    context: &RequestContext,
-    events: Vec<NewEvent>,
-) -> Result<(), VisitsError> {
-    for event in events {
-        feed::append(connection, context, event).await?;
-    }
-    Ok(())
-}
-
-fn decode<R: prost::Message + Default>(bytes: Option<Vec<u8>>) -> Result<Option<R>, VisitsError> {
-    bytes
-        .map(|bytes| {
-            R::decode(bytes.as_slice()).map_err(|error| VisitsError::Corrupt(error.to_string()))
-        })
-        .transpose()
 }
 
 fn int32(row: &sqlx::any::AnyRow, column: &str) -> Result<i32, VisitsError> {

@@ -6,14 +6,13 @@ use std::time::Duration;
 use louyu_kit::config::Config;
 use louyu_kit::server::Shutdown;
 use louyu_kit::testing::{TestBackend, TestDatabase};
+pub use louyu_kit::testing::{assert_code, assert_invalid_field, eventually};
 use louyu_proto::google::r#type::Date;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use secrecy::SecretString;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 pub const DISTRICT: &str = "districts/jingan";
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -251,46 +250,5 @@ pub fn enterprise(code: &str) -> String {
 
 /// A valid unified social credit code, different for each `n`.
 pub fn uscc(n: u32) -> String {
-    const CHARACTERS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let a = CHARACTERS[(n / 31 % 31) as usize] as char;
-    let b = CHARACTERS[(n % 31) as usize] as char;
-    louyu_registry::domain::uscc::with_check_character(&format!("91310106MA1G5KT{a}{b}"))
-}
-
-pub fn assert_invalid_field(result: Result<impl std::fmt::Debug, Status>, field: &str) {
-    let status = result.expect_err(&format!("expected INVALID_ARGUMENT naming {field}"));
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    let bad_request = details
-        .bad_request()
-        .unwrap_or_else(|| panic!("BadRequest details in {status:?}"));
-    assert!(
-        bad_request
-            .field_violations
-            .iter()
-            .any(|violation| violation.field == field),
-        "expected a violation of {field}, got {:?}",
-        bad_request.field_violations
-    );
-}
-
-pub fn assert_code(result: Result<impl std::fmt::Debug, Status>, code: Code) {
-    let status = result.expect_err(&format!("expected {code:?}"));
-    assert_eq!(status.code(), code, "{status:?}");
-}
-
-/// Polls `condition` until it holds, failing after the deadline.
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let wait = async {
-        while !condition().await {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(DEADLINE, wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+    louyu_registry::domain::uscc::sample(n)
 }

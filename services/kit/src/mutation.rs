@@ -1,0 +1,125 @@
+//! The shape every mutating call takes: one write transaction holding the
+//! change, its idempotency key, its audit record and its events, so they
+//! commit together or not at all.
+
+use tonic::Request;
+
+use crate::audit::{self, RequestContext};
+use crate::db::{Db, Tx};
+use crate::error::InvalidArgument;
+use crate::feed::{self, NewEvent};
+use crate::idempotency::{self, IdempotencyError};
+
+/// A mutating call: who makes it, which RPC, and its idempotency key.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub context: RequestContext,
+    pub method: &'static str,
+    pub request_id: String,
+    pub request_hash: String,
+}
+
+impl Call {
+    /// Reads the caller from `request`. `hashed` is the request with its
+    /// `request_id` cleared, so that retries hash alike.
+    pub fn new<T>(
+        request: &Request<T>,
+        method: &'static str,
+        request_id: &str,
+        hashed: &impl prost::Message,
+    ) -> Result<Self, InvalidArgument> {
+        Ok(Self {
+            context: RequestContext::from_metadata(request.metadata()),
+            method,
+            request_id: idempotency::parse_request_id(request_id)?,
+            request_hash: idempotency::request_hash(hashed),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MutationError {
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidArgument),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored response cannot be decoded")]
+    Corrupt(#[from] prost::DecodeError),
+}
+
+impl From<IdempotencyError> for MutationError {
+    fn from(error: IdempotencyError) -> Self {
+        match error {
+            IdempotencyError::InvalidArgument(invalid) => MutationError::InvalidArgument(invalid),
+            IdempotencyError::Database(database) => MutationError::Database(database),
+        }
+    }
+}
+
+/// The response of an earlier call with the same request id, read without
+/// taking the write lock.
+pub async fn replayed<R: prost::Message + Default>(
+    db: &Db,
+    call: &Call,
+) -> Result<Option<R>, MutationError> {
+    let mut connection = db.pool().acquire().await?;
+    let bytes = idempotency::replay(
+        &mut connection,
+        call.method,
+        &call.request_id,
+        &call.request_hash,
+    )
+    .await?;
+    Ok(bytes.map(|bytes| R::decode(bytes.as_slice())).transpose()?)
+}
+
+/// Begins a mutation; when the call repeats an earlier one, also returns
+/// that call's response, which the caller returns instead of acting again.
+pub async fn begin<R: prost::Message + Default>(
+    db: &Db,
+    call: &Call,
+) -> Result<(Tx, Option<R>), MutationError> {
+    let mut transaction = db.begin_write().await?;
+    let bytes = idempotency::replay(
+        &mut transaction,
+        call.method,
+        &call.request_id,
+        &call.request_hash,
+    )
+    .await?;
+    let replayed = bytes.map(|bytes| R::decode(bytes.as_slice())).transpose()?;
+    Ok((transaction, replayed))
+}
+
+/// Records the idempotency key, the audit record and the events, and
+/// commits. Events go last: appending takes the feed's lock until commit.
+pub async fn finish<R: prost::Message>(
+    db: &Db,
+    mut transaction: Tx,
+    call: &Call,
+    resource: &str,
+    response: &R,
+    events: Vec<NewEvent>,
+) -> Result<(), MutationError> {
+    idempotency::remember(
+        &mut transaction,
+        call.method,
+        &call.request_id,
+        &call.request_hash,
+        response,
+    )
+    .await?;
+    audit::record(
+        &mut transaction,
+        &call.context,
+        call.method,
+        resource,
+        &call.request_id,
+    )
+    .await?;
+    for event in events {
+        feed::append(&mut transaction, &call.context, event).await?;
+    }
+    db.commit_with_events(transaction).await?;
+    Ok(())
+}
