@@ -21,11 +21,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&file_descriptors),
     )?;
 
+    // Type names let events name their payload type from the message itself.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         // Contacts are personal data: their Debug output is written by hand
         // (src/lib.rs) so that no log line can carry a name or phone number.
         .skip_debug(["louyu.registry.v1.Contact"])
-        .compile_fds(file_descriptors)?;
+        .compile_fds_with_config(file_descriptors, config)?;
     Ok(())
 }
 

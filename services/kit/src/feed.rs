@@ -40,13 +40,10 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(
-        event_type: &str,
-        resource: impl Into<String>,
-        payload: &impl prost::Message,
-    ) -> Self {
+    /// An event about `resource`, typed by its payload message.
+    pub fn new<M: prost::Message + prost::Name>(resource: impl Into<String>, payload: &M) -> Self {
         Self {
-            event_type: event_type.to_owned(),
+            event_type: M::full_name(),
             resource: resource.into(),
             payload: payload.encode_to_vec(),
         }

@@ -148,24 +148,6 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_url_replaces_the_path_and_keeps_the_query() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
-        assert_eq!(
-            database_url("postgres://u@h/db?sslmode=disable", "t1"),
-            "postgres://u@h/t1?sslmode=disable"
-        );
-    }
-}
-
 /// Asserts an INVALID_ARGUMENT whose `BadRequest` names `field`.
 pub fn assert_invalid_field(result: Result<impl std::fmt::Debug, tonic::Status>, field: &str) {
     use tonic_types::StatusExt;
@@ -209,4 +191,22 @@ where
     tokio::time::timeout(std::time::Duration::from_secs(30), wait)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_replaces_the_path_and_keeps_the_query() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            database_url("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
 }

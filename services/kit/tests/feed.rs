@@ -98,11 +98,7 @@ async fn concurrent_delayed_writers_are_seen_in_order_exactly_once(backend: Test
             feed::append(
                 &mut transaction,
                 &RequestContext::system("test"),
-                NewEvent::new(
-                    "google.protobuf.Timestamp",
-                    format!("things/{index}"),
-                    &marker(index),
-                ),
+                NewEvent::new(format!("things/{index}"), &marker(index)),
             )
             .await
             .unwrap();
@@ -196,11 +192,7 @@ async fn append_committed(db: &Db, range: std::ops::Range<usize>) {
         feed::append(
             &mut transaction,
             &RequestContext::system("test"),
-            NewEvent::new(
-                "google.protobuf.Timestamp",
-                format!("things/{index}"),
-                &marker(index),
-            ),
+            NewEvent::new(format!("things/{index}"), &marker(index)),
         )
         .await
         .unwrap();
@@ -322,7 +314,7 @@ async fn events_carry_the_trace_of_the_request_that_caused_them(backend: TestBac
     feed::append(
         &mut transaction,
         &context,
-        NewEvent::new("google.protobuf.Timestamp", "things/1", &marker(1)),
+        NewEvent::new("things/1", &marker(1)),
     )
     .await
     .unwrap();

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod import;
 pub mod startup;
 pub mod store;

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use louyu_kit::feed::EventHandler;
 use louyu_proto::common::v1::Event;
 use louyu_proto::registry::v1::{EnterpriseChanged, EnterpriseStatus, TenancyStarted};
-use prost::Message;
+use prost::{Message, Name};
 use sqlx::AnyConnection;
 
 use crate::store::Store;
@@ -28,45 +28,67 @@ impl RegistryEvents {
         let Some(payload) = &event.payload else {
             return Ok(());
         };
-        match event.event_type.as_str() {
-            "louyu.registry.v1.EnterpriseChanged" => {
-                let changed = EnterpriseChanged::decode(payload.value.as_slice())?;
-                let Some(enterprise) = changed.enterprise else {
-                    return Ok(());
-                };
-                let flag = match EnterpriseStatus::try_from(enterprise.status) {
-                    Ok(EnterpriseStatus::MovedOut) => "企业已迁出 the enterprise moved out",
-                    Ok(EnterpriseStatus::Deregistered) => {
-                        "企业已注销 the enterprise was deregistered"
-                    }
-                    _ => return Ok(()),
-                };
-                let flagged = self
-                    .store
-                    .flag_demands_of_departed(connection, &enterprise.uscc, flag)
-                    .await?;
-                self.store.end_plan(connection, &enterprise.uscc).await?;
-                tracing::info!(enterprise = %enterprise.name, flagged, "enterprise left; open demands flagged");
-            }
-            "louyu.registry.v1.TenancyStarted" => {
-                let started = TenancyStarted::decode(payload.value.as_slice())?;
-                let Some(tenancy) = started.tenancy else {
-                    return Ok(());
-                };
-                let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
-                let building_id = started.building.rsplit('/').next().unwrap_or_default();
-                let started_at = event
-                    .occur_time
-                    .as_ref()
-                    .map(louyu_kit::time::micros_from_timestamp)
-                    .unwrap_or_else(louyu_kit::time::now_micros);
-                self.store
-                    .start_plan(connection, uscc, building_id, started_at)
-                    .await?;
-            }
+        let event_type = event.event_type.as_str();
+        if event_type == EnterpriseChanged::full_name() {
+            self.on_enterprise_changed(
+                connection,
+                EnterpriseChanged::decode(payload.value.as_slice())?,
+            )
+            .await
+        } else if event_type == TenancyStarted::full_name() {
+            let started_at = event
+                .occur_time
+                .as_ref()
+                .map(louyu_kit::time::micros_from_timestamp)
+                .unwrap_or_else(louyu_kit::time::now_micros);
+            self.on_tenancy_started(
+                connection,
+                TenancyStarted::decode(payload.value.as_slice())?,
+                started_at,
+            )
+            .await
+        } else {
             // Other registry events do not concern visits.
-            _ => {}
+            Ok(())
         }
+    }
+
+    async fn on_enterprise_changed(
+        &self,
+        connection: &mut AnyConnection,
+        changed: EnterpriseChanged,
+    ) -> anyhow::Result<()> {
+        let Some(enterprise) = changed.enterprise else {
+            return Ok(());
+        };
+        let flag = match EnterpriseStatus::try_from(enterprise.status) {
+            Ok(EnterpriseStatus::MovedOut) => "企业已迁出 the enterprise moved out",
+            Ok(EnterpriseStatus::Deregistered) => "企业已注销 the enterprise was deregistered",
+            _ => return Ok(()),
+        };
+        let flagged = self
+            .store
+            .flag_demands_of_departed(connection, &enterprise.uscc, flag)
+            .await?;
+        self.store.end_plan(connection, &enterprise.uscc).await?;
+        tracing::info!(enterprise = %enterprise.name, flagged, "enterprise left; open demands flagged");
+        Ok(())
+    }
+
+    async fn on_tenancy_started(
+        &self,
+        connection: &mut AnyConnection,
+        started: TenancyStarted,
+        started_at: i64,
+    ) -> anyhow::Result<()> {
+        let Some(tenancy) = started.tenancy else {
+            return Ok(());
+        };
+        let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
+        let building_id = started.building.rsplit('/').next().unwrap_or_default();
+        self.store
+            .start_plan(connection, uscc, building_id, started_at)
+            .await?;
         Ok(())
     }
 }

@@ -1,6 +1,5 @@
-use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
-use louyu_proto::registry::v1::{Building, BuildingChanged, Contact, CouncilMember};
+use louyu_proto::registry::v1::{Building, Contact, CouncilMember};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -8,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
+use crate::events;
 
 /// A council member as stored (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,8 +36,6 @@ pub struct BuildingInput {
 
 const COLUMNS: &str = "id, display_name, address, latitude, longitude, floors_above_ground, floors_below_ground, \
      managing_sub_district, property_manager, council_members, building_chief, created_at, updated_at";
-
-pub const BUILDING_EVENT: &str = "louyu.registry.v1.BuildingChanged";
 
 impl Store {
     pub async fn create_building(
@@ -83,7 +81,7 @@ impl Store {
         .execute(&mut *transaction)
         .await?;
         let created = self.building_in(&mut transaction, id).await?;
-        let event = self.building_event(&created, Vec::new());
+        let event = events::building_changed(&created, Vec::new());
         self.finish(transaction, call, &name, &created, vec![event])
             .await?;
         Ok(created)
@@ -125,7 +123,7 @@ impl Store {
         .execute(&mut *transaction)
         .await?;
         let updated = self.building_in(&mut transaction, id).await?;
-        let event = self.building_event(&updated, changed);
+        let event = events::building_changed(&updated, changed);
         let name = updated.name.clone();
         self.finish(transaction, call, &name, &updated, vec![event])
             .await?;
@@ -249,22 +247,6 @@ impl Store {
             create_time: timestamp(row, "created_at")?,
             update_time: timestamp(row, "updated_at")?,
         })
-    }
-
-    /// The event for a created or changed building: without council or chief
-    /// contacts, which are personal data.
-    fn building_event(&self, building: &Building, changed_fields: Vec<String>) -> NewEvent {
-        let mut public = building.clone();
-        public.council_members.clear();
-        public.building_chief = None;
-        NewEvent::new(
-            BUILDING_EVENT,
-            &building.name,
-            &BuildingChanged {
-                building: Some(public),
-                changed_fields,
-            },
-        )
     }
 }
 

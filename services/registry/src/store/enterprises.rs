@@ -1,8 +1,5 @@
-use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
-use louyu_proto::registry::v1::{
-    Contact, Enterprise, EnterpriseChanged, EnterpriseCreated, EnterpriseStatus,
-};
+use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -10,6 +7,7 @@ use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
+use crate::events;
 
 /// An enterprise's fields, parsed.
 #[derive(Debug, Clone)]
@@ -25,9 +23,6 @@ pub struct EnterpriseInput {
 
 const COLUMNS: &str = "uscc, display_name, industry, headcount, party_members, contacts, status, registered_address, \
      created_at, updated_at";
-
-pub const ENTERPRISE_CREATED: &str = "louyu.registry.v1.EnterpriseCreated";
-pub const ENTERPRISE_CHANGED: &str = "louyu.registry.v1.EnterpriseChanged";
 
 impl Store {
     pub async fn create_enterprise(
@@ -53,13 +48,7 @@ impl Store {
         self.insert_enterprise(&mut transaction, uscc, &input)
             .await?;
         let created = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
-        let event = NewEvent::new(
-            ENTERPRISE_CREATED,
-            &name,
-            &EnterpriseCreated {
-                enterprise: Some(without_contacts(&created)),
-            },
-        );
+        let event = events::enterprise_created(&created);
         self.finish(transaction, call, &name, &created, vec![event])
             .await?;
         Ok(created)
@@ -125,17 +114,7 @@ impl Store {
             .await?;
         let updated = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
         let name = updated.name.clone();
-        events.insert(
-            0,
-            NewEvent::new(
-                ENTERPRISE_CHANGED,
-                &name,
-                &EnterpriseChanged {
-                    enterprise: Some(without_contacts(&updated)),
-                    changed_fields,
-                },
-            ),
-        );
+        events.insert(0, events::enterprise_changed(&updated, changed_fields));
         self.finish(transaction, call, &name, &updated, events)
             .await?;
         Ok(updated)
@@ -270,14 +249,6 @@ impl Store {
             create_time: timestamp(row, "created_at")?,
             update_time: timestamp(row, "updated_at")?,
         })
-    }
-}
-
-/// Events carry no personal data: contacts are left out.
-pub(super) fn without_contacts(enterprise: &Enterprise) -> Enterprise {
-    Enterprise {
-        contacts: Vec::new(),
-        ..enterprise.clone()
     }
 }
 

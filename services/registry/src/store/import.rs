@@ -1,16 +1,13 @@
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::feed::{self, NewEvent};
-use louyu_proto::registry::v1::{
-    BuildingChanged, EnterpriseChanged, EnterpriseCreated, EnterpriseStatus,
-};
+use louyu_proto::registry::v1::EnterpriseStatus;
 use sqlx::{Acquire, AnyConnection};
 
-use super::buildings::BUILDING_EVENT;
-use super::enterprises::{ENTERPRISE_CHANGED, ENTERPRISE_CREATED, without_contacts};
 use super::{BuildingInput, EnterpriseInput, Store, TenancyInput, UnitInput, exists};
 use crate::domain::Uscc;
 use crate::domain::fields;
 use crate::error::RegistryError;
+use crate::events;
 
 /// One parsed row of an import file.
 #[derive(Debug, Clone)]
@@ -198,14 +195,7 @@ impl Store {
             Vec::new()
         };
         let name = building.name.clone();
-        let event = NewEvent::new(
-            BUILDING_EVENT,
-            &name,
-            &BuildingChanged {
-                building: Some(building),
-                changed_fields,
-            },
-        );
+        let event = events::building_changed(&building, changed_fields);
         Ok((Some(name), vec![event]))
     }
 
@@ -267,13 +257,7 @@ impl Store {
         {
             self.insert_enterprise(connection, uscc, input).await?;
             let created = self.enterprise_in(connection, uscc.as_str()).await?;
-            let event = NewEvent::new(
-                ENTERPRISE_CREATED,
-                &name,
-                &EnterpriseCreated {
-                    enterprise: Some(without_contacts(&created)),
-                },
-            );
+            let event = events::enterprise_created(&created);
             return Ok((Some(name), vec![event]));
         }
         // Contacts are not in the file: an update keeps them.
@@ -323,17 +307,7 @@ impl Store {
         ]
         .map(str::to_owned)
         .to_vec();
-        events.insert(
-            0,
-            NewEvent::new(
-                ENTERPRISE_CHANGED,
-                &name,
-                &EnterpriseChanged {
-                    enterprise: Some(without_contacts(&updated)),
-                    changed_fields,
-                },
-            ),
-        );
+        events.insert(0, events::enterprise_changed(&updated, changed_fields));
         Ok((Some(name), events))
     }
 

@@ -1,9 +1,7 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
-use louyu_proto::registry::v1::{
-    EnterpriseStatus, Tenancy, TenancyEnded, TenancyStarted, TenancyState,
-};
+use louyu_proto::registry::v1::{EnterpriseStatus, Tenancy, TenancyState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -11,6 +9,7 @@ use super::{Call, PageQuery, Store, last_segment, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
 use crate::error::RegistryError;
+use crate::events;
 
 /// A tenancy to start, parsed. `lease_end` is not before `lease_start`.
 #[derive(Debug, Clone)]
@@ -26,9 +25,6 @@ pub struct TenancyInput {
 
 const COLUMNS: &str = "id, uscc, building_id, unit_id, area, lease_start, lease_end, active, end_date, end_reason, \
      created_at, updated_at";
-
-pub const TENANCY_STARTED: &str = "louyu.registry.v1.TenancyStarted";
-pub const TENANCY_ENDED: &str = "louyu.registry.v1.TenancyEnded";
 
 impl Store {
     pub async fn create_tenancy(
@@ -113,14 +109,7 @@ impl Store {
             Err(error) => return Err(error.into()),
         }
         let tenancy = self.tenancy_in(transaction, &id).await?;
-        let event = NewEvent::new(
-            TENANCY_STARTED,
-            &tenancy.name,
-            &TenancyStarted {
-                tenancy: Some(tenancy.clone()),
-                building: self.names.building(&input.building_id),
-            },
-        );
+        let event = events::tenancy_started(&tenancy, self.names.building(&input.building_id));
         Ok((tenancy, event))
     }
 
@@ -225,14 +214,7 @@ impl Store {
             .await?;
         let ended = self.tenancy_in(transaction, id).await?;
         let (building_id, _) = self.names.parse_unit("unit", &ended.unit)?;
-        let event = NewEvent::new(
-            TENANCY_ENDED,
-            &ended.name,
-            &TenancyEnded {
-                tenancy: Some(ended.clone()),
-                building: self.names.building(&building_id),
-            },
-        );
+        let event = events::tenancy_ended(&ended, self.names.building(&building_id));
         Ok((ended, event))
     }
 

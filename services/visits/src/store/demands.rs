@@ -31,9 +31,6 @@ pub struct LinkedDemand {
     pub event: Option<NewEvent>,
 }
 
-pub const DEMAND_RAISED: &str = "louyu.visits.v1.DemandRaised";
-pub const DEMAND_STATUS_CHANGED: &str = "louyu.visits.v1.DemandStatusChanged";
-
 const COLUMNS: &str = "id, uscc, building_id, sub_district_id, category, description, urgency, status, visit_id, \
      merged_into, flag, created_at, updated_at";
 
@@ -155,7 +152,6 @@ impl Store {
         let demand = self.demand_in(connection, &id).await?;
         let event = (!linked).then(|| {
             NewEvent::new(
-                DEMAND_RAISED,
                 &demand.name,
                 &DemandRaised {
                     demand: Some(demand.clone()),
@@ -311,7 +307,6 @@ impl Store {
         let demand = self.demand_in(connection, &id).await?;
         let change = demand.history.last().cloned();
         let event = NewEvent::new(
-            DEMAND_STATUS_CHANGED,
             &demand.name,
             &DemandStatusChanged {
                 demand: Some(demand.clone()),

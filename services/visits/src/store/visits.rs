@@ -35,8 +35,6 @@ pub struct ObservationInput {
     pub notes: String,
 }
 
-pub const VISIT_RECORDED: &str = "louyu.visits.v1.VisitRecorded";
-
 impl Store {
     /// Records a visit, its observations and its demands, and moves the
     /// visited enterprises' plans forward, in one transaction.
@@ -96,7 +94,6 @@ impl Store {
         events.insert(
             0,
             NewEvent::new(
-                VISIT_RECORDED,
                 &recorded.name,
                 &VisitRecorded {
                     visit: Some(recorded.clone()),
