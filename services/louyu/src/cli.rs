@@ -65,6 +65,10 @@ enum Command {
         /// Load demo data into an empty registry.
         #[arg(long)]
         demo: bool,
+        /// Let every service take any free port instead of its fixed one; the
+        /// "louyu is up" log line says where each listens (for tests).
+        #[arg(long)]
+        ephemeral_ports: bool,
     },
 }
 
@@ -133,7 +137,10 @@ impl Cli {
                 let url = registry_url.unwrap_or(config.registry_url.clone());
                 import(&config, &url, kind, validate_only, &file).await
             }
-            Command::Up { demo } => up(&config, demo).await,
+            Command::Up {
+                demo,
+                ephemeral_ports,
+            } => up(&config, demo, ephemeral_ports).await,
         }
     }
 }
@@ -155,18 +162,22 @@ async fn serve(service: Service, config: &Config) -> anyhow::Result<()> {
 }
 
 /// Every service in one process, each on its own port and database file.
-async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
+async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
         config.listen.is_none() && config.database_url.is_none(),
         "`louyu up` gives each service its own port and database; use `louyu serve` to set them"
     );
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signal();
-    let registry = louyu_registry::startup::Application::build(config, &shutdown).await?;
+    let mut base = config.clone();
+    if ephemeral_ports {
+        base.listen = Some("127.0.0.1:0".to_owned());
+    }
+    let registry = louyu_registry::startup::Application::build(&base, &shutdown).await?;
     let registry_url = format!("http://{}", registry.local_addr());
     let registry_task = tokio::spawn(registry.run_until_stopped(shutdown.clone()));
     // Each service reaches the others at the addresses they actually bound.
-    let mut wired = config.clone();
+    let mut wired = base.clone();
     wired.registry_url = registry_url.clone();
     let visits = louyu_visits::startup::Application::build(&wired, &shutdown).await?;
     let visits_url = format!("http://{}", visits.local_addr());

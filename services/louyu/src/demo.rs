@@ -167,6 +167,37 @@ pub async fn load(registry_url: &str, district: &str) -> anyhow::Result<()> {
 
     tolerate_existing(
         client
+            .create_staff(CreateStaffRequest {
+                parent: parent.clone(),
+                staff: Some(Staff {
+                    display_name: "示例楼宇老师".to_owned(),
+                    sub_district: sub_district("nanjingxilu"),
+                    active: true,
+                    ..Staff::default()
+                }),
+                staff_id: "teacher-1".to_owned(),
+                request_id: "demo-staff-teacher-1".to_owned(),
+            })
+            .await,
+    )?;
+    for building in ["b-plaza66", "b-citic"] {
+        tolerate_existing(
+            client
+                .create_assignment(CreateAssignmentRequest {
+                    parent: format!("{parent}/staff/teacher-1"),
+                    assignment: Some(Assignment {
+                        building: format!("{parent}/buildings/{building}"),
+                        role: AssignmentRole::FieldWorker as i32,
+                        ..Assignment::default()
+                    }),
+                    request_id: format!("demo-assignment-teacher-1-{building}"),
+                })
+                .await,
+        )?;
+    }
+
+    tolerate_existing(
+        client
             .create_department(CreateDepartmentRequest {
                 parent: parent.clone(),
                 department: Some(Department {

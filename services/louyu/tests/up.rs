@@ -1,0 +1,189 @@
+//! The README's first command, end to end: `louyu up --demo` starts the
+//! registry and the visits service in one process on embedded SQLite, they
+//! talk to each other over gRPC and through the registry's feed, SIGTERM
+//! stops them cleanly, and the data is there after a restart.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use louyu_proto::registry::v1::{ListBuildingsRequest, ListEnterprisesRequest};
+use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
+use louyu_proto::visits::v1::*;
+
+const DISTRICT: &str = "districts/jingan";
+const DEMO_ENTERPRISE: &str = "91310106MA1G5KTR31";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Suite {
+    child: Child,
+    registry_url: String,
+    visits_url: String,
+}
+
+/// Starts `louyu up --demo` in `folder` and waits for its "louyu is up" line.
+fn start(folder: &std::path::Path) -> Suite {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args(["up", "--demo", "--ephemeral-ports"])
+        .current_dir(folder)
+        .env("LOUYU_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("LOUYU_DATABASE_URL")
+        .env_remove("LOUYU_LISTEN")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start louyu");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("louyu is up"))
+            {
+                let url = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+                let _ = sender.send((url("registry"), url("visits")));
+            }
+        }
+    });
+    let (registry_url, visits_url) = receiver.recv_timeout(DEADLINE).expect("louyu comes up");
+    Suite {
+        child,
+        registry_url,
+        visits_url,
+    }
+}
+
+impl Suite {
+    /// SIGTERM, as Kubernetes stops a pod; the process must exit cleanly.
+    fn stop(mut self) {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "louyu exits cleanly on SIGTERM: {status}");
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "louyu stops within the deadline"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
+    let folder = tempfile::tempdir().unwrap();
+    let suite = start(folder.path());
+    let mut registry = RegistryServiceClient::connect(suite.registry_url.clone())
+        .await
+        .unwrap();
+    let mut visits = VisitsServiceClient::connect(suite.visits_url.clone())
+        .await
+        .unwrap();
+
+    let buildings = registry
+        .list_buildings(ListBuildingsRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(buildings.buildings.len(), 3, "the demo district is loaded");
+    let enterprises = registry
+        .list_enterprises(ListEnterprisesRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(enterprises.enterprises.len(), 2);
+
+    // The visits service follows the registry's feed: the demo tenancy gave
+    // the enterprise a visit plan.
+    let plan = format!("{DISTRICT}/visitPlans/{DEMO_ENTERPRISE}");
+    let started = Instant::now();
+    while visits
+        .get_visit_plan(GetVisitPlanRequest { name: plan.clone() })
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the plan appears from the registry's feed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let now = prost_types::Timestamp {
+        seconds: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+        nanos: 0,
+    };
+    let submitted = visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(Visit {
+                building: format!("{DISTRICT}/buildings/b-plaza66"),
+                staff: vec![format!("{DISTRICT}/staff/teacher-1")],
+                visit_time: Some(now),
+                kind: VisitKind::Routine as i32,
+                observations: vec![Observation {
+                    enterprise: format!("{DISTRICT}/enterprises/{DEMO_ENTERPRISE}"),
+                    satisfaction: 5,
+                    ..Observation::default()
+                }],
+                ..Visit::default()
+            }),
+            demands: vec![DemandDraft {
+                enterprise: format!("{DISTRICT}/enterprises/{DEMO_ENTERPRISE}"),
+                category: louyu_proto::common::v1::DemandCategory::OfficeSpace as i32,
+                description: "需要增加200平方米办公面积".to_owned(),
+                urgency: Urgency::Normal as i32,
+            }],
+            request_id: "e2e-visit-1".to_owned(),
+        })
+        .await
+        .expect("a visit checked against the registry over gRPC")
+        .into_inner();
+    assert_eq!(submitted.demands.len(), 1);
+    suite.stop();
+
+    // Everything was kept in ./data.
+    let restarted = start(folder.path());
+    let mut visits = VisitsServiceClient::connect(restarted.visits_url.clone())
+        .await
+        .unwrap();
+    let listed = visits
+        .list_visits(ListVisitsRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.visits.len(), 1, "the visit survived the restart");
+    assert!(folder.path().join("data/registry.db").is_file());
+    assert!(folder.path().join("data/visits.db").is_file());
+    restarted.stop();
+}
