@@ -213,3 +213,36 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         Ok(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic::service::Interceptor;
+
+    use super::*;
+
+    #[test]
+    fn outgoing_calls_carry_the_trace_of_the_request_being_served() {
+        init_for_tests();
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span = tracing::info_span!("serving a request");
+        set_parent_from_traceparent(&span, &format!("00-{trace_id}-00f067aa0ba902b7-01"));
+        let outgoing = span.in_scope(|| {
+            TraceContextInterceptor
+                .call(tonic::Request::new(()))
+                .expect("the interceptor never refuses")
+        });
+        let traceparent = outgoing
+            .metadata()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{traceparent:?}"
+        );
+        assert!(
+            !traceparent.contains("00f067aa0ba902b7"),
+            "the callee's parent is our own span"
+        );
+    }
+}
