@@ -87,6 +87,21 @@ impl Drop for Suite {
     }
 }
 
+fn import(registry_url: &str, file: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args([
+            "import",
+            "--kind",
+            "enterprises",
+            "--registry-url",
+            registry_url,
+        ])
+        .arg(file)
+        .env("LOUYU_LOG_FORMAT", "json")
+        .output()
+        .expect("run louyu import")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
     let folder = tempfile::tempdir().unwrap();
@@ -167,6 +182,32 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
         .expect("a visit checked against the registry over gRPC")
         .into_inner();
     assert_eq!(submitted.demands.len(), 1);
+
+    // `louyu import` loads a CSV file through the registry.
+    let good = folder.path().join("enterprises.csv");
+    std::fs::write(
+        &good,
+        "统一社会信用代码,企业名称,员工人数\n91110000802100433B,导入示例有限公司,42\n",
+    )
+    .unwrap();
+    let imported = import(&suite.registry_url, &good);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&imported.stdout).contains("1 rows read, applied 1, rejected 0")
+    );
+    let bad = folder.path().join("bad.csv");
+    std::fs::write(&bad, "uscc,display_name\n91110000802100433C,校验码错误\n").unwrap();
+    let rejected = import(&suite.registry_url, &bad);
+    assert!(
+        !rejected.status.success(),
+        "a rejected row fails the command"
+    );
+    let report = String::from_utf8_lossy(&rejected.stdout);
+    assert!(report.contains("line 2 [uscc]"), "{report}");
     suite.stop();
 
     // Everything was kept in ./data.
