@@ -346,17 +346,7 @@ fn parse_staff(names: &Names, value: &Staff) -> Result<StaffInput, InvalidArgume
         100,
         true,
     ));
-    let phone = violations.check(
-        fields::contact(
-            "staff",
-            &Contact {
-                person_name: "-".to_owned(),
-                phone: value.phone.clone(),
-                ..Contact::default()
-            },
-        )
-        .map(|contact| contact.phone),
-    );
+    let phone = violations.check(fields::phone("staff.phone", &value.phone));
     let sub_district = if value.sub_district.is_empty() {
         Some(None)
     } else {

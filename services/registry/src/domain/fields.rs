@@ -226,6 +226,23 @@ impl From<StoredContact> for Contact {
     }
 }
 
+/// A phone number, optional: digits with `+`, `-`, spaces and parentheses,
+/// at most 32. The error never repeats the value.
+pub fn phone(field: &str, value: &str) -> Result<String, InvalidArgument> {
+    let phone = value.trim();
+    let valid = phone.len() <= 32
+        && phone
+            .chars()
+            .all(|character| character.is_ascii_digit() || "+-() ".contains(character));
+    if !valid {
+        return Err(InvalidArgument::new(
+            field,
+            "电话号码只能含数字、空格和+-()，不超过32位 must be at most 32 digits, spaces and + - ( )",
+        ));
+    }
+    Ok(phone.to_owned())
+}
+
 /// A contact: a name is required; a phone is digits with `+`, `-`, spaces
 /// and parentheses; an email has an `@`. Errors never repeat the value.
 pub fn contact(field: &str, value: &Contact) -> Result<StoredContact, InvalidArgument> {
@@ -237,17 +254,7 @@ pub fn contact(field: &str, value: &Contact) -> Result<StoredContact, InvalidArg
         true,
     ));
     let title = violations.check(text(&format!("{field}.title"), &value.title, 100, false));
-    let phone = value.phone.trim();
-    let phone_ok = phone.len() <= 32
-        && phone
-            .chars()
-            .all(|character| character.is_ascii_digit() || "+-() ".contains(character));
-    if !phone_ok {
-        violations.add(
-            format!("{field}.phone"),
-            "电话号码只能含数字、空格和+-()，不超过32位 must be at most 32 digits, spaces and + - ( )",
-        );
-    }
+    let phone = violations.check(phone(&format!("{field}.phone"), &value.phone));
     let email = value.email.trim();
     let email_ok = email.is_empty()
         || (email.len() <= 254 && email.contains('@') && !email.chars().any(char::is_whitespace));
@@ -261,7 +268,7 @@ pub fn contact(field: &str, value: &Contact) -> Result<StoredContact, InvalidArg
     Ok(StoredContact {
         person_name: person_name.unwrap_or_default(),
         title: title.unwrap_or_default(),
-        phone: phone.to_owned(),
+        phone: phone.unwrap_or_default(),
         email: email.to_owned(),
     })
 }
