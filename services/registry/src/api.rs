@@ -390,11 +390,9 @@ fn parse_department(names: &Names, value: &Department) -> Result<DepartmentInput
             jurisdiction.push(id);
         }
     }
-    let office_phone = violations.check(fields::text(
+    let office_phone = violations.check(fields::phone(
         "department.office_phone",
         &value.office_phone,
-        32,
-        false,
     ));
     violations.into_result()?;
     Ok(DepartmentInput {
