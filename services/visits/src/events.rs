@@ -4,6 +4,7 @@
 //! unit gets a plan.
 
 use futures::future::BoxFuture;
+use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::feed::EventHandler;
 use louyu_proto::common::v1::Event;
 use louyu_proto::registry::v1::{EnterpriseChanged, EnterpriseStatus, TenancyStarted};
@@ -71,6 +72,15 @@ impl RegistryEvents {
             .flag_demands_of_departed(connection, &enterprise.uscc, flag)
             .await?;
         self.store.end_plan(connection, &enterprise.uscc).await?;
+        // The flags changed demands: the trail says the registry's feed did it.
+        audit::record(
+            connection,
+            &RequestContext::system(REGISTRY_FEED),
+            "FlagDemandsOfDepartedEnterprise",
+            &enterprise.name,
+            "",
+        )
+        .await?;
         tracing::info!(enterprise = %enterprise.name, flagged, "enterprise left; open demands flagged");
         Ok(())
     }
