@@ -74,6 +74,12 @@ impl fmt::Display for InvalidArgument {
     }
 }
 
+impl From<InvalidArgument> for Status {
+    fn from(error: InvalidArgument) -> Self {
+        error.into_status()
+    }
+}
+
 /// Collects violations so a request can report all its problems at once.
 #[derive(Debug, Default)]
 pub struct Violations {

@@ -58,21 +58,6 @@ impl RegistryApi {
     }
 }
 
-/// A mutating call's context. `hashed` is the request with `request_id`
-/// cleared, so retries hash alike.
-fn call<T>(
-    request: &Request<T>,
-    method: &'static str,
-    request_id: &str,
-    hashed: &impl prost::Message,
-) -> Result<Call, Status> {
-    Call::new(request, method, request_id, hashed).map_err(InvalidArgument::into_status)
-}
-
-fn invalid(error: InvalidArgument) -> Status {
-    error.into_status()
-}
-
 fn reply<T>(result: Result<T, RegistryError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
 }
@@ -478,8 +463,7 @@ impl RegistryService for RegistryApi {
         request: Request<GetDistrictRequest>,
     ) -> Result<Response<District>, Status> {
         self.names()
-            .parse_district("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_district("name", &request.get_ref().name)?;
         Ok(Response::new(District {
             name: self.names().district(),
             display_name: self.district_name.clone(),
@@ -491,10 +475,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateSubDistrictRequest>,
     ) -> Result<Response<SubDistrict>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateSubDistrict",
             &body.request_id,
@@ -515,7 +497,7 @@ impl RegistryService for RegistryApi {
             }
             _ => None,
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_sub_district(&call, input.expect("checked above"))
@@ -529,8 +511,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<SubDistrict>, Status> {
         let id = self
             .names()
-            .parse_sub_district("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_sub_district("name", &request.get_ref().name)?;
         reply(self.store.get_sub_district(&id).await)
     }
 
@@ -539,18 +520,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListSubDistrictsRequest>,
     ) -> Result<Response<ListSubDistrictsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListSubDistricts",
-                &body.parent,
-                "",
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListSubDistricts",
+            &body.parent,
+            "",
+            body.page_size,
+            &body.page_token,
+        )?;
         let (sub_districts, next_page_token) = self.store.list_sub_districts(&page).await?;
         Ok(Response::new(ListSubDistrictsResponse {
             sub_districts,
@@ -563,10 +540,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateBuildingRequest>,
     ) -> Result<Response<Building>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateBuilding",
             &body.request_id,
@@ -588,7 +563,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         let (id, input) = (id.expect("checked above"), input.expect("checked above"));
         reply(self.store.create_building(&call, &id, input).await)
     }
@@ -599,8 +574,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Building>, Status> {
         let id = self
             .names()
-            .parse_building("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_building("name", &request.get_ref().name)?;
         reply(self.store.get_building(&id).await)
     }
 
@@ -609,18 +583,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListBuildingsRequest>,
     ) -> Result<Response<ListBuildingsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListBuildings",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListBuildings",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (buildings, next_page_token) = self.store.list_buildings(&page).await?;
         Ok(Response::new(ListBuildingsResponse {
             buildings,
@@ -634,15 +604,9 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Building>, Status> {
         let body = request.get_ref();
         let Some(patch) = body.building.clone() else {
-            return Err(invalid(InvalidArgument::new(
-                "building",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("building", "必须填写 is required").into());
         };
-        let id = self
-            .names()
-            .parse_building("building.name", &patch.name)
-            .map_err(invalid)?;
+        let id = self.names().parse_building("building.name", &patch.name)?;
         let (mutable, populated, merge) = mutable_fields!(
             Building;
             display_name, address, location, floors_above_ground, floors_below_ground, managing_sub_district,
@@ -650,9 +614,8 @@ impl RegistryService for RegistryApi {
         );
         let paths = fields::update_paths(body.update_mask.as_ref(), mutable, IMMUTABLE, |path| {
             populated(&patch, path)
-        })
-        .map_err(invalid)?;
-        let call = call(&request, "UpdateBuilding", "", body)?;
+        })?;
+        let call = Call::new(&request, "UpdateBuilding", "", body)?;
         let names = self.names().clone();
         reply(
             self.store
@@ -669,11 +632,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateUnitRequest>,
     ) -> Result<Response<Unit>, Status> {
         let body = request.get_ref();
-        let building_id = self
-            .names()
-            .parse_building("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        let building_id = self.names().parse_building("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateUnit",
             &body.request_id,
@@ -691,7 +651,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_unit(
@@ -705,10 +665,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_unit(&self, request: Request<GetUnitRequest>) -> Result<Response<Unit>, Status> {
-        let (building_id, id) = self
-            .names()
-            .parse_unit("name", &request.get_ref().name)
-            .map_err(invalid)?;
+        let (building_id, id) = self.names().parse_unit("name", &request.get_ref().name)?;
         reply(self.store.get_unit(&building_id, &id).await)
     }
 
@@ -717,19 +674,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListUnitsRequest>,
     ) -> Result<Response<ListUnitsResponse>, Status> {
         let body = request.into_inner();
-        let building_id = self
-            .names()
-            .parse_building("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListUnits",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        let building_id = self.names().parse_building("parent", &body.parent)?;
+        let page = self.page(
+            "ListUnits",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (units, next_page_token) = self.store.list_units(&building_id, &page).await?;
         Ok(Response::new(ListUnitsResponse {
             units,
@@ -743,23 +695,16 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Unit>, Status> {
         let body = request.get_ref();
         let Some(patch) = body.unit.clone() else {
-            return Err(invalid(InvalidArgument::new(
-                "unit",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("unit", "必须填写 is required").into());
         };
-        let (building_id, id) = self
-            .names()
-            .parse_unit("unit.name", &patch.name)
-            .map_err(invalid)?;
+        let (building_id, id) = self.names().parse_unit("unit.name", &patch.name)?;
         let (mutable, populated, merge) =
             mutable_fields!(Unit; display_name, floor, area_square_meters);
         let immutable = &["name", "current_tenant", "create_time", "update_time"];
         let paths = fields::update_paths(body.update_mask.as_ref(), mutable, immutable, |path| {
             populated(&patch, path)
-        })
-        .map_err(invalid)?;
-        let call = call(&request, "UpdateUnit", "", body)?;
+        })?;
+        let call = Call::new(&request, "UpdateUnit", "", body)?;
         reply(
             self.store
                 .update_unit(&call, &building_id, &id, move |current: &mut Unit| {
@@ -775,18 +720,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListVacantUnitsRequest>,
     ) -> Result<Response<ListVacantUnitsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListVacantUnits",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListVacantUnits",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (units, next_page_token) = self.store.list_vacant_units(&page).await?;
         Ok(Response::new(ListVacantUnitsResponse {
             units,
@@ -799,10 +740,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateEnterpriseRequest>,
     ) -> Result<Response<Enterprise>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateEnterprise",
             &body.request_id,
@@ -812,15 +751,12 @@ impl RegistryService for RegistryApi {
             },
         )?;
         let Some(enterprise) = &body.enterprise else {
-            return Err(invalid(InvalidArgument::new(
-                "enterprise",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("enterprise", "必须填写 is required").into());
         };
         let mut violations = Violations::new();
         let uscc = violations.check(Uscc::parse("enterprise.uscc", &enterprise.uscc));
         let input = violations.check(parse_enterprise(enterprise, "enterprise"));
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_enterprise(&call, &uscc.expect("checked"), input.expect("checked"))
@@ -834,8 +770,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Enterprise>, Status> {
         let uscc = self
             .names()
-            .parse_enterprise("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_enterprise("name", &request.get_ref().name)?;
         reply(self.store.get_enterprise(&uscc).await)
     }
 
@@ -844,18 +779,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListEnterprisesRequest>,
     ) -> Result<Response<ListEnterprisesResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListEnterprises",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListEnterprises",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (enterprises, next_page_token) = self.store.list_enterprises(&page).await?;
         Ok(Response::new(ListEnterprisesResponse {
             enterprises,
@@ -869,15 +800,11 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Enterprise>, Status> {
         let body = request.get_ref();
         let Some(patch) = body.enterprise.clone() else {
-            return Err(invalid(InvalidArgument::new(
-                "enterprise",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("enterprise", "必须填写 is required").into());
         };
         let uscc = self
             .names()
-            .parse_enterprise("enterprise.name", &patch.name)
-            .map_err(invalid)?;
+            .parse_enterprise("enterprise.name", &patch.name)?;
         let (mutable, populated, merge) = mutable_fields!(
             Enterprise;
             display_name, industry, headcount, party_members, contacts, status, registered_address
@@ -891,15 +818,11 @@ impl RegistryService for RegistryApi {
         ];
         let paths = fields::update_paths(body.update_mask.as_ref(), mutable, immutable, |path| {
             populated(&patch, path)
-        })
-        .map_err(invalid)?;
+        })?;
         if paths.iter().any(|path| path == "status") && patch.status == 0 {
-            return Err(invalid(InvalidArgument::new(
-                "enterprise.status",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("enterprise.status", "必须填写 is required").into());
         }
-        let call = call(&request, "UpdateEnterprise", "", body)?;
+        let call = Call::new(&request, "UpdateEnterprise", "", body)?;
         reply(
             self.store
                 .update_enterprise(&call, &uscc, move |current: &mut Enterprise| {
@@ -915,10 +838,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateTenancyRequest>,
     ) -> Result<Response<Tenancy>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateTenancy",
             &body.request_id,
@@ -928,12 +849,9 @@ impl RegistryService for RegistryApi {
             },
         )?;
         let Some(tenancy) = &body.tenancy else {
-            return Err(invalid(InvalidArgument::new(
-                "tenancy",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("tenancy", "必须填写 is required").into());
         };
-        let input = parse_tenancy(self.names(), tenancy, "tenancy").map_err(invalid)?;
+        let input = parse_tenancy(self.names(), tenancy, "tenancy")?;
         reply(self.store.create_tenancy(&call, input).await)
     }
 
@@ -943,8 +861,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Tenancy>, Status> {
         let id = self
             .names()
-            .parse_tenancy("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_tenancy("name", &request.get_ref().name)?;
         reply(self.store.get_tenancy(&id).await)
     }
 
@@ -953,18 +870,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListTenanciesRequest>,
     ) -> Result<Response<ListTenanciesResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListTenancies",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListTenancies",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (tenancies, next_page_token) = self.store.list_tenancies(&page).await?;
         Ok(Response::new(ListTenanciesResponse {
             tenancies,
@@ -977,7 +890,7 @@ impl RegistryService for RegistryApi {
         request: Request<EndTenancyRequest>,
     ) -> Result<Response<Tenancy>, Status> {
         let body = request.get_ref();
-        let call = call(
+        let call = Call::new(
             &request,
             "EndTenancy",
             &body.request_id,
@@ -990,7 +903,7 @@ impl RegistryService for RegistryApi {
         let id = violations.check(self.names().parse_tenancy("name", &body.name));
         let end_date = violations.check(fields::date("end_date", body.end_date.as_ref()));
         let reason = violations.check(fields::text("reason", &body.reason, 200, false));
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .end_tenancy(
@@ -1008,7 +921,7 @@ impl RegistryService for RegistryApi {
         request: Request<MoveEnterpriseRequest>,
     ) -> Result<Response<Tenancy>, Status> {
         let body = request.get_ref();
-        let call = call(
+        let call = Call::new(
             &request,
             "MoveEnterprise",
             &body.request_id,
@@ -1030,7 +943,7 @@ impl RegistryService for RegistryApi {
             }
         };
         let move_date = violations.check(fields::date("move_date", body.move_date.as_ref()));
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .move_enterprise(
@@ -1048,10 +961,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateStaffRequest>,
     ) -> Result<Response<Staff>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateStaff",
             &body.request_id,
@@ -1069,7 +980,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_staff(&call, &id.expect("checked"), input.expect("checked"))
@@ -1081,10 +992,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<GetStaffRequest>,
     ) -> Result<Response<Staff>, Status> {
-        let id = self
-            .names()
-            .parse_staff("name", &request.get_ref().name)
-            .map_err(invalid)?;
+        let id = self.names().parse_staff("name", &request.get_ref().name)?;
         reply(self.store.get_staff(&id).await)
     }
 
@@ -1093,18 +1001,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListStaffRequest>,
     ) -> Result<Response<ListStaffResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListStaff",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListStaff",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (staff, next_page_token) = self.store.list_staff(&page).await?;
         Ok(Response::new(ListStaffResponse {
             staff,
@@ -1118,22 +1022,15 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Staff>, Status> {
         let body = request.get_ref();
         let Some(patch) = body.staff.clone() else {
-            return Err(invalid(InvalidArgument::new(
-                "staff",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("staff", "必须填写 is required").into());
         };
-        let id = self
-            .names()
-            .parse_staff("staff.name", &patch.name)
-            .map_err(invalid)?;
+        let id = self.names().parse_staff("staff.name", &patch.name)?;
         let (mutable, populated, merge) =
             mutable_fields!(Staff; display_name, phone, sub_district, active);
         let paths = fields::update_paths(body.update_mask.as_ref(), mutable, IMMUTABLE, |path| {
             populated(&patch, path)
-        })
-        .map_err(invalid)?;
-        let call = call(&request, "UpdateStaff", "", body)?;
+        })?;
+        let call = Call::new(&request, "UpdateStaff", "", body)?;
         let names = self.names().clone();
         reply(
             self.store
@@ -1150,11 +1047,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
         let body = request.get_ref();
-        let staff_id = self
-            .names()
-            .parse_staff("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        let staff_id = self.names().parse_staff("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateAssignment",
             &body.request_id,
@@ -1164,10 +1058,7 @@ impl RegistryService for RegistryApi {
             },
         )?;
         let Some(assignment) = &body.assignment else {
-            return Err(invalid(InvalidArgument::new(
-                "assignment",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("assignment", "必须填写 is required").into());
         };
         let mut violations = Violations::new();
         let building_id = violations.check(
@@ -1196,7 +1087,7 @@ impl RegistryService for RegistryApi {
                 "只有楼宇老师可按企业分工 only field workers are assigned to enterprises",
             );
         }
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         let input = AssignmentInput {
             building_id: building_id.expect("checked"),
             uscc: uscc.flatten(),
@@ -1210,20 +1101,15 @@ impl RegistryService for RegistryApi {
         request: Request<ListAssignmentsRequest>,
     ) -> Result<Response<ListAssignmentsResponse>, Status> {
         let body = request.into_inner();
-        let staff_id = self
-            .names()
-            .parse_staff("parent", &body.parent)
-            .map_err(invalid)?;
+        let staff_id = self.names().parse_staff("parent", &body.parent)?;
         let staff_id = (staff_id != "-").then_some(staff_id);
-        let page = self
-            .page(
-                "ListAssignments",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        let page = self.page(
+            "ListAssignments",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (assignments, next_page_token) = self
             .store
             .list_assignments(staff_id.as_deref(), &page)
@@ -1239,11 +1125,8 @@ impl RegistryService for RegistryApi {
         request: Request<DeleteAssignmentRequest>,
     ) -> Result<Response<DeleteAssignmentResponse>, Status> {
         let body = request.get_ref();
-        let (staff_id, id) = self
-            .names()
-            .parse_assignment("name", &body.name)
-            .map_err(invalid)?;
-        let call = call(&request, "DeleteAssignment", "", body)?;
+        let (staff_id, id) = self.names().parse_assignment("name", &body.name)?;
+        let call = Call::new(&request, "DeleteAssignment", "", body)?;
         self.store.delete_assignment(&call, &staff_id, &id).await?;
         Ok(Response::new(DeleteAssignmentResponse {}))
     }
@@ -1253,10 +1136,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateDepartmentRequest>,
     ) -> Result<Response<Department>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateDepartment",
             &body.request_id,
@@ -1278,7 +1159,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_department(&call, &id.expect("checked"), input.expect("checked"))
@@ -1292,8 +1173,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Department>, Status> {
         let id = self
             .names()
-            .parse_department("name", &request.get_ref().name)
-            .map_err(invalid)?;
+            .parse_department("name", &request.get_ref().name)?;
         reply(self.store.get_department(&id).await)
     }
 
@@ -1302,18 +1182,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListDepartmentsRequest>,
     ) -> Result<Response<ListDepartmentsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListDepartments",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListDepartments",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (departments, next_page_token) = self.store.list_departments(&page).await?;
         Ok(Response::new(ListDepartmentsResponse {
             departments,
@@ -1327,21 +1203,16 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<Department>, Status> {
         let body = request.get_ref();
         let Some(patch) = body.department.clone() else {
-            return Err(invalid(InvalidArgument::new(
-                "department",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("department", "必须填写 is required").into());
         };
         let id = self
             .names()
-            .parse_department("department.name", &patch.name)
-            .map_err(invalid)?;
+            .parse_department("department.name", &patch.name)?;
         let (mutable, populated, merge) = mutable_fields!(Department; display_name, kind, demand_categories, jurisdiction, office_phone);
         let paths = fields::update_paths(body.update_mask.as_ref(), mutable, IMMUTABLE, |path| {
             populated(&patch, path)
-        })
-        .map_err(invalid)?;
-        let call = call(&request, "UpdateDepartment", "", body)?;
+        })?;
+        let call = Call::new(&request, "UpdateDepartment", "", body)?;
         let names = self.names().clone();
         reply(
             self.store
@@ -1358,10 +1229,8 @@ impl RegistryService for RegistryApi {
         request: Request<CreateBuildingResourceRequest>,
     ) -> Result<Response<BuildingResource>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateBuildingResource",
             &body.request_id,
@@ -1383,7 +1252,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .create_resource(&call, &id.expect("checked"), input.expect("checked"))
@@ -1396,18 +1265,14 @@ impl RegistryService for RegistryApi {
         request: Request<ListBuildingResourcesRequest>,
     ) -> Result<Response<ListBuildingResourcesResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let page = self
-            .page(
-                "ListBuildingResources",
-                &body.parent,
-                &body.filter,
-                body.page_size,
-                &body.page_token,
-            )
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let page = self.page(
+            "ListBuildingResources",
+            &body.parent,
+            &body.filter,
+            body.page_size,
+            &body.page_token,
+        )?;
         let (building_resources, next_page_token) = self.store.list_resources(&page).await?;
         Ok(Response::new(ListBuildingResourcesResponse {
             building_resources,
@@ -1438,7 +1303,7 @@ impl RegistryService for RegistryApi {
         } else {
             violations.check(fields::required_enum::<ResourceKind>("kind", body.kind))
         };
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         let results = self
             .store
             .search_nearby_resources(&building_id.expect("checked"), radius, kind)
@@ -1452,10 +1317,8 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<ImportRecordsResponse>, Status> {
         let context = RequestContext::from_metadata(request.metadata());
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let kind = fields::required_enum::<ImportKind>("kind", body.kind).map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let kind = fields::required_enum::<ImportKind>("kind", body.kind)?;
         reply(import::import(&self.store, &context, kind, &body.csv, body.validate_only).await)
     }
 }

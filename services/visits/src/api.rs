@@ -37,21 +37,6 @@ impl VisitsApi {
     }
 }
 
-/// A mutating call's context. `hashed` is the request with `request_id`
-/// cleared, so retries hash alike.
-fn call<T>(
-    request: &Request<T>,
-    method: &'static str,
-    request_id: &str,
-    hashed: &impl prost::Message,
-) -> Result<Call, Status> {
-    Call::new(request, method, request_id, hashed).map_err(InvalidArgument::into_status)
-}
-
-fn invalid(error: InvalidArgument) -> Status {
-    error.into_status()
-}
-
 fn reply<T>(result: Result<T, VisitsError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
 }
@@ -283,10 +268,8 @@ impl VisitsService for VisitsApi {
         request: Request<SubmitVisitRequest>,
     ) -> Result<Response<SubmitVisitResponse>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "SubmitVisit",
             &body.request_id,
@@ -301,10 +284,7 @@ impl VisitsService for VisitsApi {
             return Ok(Response::new(response));
         }
         let Some(visit) = &body.visit else {
-            return Err(invalid(InvalidArgument::new(
-                "visit",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("visit", "必须填写 is required").into());
         };
         let mut violations = Violations::new();
         let building_id = violations.check(self.names().parse(
@@ -361,7 +341,7 @@ impl VisitsService for VisitsApi {
                 drafts.push(parsed);
             }
         }
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         let building_id = building_id.expect("checked above");
         let building_name = self.names().name("buildings", &building_id);
         let staff_names: Vec<String> = staff_ids
@@ -392,8 +372,7 @@ impl VisitsService for VisitsApi {
     ) -> Result<Response<Visit>, Status> {
         let id = self
             .names()
-            .parse("name", &request.get_ref().name, "visits")
-            .map_err(invalid)?;
+            .parse("name", &request.get_ref().name, "visits")?;
         reply(self.store.get_visit(&id).await)
     }
 
@@ -402,17 +381,14 @@ impl VisitsService for VisitsApi {
         request: Request<ListVisitsRequest>,
     ) -> Result<Response<ListVisitsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
         let page = PageQuery::parse(
             &self.page_tokens,
             &format!("ListVisits|{}", body.parent),
             &body.filter,
             body.page_size,
             &body.page_token,
-        )
-        .map_err(invalid)?;
+        )?;
         let (visits, next_page_token) = self.store.list_visits(&page).await?;
         Ok(Response::new(ListVisitsResponse {
             visits,
@@ -425,10 +401,8 @@ impl VisitsService for VisitsApi {
         request: Request<CreateDemandRequest>,
     ) -> Result<Response<CreateDemandResponse>, Status> {
         let body = request.get_ref();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let call = call(
+        self.names().parse_district("parent", &body.parent)?;
+        let call = Call::new(
             &request,
             "CreateDemand",
             &body.request_id,
@@ -441,12 +415,9 @@ impl VisitsService for VisitsApi {
             return Ok(Response::new(response));
         }
         let Some(draft) = &body.demand else {
-            return Err(invalid(InvalidArgument::new(
-                "demand",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("demand", "必须填写 is required").into());
         };
-        let mut input = parse_draft(self.names(), "demand", draft).map_err(invalid)?;
+        let mut input = parse_draft(self.names(), "demand", draft)?;
         // The demand belongs to the building the enterprise occupies.
         let enterprise = self.names().name("enterprises", &input.uscc);
         let tenancies = self
@@ -454,10 +425,11 @@ impl VisitsService for VisitsApi {
             .active_tenancies(&format!("enterprise = \"{enterprise}\""))
             .await?;
         let Some(tenancy) = tenancies.first() else {
-            return Err(invalid(InvalidArgument::new(
+            return Err(InvalidArgument::new(
                 "demand.enterprise",
                 "该企业在本区没有在租单元 the enterprise occupies no unit in the district",
-            )));
+            )
+            .into());
         };
         let building_name = tenancy
             .unit
@@ -479,8 +451,7 @@ impl VisitsService for VisitsApi {
     ) -> Result<Response<Demand>, Status> {
         let id = self
             .names()
-            .parse("name", &request.get_ref().name, "demands")
-            .map_err(invalid)?;
+            .parse("name", &request.get_ref().name, "demands")?;
         reply(self.store.get_demand(&id).await)
     }
 
@@ -489,17 +460,14 @@ impl VisitsService for VisitsApi {
         request: Request<ListDemandsRequest>,
     ) -> Result<Response<ListDemandsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
         let page = PageQuery::parse(
             &self.page_tokens,
             &format!("ListDemands|{}", body.parent),
             &body.filter,
             body.page_size,
             &body.page_token,
-        )
-        .map_err(invalid)?;
+        )?;
         let (demands, next_page_token) = self.store.list_demands(&page).await?;
         Ok(Response::new(ListDemandsResponse {
             demands,
@@ -512,7 +480,7 @@ impl VisitsService for VisitsApi {
         request: Request<TransitionDemandRequest>,
     ) -> Result<Response<Demand>, Status> {
         let body = request.get_ref();
-        let call = call(
+        let call = Call::new(
             &request,
             "TransitionDemand",
             &body.request_id,
@@ -529,7 +497,7 @@ impl VisitsService for VisitsApi {
             true,
         ));
         let reason = violations.check(text("reason", &body.reason, true));
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .transition_demand(
@@ -547,7 +515,7 @@ impl VisitsService for VisitsApi {
         request: Request<MergeDemandsRequest>,
     ) -> Result<Response<Demand>, Status> {
         let body = request.get_ref();
-        let call = call(
+        let call = Call::new(
             &request,
             "MergeDemands",
             &body.request_id,
@@ -564,7 +532,7 @@ impl VisitsService for VisitsApi {
             violations.add("duplicate", "不能与自身合并 must be another demand");
         }
         let reason = violations.check(text("reason", &body.reason, false));
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         reply(
             self.store
                 .merge_demands(
@@ -582,10 +550,8 @@ impl VisitsService for VisitsApi {
         request: Request<CountDemandsRequest>,
     ) -> Result<Response<CountDemandsResponse>, Status> {
         let body = request.into_inner();
-        self.names()
-            .parse_district("parent", &body.parent)
-            .map_err(invalid)?;
-        let comparisons = louyu_kit::filter::parse(&body.filter).map_err(invalid)?;
+        self.names().parse_district("parent", &body.parent)?;
+        let comparisons = louyu_kit::filter::parse(&body.filter)?;
         let counts = self.store.count_demands(&comparisons).await?;
         let total = counts.iter().map(|count| count.count).sum();
         Ok(Response::new(CountDemandsResponse { counts, total }))
@@ -601,7 +567,7 @@ impl VisitsService for VisitsApi {
         if !(0..=365).contains(&body.horizon_days) {
             violations.add("horizon_days", "应在0至365之间 must be from 0 to 365");
         }
-        violations.into_result().map_err(invalid)?;
+        violations.into_result()?;
         let as_of = body
             .as_of
             .as_ref()
@@ -653,8 +619,7 @@ impl VisitsService for VisitsApi {
     ) -> Result<Response<VisitPlan>, Status> {
         let uscc = self
             .names()
-            .parse("name", &request.get_ref().name, "visitPlans")
-            .map_err(invalid)?;
+            .parse("name", &request.get_ref().name, "visitPlans")?;
         reply(
             self.store
                 .get_plan(&uscc.to_ascii_uppercase(), louyu_kit::time::now_micros())
@@ -668,10 +633,7 @@ impl VisitsService for VisitsApi {
     ) -> Result<Response<CadencePolicy>, Status> {
         let name = self.store.cadence_policy_name();
         if request.get_ref().name != name {
-            return Err(invalid(InvalidArgument::new(
-                "name",
-                format!("应为 must be {name}"),
-            )));
+            return Err(InvalidArgument::new("name", format!("应为 must be {name}")).into());
         }
         reply(
             self.store
@@ -687,20 +649,18 @@ impl VisitsService for VisitsApi {
     ) -> Result<Response<CadencePolicy>, Status> {
         let body = request.get_ref();
         let Some(policy) = &body.cadence_policy else {
-            return Err(invalid(InvalidArgument::new(
-                "cadence_policy",
-                "必须填写 is required",
-            )));
+            return Err(InvalidArgument::new("cadence_policy", "必须填写 is required").into());
         };
         let name = self.store.cadence_policy_name();
         if policy.name != name {
-            return Err(invalid(InvalidArgument::new(
+            return Err(InvalidArgument::new(
                 "cadence_policy.name",
                 format!("应为 must be {name}"),
-            )));
+            )
+            .into());
         }
-        let cadence = Cadence::parse(policy).map_err(invalid)?;
-        let call = call(&request, "UpdateCadencePolicy", "", body)?;
+        let cadence = Cadence::parse(policy)?;
+        let call = Call::new(&request, "UpdateCadencePolicy", "", body)?;
         reply(self.store.update_cadence(&call, cadence).await)
     }
 }
