@@ -318,6 +318,27 @@ pub fn push_resource_id_condition(
     column: &str,
     query: &mut SqlQuery,
 ) -> Result<(), InvalidArgument> {
+    push_id_condition(comparison, column, query, str::to_owned)
+}
+
+/// As [`push_resource_id_condition`], for enterprises: the unified social
+/// credit code is compared in upper case, as it is stored.
+pub fn push_enterprise_condition(
+    comparison: &Comparison,
+    column: &str,
+    query: &mut SqlQuery,
+) -> Result<(), InvalidArgument> {
+    push_id_condition(comparison, column, query, |id| {
+        id.trim().to_ascii_uppercase()
+    })
+}
+
+fn push_id_condition(
+    comparison: &Comparison,
+    column: &str,
+    query: &mut SqlQuery,
+    normalise: fn(&str) -> String,
+) -> Result<(), InvalidArgument> {
     equality_only(comparison)?;
     let Literal::Text(name) = &comparison.value else {
         return Err(wrong_value(
@@ -325,7 +346,7 @@ pub fn push_resource_id_condition(
             "带引号的资源名 a quoted resource name",
         ));
     };
-    let id = name.rsplit('/').next().unwrap_or_default().to_owned();
+    let id = normalise(name.rsplit('/').next().unwrap_or_default());
     let op = if comparison.op == Op::Eq {
         " = "
     } else {

@@ -45,6 +45,10 @@ pub enum MutationError {
     Database(#[from] sqlx::Error),
     #[error("a stored response cannot be decoded")]
     Corrupt(#[from] prost::DecodeError),
+    /// The same request id is being served by another call right now
+    /// (PostgreSQL lets both begin); retrying returns the first result.
+    #[error("the same request is in progress")]
+    Concurrent,
 }
 
 impl From<IdempotencyError> for MutationError {
@@ -101,14 +105,20 @@ pub async fn finish<R: prost::Message>(
     response: &R,
     events: Vec<NewEvent>,
 ) -> Result<(), MutationError> {
-    idempotency::remember(
+    let remembered = idempotency::remember(
         &mut transaction,
         call.method,
         &call.request_id,
         &call.request_hash,
         response,
     )
-    .await?;
+    .await;
+    match remembered {
+        Err(IdempotencyError::Database(error)) if crate::db::is_unique_violation(&error) => {
+            return Err(MutationError::Concurrent);
+        }
+        other => other?,
+    }
     audit::record(
         &mut transaction,
         &call.context,

@@ -15,6 +15,9 @@ pub enum RegistryError {
     /// says why, in Chinese then English.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A concurrent call came first; retrying is safe.
+    #[error("conflicting concurrent change")]
+    Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
@@ -36,6 +39,7 @@ impl From<louyu_kit::mutation::MutationError> for RegistryError {
             MutationError::InvalidArgument(invalid) => RegistryError::InvalidArgument(invalid),
             MutationError::Database(database) => RegistryError::Database(database),
             MutationError::Corrupt(decode) => RegistryError::Corrupt(decode.to_string()),
+            MutationError::Concurrent => RegistryError::Conflict,
         }
     }
 }
@@ -53,6 +57,9 @@ impl From<RegistryError> for Status {
             RegistryError::NotFound { .. } => Status::not_found(error.to_string()),
             RegistryError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
             RegistryError::FailedPrecondition(message) => Status::failed_precondition(message),
+            RegistryError::Conflict => {
+                Status::aborted("并发请求冲突，请重试 a concurrent request came first; retry")
+            }
             RegistryError::Database(ref cause) => {
                 louyu_kit::error::internal("registry database", cause)
             }

@@ -84,7 +84,7 @@ fn visit_time(field: &str, value: Option<&prost_types::Timestamp>) -> Result<i64
     if micros < earliest || micros > louyu_kit::time::now_micros() + MICROS_PER_DAY {
         return Err(InvalidArgument::new(
             field,
-            "走访时间不能在未来或2000年以前 must not be in the future or before 2000",
+            "走访时间不能晚于现在一天以上，也不能早于2000年 must not be more than a day in the future or before 2000",
         ));
     }
     Ok(micros)
@@ -573,8 +573,15 @@ impl VisitsService for VisitsApi {
             .as_ref()
             .map(louyu_kit::time::micros_from_timestamp)
             .unwrap_or_else(louyu_kit::time::now_micros);
-        if self.registry.staff(&body.staff).await?.is_none() {
-            return Err(VisitsError::not_found(body.staff).into());
+        match self.registry.staff(&body.staff).await? {
+            Some(member) if member.active => {}
+            Some(_) => {
+                return Err(VisitsError::FailedPrecondition(
+                    "该工作人员已离岗 this member of staff is no longer active".to_owned(),
+                )
+                .into());
+            }
+            None => return Err(VisitsError::not_found(body.staff).into()),
         }
         let mut scope = PlanScope::default();
         for assignment in self.registry.assignments(&body.staff).await? {

@@ -43,6 +43,7 @@ impl From<louyu_kit::mutation::MutationError> for VisitsError {
             MutationError::InvalidArgument(invalid) => VisitsError::InvalidArgument(invalid),
             MutationError::Database(database) => VisitsError::Database(database),
             MutationError::Corrupt(decode) => VisitsError::Corrupt(decode.to_string()),
+            MutationError::Concurrent => VisitsError::Conflict,
         }
     }
 }

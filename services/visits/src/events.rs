@@ -73,14 +73,16 @@ impl RegistryEvents {
             .await?;
         self.store.end_plan(connection, &enterprise.uscc).await?;
         // The flags changed demands: the trail says the registry's feed did it.
-        audit::record(
-            connection,
-            &RequestContext::system(REGISTRY_FEED),
-            "FlagDemandsOfDepartedEnterprise",
-            &enterprise.name,
-            "",
-        )
-        .await?;
+        if flagged > 0 {
+            audit::record(
+                connection,
+                &RequestContext::system(REGISTRY_FEED),
+                "FlagDemandsOfDepartedEnterprise",
+                &enterprise.name,
+                "",
+            )
+            .await?;
+        }
         tracing::info!(enterprise = %enterprise.name, flagged, "enterprise left; open demands flagged");
         Ok(())
     }

@@ -377,6 +377,8 @@ fn problem_of(row: &ImportRow, error: RegistryError) -> Result<RowProblem, Regis
             field: String::new(),
             message: format!("已存在 already exists: {resource}"),
         },
-        other @ (RegistryError::Database(_) | RegistryError::Corrupt(_)) => return Err(other),
+        other @ (RegistryError::Database(_)
+        | RegistryError::Corrupt(_)
+        | RegistryError::Conflict) => return Err(other),
     })
 }

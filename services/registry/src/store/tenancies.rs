@@ -328,7 +328,7 @@ fn enterprise_filter(
     comparison: &filter::Comparison,
     query: &mut SqlQuery,
 ) -> Result<(), InvalidArgument> {
-    filter::push_resource_id_condition(comparison, "uscc", query)
+    filter::push_enterprise_condition(comparison, "uscc", query)
 }
 
 fn building_filter(

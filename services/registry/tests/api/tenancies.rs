@@ -138,6 +138,24 @@ async fn a_tenancy_occupies_a_vacant_unit_and_a_move_keeps_the_history(backend: 
         2,
         "the old tenancy is kept, not overwritten"
     );
+    let lower_case = app
+        .registry
+        .list_tenancies(ListTenanciesRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!(
+                "enterprise = \"{DISTRICT}/enterprises/{}\"",
+                code.to_lowercase()
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        lower_case.tenancies.len(),
+        2,
+        "a code in lower case filters alike"
+    );
     let active = app
         .registry
         .list_tenancies(ListTenanciesRequest {

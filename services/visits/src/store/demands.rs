@@ -239,6 +239,11 @@ impl Store {
                 "只能合并未办结的需求 only demands still open can be merged".to_owned(),
             ));
         }
+        sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2")
+            .bind(louyu_kit::time::now_micros())
+            .bind(keep)
+            .execute(&mut *transaction)
+            .await?;
         sqlx::query("UPDATE demand_reports SET demand_id = $1 WHERE demand_id = $2")
             .bind(keep)
             .bind(duplicate)
@@ -622,7 +627,7 @@ pub(super) const DEMAND_FILTERS: &[FilterField] = &[
         name: "enterprise",
         column: "uscc",
         kind: FieldKind::Custom(|comparison, query| {
-            filter::push_resource_id_condition(comparison, "uscc", query)
+            filter::push_enterprise_condition(comparison, "uscc", query)
         }),
     },
     FilterField {

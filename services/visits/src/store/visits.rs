@@ -304,7 +304,14 @@ fn subquery_filter(
             ),
         ));
     };
-    let id = name.rsplit('/').next().unwrap_or_default().to_owned();
+    // Enterprise ids (USCC) are stored in upper case; staff ids are lower case
+    // by construction, so upper-casing only the former is exact.
+    let raw = name.rsplit('/').next().unwrap_or_default();
+    let id = if comparison.field == "enterprise" {
+        raw.trim().to_ascii_uppercase()
+    } else {
+        raw.to_owned()
+    };
     let negate = if comparison.op == filter::Op::Ne {
         "NOT "
     } else {

@@ -199,6 +199,17 @@ async fn a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand(backend: Tes
         .unwrap()
         .into_inner();
     assert_eq!(counts.total, 2, "the linked report is not counted twice");
+    let of_a = suite
+        .visits
+        .list_demands(ListDemandsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!("enterprise = \"{}\"", enterprise(&world.a.to_lowercase())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(of_a.demands.len(), 1, "a code in lower case filters alike");
 
     // Two demands a worker recognises as one: merged by hand.
     let space = raise(&mut suite, &world.a, DemandCategory::OfficeSpace)
