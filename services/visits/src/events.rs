@@ -1,13 +1,15 @@
 //! What the visits service publishes (see `store`), and what it consumes:
 //! the registry's feed. An enterprise that moves out or is deregistered has
 //! its open demands flagged and its plan ended; an enterprise that takes a
-//! unit gets a plan.
+//! unit gets a plan, which ends when its last tenancy ends.
 
 use futures::future::BoxFuture;
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::feed::EventHandler;
 use louyu_proto::common::v1::Event;
-use louyu_proto::registry::v1::{EnterpriseChanged, EnterpriseStatus, TenancyStarted};
+use louyu_proto::registry::v1::{
+    EnterpriseChanged, EnterpriseStatus, TenancyEnded, TenancyStarted,
+};
 use prost::{Message, Name};
 use sqlx::AnyConnection;
 
@@ -48,6 +50,9 @@ impl RegistryEvents {
                 started_at,
             )
             .await
+        } else if event_type == TenancyEnded::full_name() {
+            self.on_tenancy_ended(connection, TenancyEnded::decode(payload.value.as_slice())?)
+                .await
         } else {
             // Other registry events do not concern visits.
             Ok(())
@@ -98,8 +103,25 @@ impl RegistryEvents {
         };
         let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
         let building_id = started.building.rsplit('/').next().unwrap_or_default();
+        let tenancy_id = tenancy.name.rsplit('/').next().unwrap_or_default();
         self.store
-            .start_plan(connection, uscc, building_id, started_at)
+            .tenancy_started(connection, tenancy_id, uscc, building_id, started_at)
+            .await?;
+        Ok(())
+    }
+
+    async fn on_tenancy_ended(
+        &self,
+        connection: &mut AnyConnection,
+        ended: TenancyEnded,
+    ) -> anyhow::Result<()> {
+        let Some(tenancy) = ended.tenancy else {
+            return Ok(());
+        };
+        let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
+        let tenancy_id = tenancy.name.rsplit('/').next().unwrap_or_default();
+        self.store
+            .tenancy_ended(connection, tenancy_id, uscc)
             .await?;
         Ok(())
     }

@@ -56,7 +56,7 @@ impl Store {
 
     /// Starts (or resumes) an enterprise's plan when it takes a unit. A
     /// repeated event changes nothing: the start time stays the first one.
-    pub async fn start_plan(
+    async fn start_plan(
         &self,
         connection: &mut AnyConnection,
         uscc: &str,
@@ -75,6 +75,65 @@ impl Store {
         .execute(&mut *connection)
         .await?;
         Ok(())
+    }
+
+    /// Remembers a tenancy the registry announced. A repeated event changes
+    /// nothing.
+    pub async fn tenancy_started(
+        &self,
+        connection: &mut AnyConnection,
+        tenancy_id: &str,
+        uscc: &str,
+        building_id: &str,
+        started_at: i64,
+    ) -> Result<(), VisitsError> {
+        sqlx::query(
+            "INSERT INTO tenancies_seen (tenancy_id, uscc, building_id, started_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenancy_id) DO NOTHING",
+        )
+        .bind(tenancy_id)
+        .bind(uscc)
+        .bind(building_id)
+        .bind(started_at)
+        .execute(&mut *connection)
+        .await?;
+        self.start_plan(connection, uscc, building_id, started_at)
+            .await
+    }
+
+    /// Forgets an ended tenancy. With no tenancy left the enterprise's plan
+    /// ends; otherwise it follows the enterprise to the building of its
+    /// latest tenancy.
+    pub async fn tenancy_ended(
+        &self,
+        connection: &mut AnyConnection,
+        tenancy_id: &str,
+        uscc: &str,
+    ) -> Result<(), VisitsError> {
+        sqlx::query("DELETE FROM tenancies_seen WHERE tenancy_id = $1")
+            .bind(tenancy_id)
+            .execute(&mut *connection)
+            .await?;
+        let remaining: Option<String> = sqlx::query_scalar(
+            "SELECT building_id FROM tenancies_seen WHERE uscc = $1 ORDER BY started_at DESC, tenancy_id DESC LIMIT 1",
+        )
+        .bind(uscc)
+        .fetch_optional(&mut *connection)
+        .await?;
+        match remaining {
+            None => self.end_plan(connection, uscc).await,
+            Some(building_id) => {
+                sqlx::query(
+                    "UPDATE visit_plans SET building_id = $1, updated_at = $2 WHERE uscc = $3",
+                )
+                .bind(building_id)
+                .bind(louyu_kit::time::now_micros())
+                .bind(uscc)
+                .execute(&mut *connection)
+                .await?;
+                Ok(())
+            }
+        }
     }
 
     /// Ends the plan of an enterprise that left the district.

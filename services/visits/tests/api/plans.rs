@@ -175,6 +175,60 @@ async fn due_and_overdue_visits_come_out_in_order_across_a_simulated_month(backe
         "no colour until the risk service grades it"
     );
 
+    // B's lease ends and it takes no other unit: its plan ends, and it leaves
+    // s-1's list.
+    let tenancies = suite
+        .registry
+        .list_tenancies(louyu_proto::registry::v1::ListTenanciesRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!(
+                "enterprise = \"{}\" AND state = ACTIVE",
+                enterprise(&world.b)
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenancies;
+    suite
+        .registry
+        .end_tenancy(louyu_proto::registry::v1::EndTenancyRequest {
+            name: tenancies[0].name.clone(),
+            end_date: Some(louyu_proto::google::r#type::Date {
+                year: 2026,
+                month: 11,
+                day: 30,
+            }),
+            reason: "租约到期".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let visits = suite.visits.clone();
+    let plan_of_b = format!("{DISTRICT}/visitPlans/{}", world.b);
+    eventually("B's plan ends with its last tenancy", || {
+        let mut visits = visits.clone();
+        let name = plan_of_b.clone();
+        async move {
+            !visits
+                .get_visit_plan(GetVisitPlanRequest { name })
+                .await
+                .unwrap()
+                .into_inner()
+                .active
+        }
+    })
+    .await;
+    assert_eq!(
+        due_lists(&mut suite, now + 30 * DAY, 0).await,
+        vec![
+            ("b-2".to_owned(), vec![world.d.clone()]),
+            ("b-1".to_owned(), vec![world.e.clone(), world.a.clone()])
+        ],
+        "B is off the list; D (due on day 2) leads, then E (its plan began before A's latest visit) and A"
+    );
+
     let nobody = suite
         .visits
         .list_due_visits(ListDueVisitsRequest {
