@@ -7,6 +7,7 @@ use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::{PageQuery, PageTokens};
 use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::registry::v1::AssignmentRole;
 use louyu_proto::visits::v1::visits_service_server::VisitsService;
 use louyu_proto::visits::v1::*;
 use tonic::{Request, Response, Status};
@@ -424,7 +425,15 @@ impl VisitsService for VisitsApi {
             .registry
             .active_tenancies(&format!("enterprise = \"{enterprise}\""))
             .await?;
-        let Some(tenancy) = tenancies.first() else {
+        // An enterprise in several buildings: the demand goes with the tenancy
+        // that started last, where the enterprise is most likely to be met.
+        let latest = tenancies.iter().max_by_key(|tenancy| {
+            tenancy
+                .lease_start
+                .as_ref()
+                .map(|date| (date.year, date.month, date.day))
+        });
+        let Some(tenancy) = latest else {
             return Err(InvalidArgument::new(
                 "demand.enterprise",
                 "该企业在本区没有在租单元 the enterprise occupies no unit in the district",
@@ -584,7 +593,15 @@ impl VisitsService for VisitsApi {
             None => return Err(VisitsError::not_found(body.staff).into()),
         }
         let mut scope = PlanScope::default();
-        for assignment in self.registry.assignments(&body.staff).await? {
+        // Visit plans are the field workers' rounds: officers' assignments
+        // (safety, market supervision, ...) do not put buildings on the list.
+        let rounds = self
+            .registry
+            .assignments(&body.staff)
+            .await?
+            .into_iter()
+            .filter(|assignment| assignment.role == AssignmentRole::FieldWorker as i32);
+        for assignment in rounds {
             if assignment.enterprise.is_empty() {
                 scope.building_ids.push(last_segment(&assignment.building));
             } else {

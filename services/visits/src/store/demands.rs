@@ -369,12 +369,27 @@ impl Store {
         demand: &mut Demand,
         id: &str,
     ) -> Result<(), VisitsError> {
-        let reports: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM demand_reports WHERE demand_id = $1")
-                .bind(id)
-                .fetch_one(&mut *connection)
-                .await?;
-        demand.report_count = i32::try_from(reports).unwrap_or(i32::MAX);
+        let reports = sqlx::query(
+            "SELECT visit_id, description, actor, reported_at FROM demand_reports WHERE demand_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        demand.reports = reports
+            .iter()
+            .map(|row| -> Result<DemandReport, VisitsError> {
+                let visit: Option<String> = row.try_get("visit_id")?;
+                Ok(DemandReport {
+                    visit: visit
+                        .map(|visit| self.names.name("visits", &visit))
+                        .unwrap_or_default(),
+                    description: row.try_get("description")?,
+                    actor: row.try_get("actor")?,
+                    report_time: timestamp(row.try_get("reported_at")?),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
         let rows = sqlx::query(
             "SELECT from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
              WHERE demand_id = $1 ORDER BY id",
@@ -481,6 +496,7 @@ impl Store {
                 .unwrap_or_default(),
             flag: row.try_get("flag")?,
             history: Vec::new(),
+            reports: Vec::new(),
             create_time: timestamp(row.try_get("created_at")?),
             update_time: timestamp(row.try_get("updated_at")?),
         })

@@ -186,6 +186,15 @@ async fn a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand(backend: Tes
     let linked = again.demand.unwrap();
     assert_eq!(linked.name, original.name);
     assert_eq!(linked.report_count, 2);
+    assert_eq!(linked.reports.len(), 2, "both reports are kept");
+    assert_eq!(
+        linked.reports[0].visit,
+        submitted.visit.as_ref().unwrap().name
+    );
+    assert!(
+        linked.reports[1].visit.is_empty(),
+        "the second was raised outside a visit"
+    );
     let other_enterprise = raise(&mut suite, &world.b, DemandCategory::Tax).await;
     assert!(!other_enterprise.linked);
 

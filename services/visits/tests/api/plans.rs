@@ -229,6 +229,20 @@ async fn due_and_overdue_visits_come_out_in_order_across_a_simulated_month(backe
         "B is off the list; D (due on day 2) leads, then E (its plan began before A's latest visit) and A"
     );
 
+    // An officer's assignment is not a round of visits.
+    suite
+        .registry
+        .create_assignment(louyu_proto::registry::v1::CreateAssignmentRequest {
+            parent: format!("{DISTRICT}/staff/s-2"),
+            assignment: Some(louyu_proto::registry::v1::Assignment {
+                building: format!("{DISTRICT}/buildings/b-1"),
+                role: louyu_proto::registry::v1::AssignmentRole::SafetyOfficer as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
     let nobody = suite
         .visits
         .list_due_visits(ListDueVisitsRequest {
@@ -239,7 +253,10 @@ async fn due_and_overdue_visits_come_out_in_order_across_a_simulated_month(backe
         .await
         .unwrap()
         .into_inner();
-    assert!(nobody.buildings.is_empty(), "s-2 covers nothing");
+    assert!(
+        nobody.buildings.is_empty(),
+        "s-2 has no rounds: only a safety officer's assignment"
+    );
 }
 
 backend_tests!(due_and_overdue_visits_come_out_in_order_across_a_simulated_month);
