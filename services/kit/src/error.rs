@@ -113,10 +113,6 @@ impl Violations {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.violations.is_empty()
-    }
-
     pub fn into_result(self) -> Result<(), InvalidArgument> {
         if self.violations.is_empty() {
             Ok(())

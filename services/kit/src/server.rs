@@ -47,10 +47,6 @@ impl Shutdown {
         self.sender.send_replace(true);
     }
 
-    pub fn is_triggered(&self) -> bool {
-        *self.sender.borrow()
-    }
-
     pub fn subscribe(&self) -> watch::Receiver<bool> {
         self.sender.subscribe()
     }

@@ -9,20 +9,14 @@ use super::Uscc;
 /// Builds and parses the registry's resource names.
 #[derive(Debug, Clone)]
 pub struct Names {
-    district: String,
     names: DistrictNames,
 }
 
 impl Names {
     pub fn new(district: &str) -> Self {
         Self {
-            district: district.to_owned(),
             names: DistrictNames::new(district),
         }
-    }
-
-    pub fn district_id(&self) -> &str {
-        &self.district
     }
 
     pub fn district(&self) -> String {

@@ -63,11 +63,6 @@ impl Uscc {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// A code from the database, where only valid codes are stored.
-    pub fn from_trusted(code: String) -> Self {
-        Self(code)
-    }
 }
 
 impl fmt::Display for Uscc {

@@ -56,10 +56,6 @@ impl Store {
         &self.names
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Begins a mutation; when the call repeats an earlier one, returns that
     /// call's response instead.
     async fn begin<R: prost::Message + Default>(

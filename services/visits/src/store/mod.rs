@@ -39,10 +39,6 @@ impl Store {
         &self.names
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// The response of an earlier call with the same request id, read
     /// without taking the write lock, so a retry is answered even before any
     /// validation against the registry.
