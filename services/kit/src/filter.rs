@@ -328,9 +328,25 @@ pub fn push_enterprise_condition(
     column: &str,
     query: &mut SqlQuery,
 ) -> Result<(), InvalidArgument> {
-    push_id_condition(comparison, column, query, |id| {
-        id.trim().to_ascii_uppercase()
-    })
+    push_id_condition(comparison, column, query, normalise_uscc)
+}
+
+/// The quoted resource name an equality comparison holds, for filters on
+/// references (`building = "districts/jingan/buildings/b-1"`).
+pub fn quoted_name(comparison: &Comparison) -> Result<&str, InvalidArgument> {
+    equality_only(comparison)?;
+    match &comparison.value {
+        Literal::Text(name) => Ok(name),
+        _ => Err(wrong_value(
+            comparison,
+            "带引号的资源名 a quoted resource name",
+        )),
+    }
+}
+
+/// A unified social credit code as stored: trimmed, upper case.
+pub fn normalise_uscc(id: &str) -> String {
+    id.trim().to_ascii_uppercase()
 }
 
 fn push_id_condition(
@@ -339,14 +355,7 @@ fn push_id_condition(
     query: &mut SqlQuery,
     normalise: fn(&str) -> String,
 ) -> Result<(), InvalidArgument> {
-    equality_only(comparison)?;
-    let Literal::Text(name) = &comparison.value else {
-        return Err(wrong_value(
-            comparison,
-            "带引号的资源名 a quoted resource name",
-        ));
-    };
-    let id = normalise(name.rsplit('/').next().unwrap_or_default());
+    let id = normalise(crate::names::last_id(quoted_name(comparison)?));
     let op = if comparison.op == Op::Eq {
         " = "
     } else {

@@ -52,6 +52,11 @@ pub fn parse_name<'a>(
     Ok(segments.iter().skip(1).step_by(2).copied().collect())
 }
 
+/// The id that ends a resource name: `b-1` of `districts/jingan/buildings/b-1`.
+pub fn last_id(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or_default()
+}
+
 /// Builds and parses the resource names of the one district a deployment
 /// serves; a name of another district is rejected, not looked up.
 #[derive(Debug, Clone)]

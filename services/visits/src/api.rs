@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_kit::names::DistrictNames;
+use louyu_kit::names::{DistrictNames, last_id};
 use louyu_kit::page::{PageQuery, PageTokens};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::AssignmentRole;
@@ -200,10 +200,6 @@ fn parse_draft(
     })
 }
 
-fn last_segment(name: &str) -> String {
-    name.rsplit('/').next().unwrap_or_default().to_owned()
-}
-
 impl VisitsApi {
     /// Checks a visit against the registry: the building exists, the staff
     /// exist and are active, every enterprise met or raising a demand is a
@@ -241,7 +237,7 @@ impl VisitsApi {
             .active_tenancies(&format!("building = \"{building_name}\""))
             .await?
             .into_iter()
-            .map(|tenancy| last_segment(&tenancy.enterprise))
+            .map(|tenancy| last_id(&tenancy.enterprise).to_owned())
             .collect();
         let not_tenant = "不是该楼宇的在租企业 is not a current tenant of the visited building";
         for (index, observation) in observations.iter().enumerate() {
@@ -258,7 +254,7 @@ impl VisitsApi {
             }
         }
         violations.into_result()?;
-        Ok(last_segment(&building.managing_sub_district))
+        Ok(last_id(&building.managing_sub_district).to_owned())
     }
 }
 
@@ -449,8 +445,8 @@ impl VisitsService for VisitsApi {
         let Some(building) = self.registry.building(&building_name).await? else {
             return Err(VisitsError::not_found(building_name).into());
         };
-        input.building_id = last_segment(&building.name);
-        input.sub_district_id = last_segment(&building.managing_sub_district);
+        input.building_id = last_id(&building.name).to_owned();
+        input.sub_district_id = last_id(&building.managing_sub_district).to_owned();
         reply(self.store.create_demand(&call, input).await)
     }
 
@@ -603,9 +599,11 @@ impl VisitsService for VisitsApi {
             .filter(|assignment| assignment.role == AssignmentRole::FieldWorker as i32);
         for assignment in rounds {
             if assignment.enterprise.is_empty() {
-                scope.building_ids.push(last_segment(&assignment.building));
+                scope
+                    .building_ids
+                    .push(last_id(&assignment.building).to_owned());
             } else {
-                scope.usccs.push(last_segment(&assignment.enterprise));
+                scope.usccs.push(last_id(&assignment.enterprise).to_owned());
             }
         }
         let until = as_of + i64::from(body.horizon_days) * MICROS_PER_DAY;

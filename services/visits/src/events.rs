@@ -6,6 +6,7 @@
 use futures::future::BoxFuture;
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::feed::EventHandler;
+use louyu_kit::names::last_id;
 use louyu_proto::common::v1::Event;
 use louyu_proto::registry::v1::{
     EnterpriseChanged, EnterpriseStatus, TenancyEnded, TenancyStarted,
@@ -101,9 +102,9 @@ impl RegistryEvents {
         let Some(tenancy) = started.tenancy else {
             return Ok(());
         };
-        let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
-        let building_id = started.building.rsplit('/').next().unwrap_or_default();
-        let tenancy_id = tenancy.name.rsplit('/').next().unwrap_or_default();
+        let uscc = last_id(&tenancy.enterprise);
+        let building_id = last_id(&started.building);
+        let tenancy_id = last_id(&tenancy.name);
         self.store
             .tenancy_started(connection, tenancy_id, uscc, building_id, started_at)
             .await?;
@@ -118,8 +119,8 @@ impl RegistryEvents {
         let Some(tenancy) = ended.tenancy else {
             return Ok(());
         };
-        let uscc = tenancy.enterprise.rsplit('/').next().unwrap_or_default();
-        let tenancy_id = tenancy.name.rsplit('/').next().unwrap_or_default();
+        let uscc = last_id(&tenancy.enterprise);
+        let tenancy_id = last_id(&tenancy.name);
         self.store
             .tenancy_ended(connection, tenancy_id, uscc)
             .await?;

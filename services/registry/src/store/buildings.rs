@@ -1,10 +1,11 @@
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{Building, Contact, CouncilMember};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
 use crate::events;
@@ -204,7 +205,7 @@ impl Store {
             "id",
             page,
             |row| self.building_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }

@@ -1,11 +1,12 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::{Department, DepartmentKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::fields;
 use crate::error::RegistryError;
 
@@ -180,7 +181,7 @@ impl Store {
                 "id",
                 page,
                 |row| self.department_from_row(row),
-                |item| last_segment(&item.name),
+                |item| last_id(&item.name).to_owned(),
             )
             .await?;
         let mut connection = self.db.pool().acquire().await?;
@@ -195,7 +196,7 @@ impl Store {
         departments: &mut [Department],
     ) -> Result<(), RegistryError> {
         for department in departments {
-            let id = last_segment(&department.name);
+            let id = last_id(&department.name).to_owned();
             let categories: Vec<i64> =
                 sqlx::query_scalar("SELECT category FROM department_categories WHERE department_id = $1 ORDER BY category")
                     .bind(&id)
@@ -288,13 +289,7 @@ fn sub_district_filter(
             "sub_district 只支持 = sub_district supports only =",
         ));
     }
-    let filter::Literal::Text(name) = &comparison.value else {
-        return Err(InvalidArgument::new(
-            "filter",
-            "sub_district 的值应为带引号的资源名 sub_district must be a quoted resource name",
-        ));
-    };
-    let id = name.rsplit('/').next().unwrap_or_default().to_owned();
+    let id = last_id(filter::quoted_name(comparison)?).to_owned();
     query
         .push(" AND (NOT EXISTS (SELECT 1 FROM department_jurisdictions j WHERE j.department_id = departments.id)")
         .push(" OR EXISTS (SELECT 1 FROM department_jurisdictions j WHERE j.department_id = departments.id AND j.sub_district_id = ")

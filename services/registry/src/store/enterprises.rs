@@ -1,9 +1,10 @@
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
@@ -188,7 +189,7 @@ impl Store {
                 "uscc",
                 page,
                 |row| self.enterprise_from_row(row),
-                |item| last_segment(&item.name),
+                |item| last_id(&item.name).to_owned(),
             )
             .await?;
         self.fill_occupied_units(self.db.pool(), &mut enterprises)
@@ -211,7 +212,7 @@ impl Store {
             if index > 0 {
                 query.push(", ");
             }
-            query.push_value(SqlValue::Text(last_segment(&enterprise.name)));
+            query.push_value(SqlValue::Text(last_id(&enterprise.name).to_owned()));
         }
         query.push(") ORDER BY building_id, unit_id");
         let rows = query.build().fetch_all(executor).await?;
@@ -223,7 +224,7 @@ impl Store {
             );
             if let Some(enterprise) = enterprises
                 .iter_mut()
-                .find(|enterprise| last_segment(&enterprise.name) == uscc)
+                .find(|enterprise| last_id(&enterprise.name) == uscc)
             {
                 enterprise.occupied_units.push(unit);
             }

@@ -100,11 +100,6 @@ impl Store {
     }
 }
 
-/// The last segment of a resource name: the key lists page by.
-fn last_segment(name: &str) -> String {
-    name.rsplit('/').next().unwrap_or_default().to_owned()
-}
-
 fn timestamp(row: &AnyRow, column: &str) -> Result<Option<prost_types::Timestamp>, RegistryError> {
     Ok(Some(louyu_kit::time::timestamp_from_micros(
         row.try_get(column)?,

@@ -1,10 +1,11 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{Assignment, AssignmentRole, Staff};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
 use crate::error::RegistryError;
@@ -154,7 +155,7 @@ impl Store {
             "id",
             page,
             |row| self.staff_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }
@@ -316,7 +317,7 @@ impl Store {
             "id",
             page,
             |row| self.assignment_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }

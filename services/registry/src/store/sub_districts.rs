@@ -1,9 +1,10 @@
 use louyu_kit::filter::SqlQuery;
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{SubDistrict, SubDistrictKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::error::RegistryError;
 
 #[derive(Debug, Clone)]
@@ -76,7 +77,7 @@ impl Store {
             "id",
             page,
             |row| self.sub_district_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }

@@ -1,11 +1,12 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{EnterpriseStatus, Tenancy, TenancyState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, last_segment, timestamp};
+use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
 use crate::error::RegistryError;
@@ -286,7 +287,7 @@ impl Store {
             "id",
             page,
             |row| self.tenancy_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }
@@ -343,14 +344,7 @@ fn unit_filter(
     comparison: &filter::Comparison,
     query: &mut SqlQuery,
 ) -> Result<(), InvalidArgument> {
-    filter::equality_only(comparison)?;
-    let filter::Literal::Text(name) = &comparison.value else {
-        return Err(InvalidArgument::new(
-            "filter",
-            "unit 的值应为带引号的资源名 unit must be a quoted resource name",
-        ));
-    };
-    let mut segments = name.rsplit('/');
+    let mut segments = filter::quoted_name(comparison)?.rsplit('/');
     let unit_id = segments.next().unwrap_or_default().to_owned();
     let _collection = segments.next();
     let building_id = segments.next().unwrap_or_default().to_owned();

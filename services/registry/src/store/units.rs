@@ -1,10 +1,11 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::Unit;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, last_segment, timestamp};
+use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::error::RegistryError;
 
 /// A unit's fields, parsed.
@@ -148,7 +149,7 @@ impl Store {
             "u.id",
             page,
             |row| self.unit_from_row(row),
-            |item| last_segment(&item.name),
+            |item| last_id(&item.name).to_owned(),
         )
         .await
     }

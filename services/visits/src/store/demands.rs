@@ -2,6 +2,7 @@ use louyu_kit::audit::RequestContext;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_kit::page::{self, Order, PageQuery};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
@@ -278,12 +279,7 @@ impl Store {
         reason: &str,
         merged_into: Option<&str>,
     ) -> Result<(Demand, NewEvent), VisitsError> {
-        let id = current
-            .name
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let id = last_id(&current.name).to_owned();
         // The status guard makes a concurrent change of the same demand lose
         // cleanly instead of overwriting.
         let updated = sqlx::query(
@@ -426,24 +422,12 @@ impl Store {
             Order::Ascending,
             page,
             |row| self.demand_from_row(row),
-            |demand: &Demand| {
-                demand
-                    .name
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            },
+            |demand: &Demand| last_id(&demand.name).to_owned(),
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
         for demand in &mut demands {
-            let id = demand
-                .name
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let id = last_id(&demand.name).to_owned();
             self.fill_demand(&mut connection, demand, &id).await?;
         }
         Ok((demands, next))

@@ -1,5 +1,6 @@
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
 use louyu_kit::page::{self, Order, PageQuery};
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
@@ -186,12 +187,12 @@ impl Store {
             Order::Descending,
             page,
             |row| self.visit_from_row(row),
-            |visit: &Visit| visit.name.rsplit('/').next().unwrap_or_default().to_owned(),
+            |visit: &Visit| last_id(&visit.name).to_owned(),
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
         for visit in &mut visits {
-            let id = visit.name.rsplit('/').next().unwrap_or_default().to_owned();
+            let id = last_id(&visit.name).to_owned();
             self.fill_visit(&mut connection, visit, &id).await?;
         }
         Ok((visits, next))
@@ -274,6 +275,7 @@ fn staff_filter(
         comparison,
         query,
         "SELECT visit_id FROM visit_staff WHERE staff_id = ",
+        str::to_owned,
     )
 }
 
@@ -286,6 +288,7 @@ fn enterprise_filter(
         comparison,
         query,
         "SELECT visit_id FROM observations WHERE uscc = ",
+        filter::normalise_uscc,
     )
 }
 
@@ -293,25 +296,9 @@ fn subquery_filter(
     comparison: &filter::Comparison,
     query: &mut SqlQuery,
     subquery: &str,
+    normalise: fn(&str) -> String,
 ) -> Result<(), louyu_kit::error::InvalidArgument> {
-    filter::equality_only(comparison)?;
-    let filter::Literal::Text(name) = &comparison.value else {
-        return Err(louyu_kit::error::InvalidArgument::new(
-            "filter",
-            format!(
-                "{0} 的值应为带引号的资源名 {0} must be a quoted resource name",
-                comparison.field
-            ),
-        ));
-    };
-    // Enterprise ids (USCC) are stored in upper case; staff ids are lower case
-    // by construction, so upper-casing only the former is exact.
-    let raw = name.rsplit('/').next().unwrap_or_default();
-    let id = if comparison.field == "enterprise" {
-        raw.trim().to_ascii_uppercase()
-    } else {
-        raw.to_owned()
-    };
+    let id = normalise(last_id(filter::quoted_name(comparison)?));
     let negate = if comparison.op == filter::Op::Ne {
         "NOT "
     } else {
