@@ -139,6 +139,17 @@ impl Row<'_> {
         }
     }
 
+    /// Parses the column's text, recording any violation against it.
+    fn parse<T>(
+        &mut self,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, InvalidArgument>,
+    ) -> Option<T> {
+        let text = self.text(column).to_owned();
+        let result = parse(&text);
+        self.check(column, result)
+    }
+
     fn number<T: std::str::FromStr + Default>(&mut self, column: &str, what: &str) -> Option<T> {
         let text = self.text(column).trim().to_owned();
         if text.is_empty() {
@@ -315,15 +326,13 @@ pub async fn import(
 }
 
 fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
-    let id = row.text("building_id").trim().to_owned();
-    let id = row.check("building_id", parse_resource_id("building_id", &id));
-    let display_name = row.text("display_name").to_owned();
-    let display_name = row.check("display_name", fields::name("display_name", &display_name));
-    let address = row.text("address").to_owned();
-    let address = row.check(
-        "address",
-        fields::text("address", &address, fields::MAX_TEXT_CHARS, true),
-    );
+    let id = row.parse("building_id", |value| {
+        parse_resource_id("building_id", value.trim())
+    });
+    let display_name = row.parse("display_name", |value| fields::name("display_name", value));
+    let address = row.parse("address", |value| {
+        fields::text("address", value, fields::MAX_TEXT_CHARS, true)
+    });
     let latitude: Option<f64> = row.number("latitude", "数字 a number");
     let longitude: Option<f64> = row.number("longitude", "数字 a number");
     let has_location =
@@ -367,16 +376,9 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
             parse_resource_id("managing_sub_district", &sub_district),
         )
     };
-    let property_manager = row.text("property_manager").to_owned();
-    let property_manager = row.check(
-        "property_manager",
-        fields::text(
-            "property_manager",
-            &property_manager,
-            fields::MAX_NAME_CHARS,
-            false,
-        ),
-    );
+    let property_manager = row.parse("property_manager", |value| {
+        fields::text("property_manager", value, fields::MAX_NAME_CHARS, false)
+    });
     Some(ImportRow::Building {
         present: row.present(),
         id: id?,
@@ -395,18 +397,13 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
 }
 
 fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {
-    let building_id = row.text("building_id").trim().to_owned();
-    let building_id = row.check(
-        "building_id",
-        parse_resource_id("building_id", &building_id),
-    );
-    let unit_id = row.text("unit_id").trim().to_owned();
-    let unit_id = row.check(
-        "unit_id",
-        parse_resource_id("unit_id", &unit_id.to_ascii_lowercase()),
-    );
-    let display_name = row.text("display_name").to_owned();
-    let display_name = row.check("display_name", fields::name("display_name", &display_name));
+    let building_id = row.parse("building_id", |value| {
+        parse_resource_id("building_id", value.trim())
+    });
+    let unit_id = row.parse("unit_id", |value| {
+        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+    });
+    let display_name = row.parse("display_name", |value| fields::name("display_name", value));
     let floor: Option<i32> = row.number("floor", "整数 a whole number");
     let floor = floor.and_then(|value| row.check("floor", fields::floor("floor", value)));
     let area: Option<f64> = row.number("area_square_meters", "数字 a number");
@@ -428,31 +425,20 @@ fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {
 }
 
 fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
-    let uscc = row.text("uscc").to_owned();
-    let uscc = row.check("uscc", Uscc::parse("uscc", &uscc));
-    let display_name = row.text("display_name").to_owned();
-    let display_name = row.check("display_name", fields::name("display_name", &display_name));
-    let industry = row.text("industry").to_owned();
-    let industry = row.check(
-        "industry",
-        fields::text("industry", &industry, fields::MAX_NAME_CHARS, false),
-    );
+    let uscc = row.parse("uscc", |value| Uscc::parse("uscc", value));
+    let display_name = row.parse("display_name", |value| fields::name("display_name", value));
+    let industry = row.parse("industry", |value| {
+        fields::text("industry", value, fields::MAX_NAME_CHARS, false)
+    });
     let headcount: Option<i32> = row.number("headcount", "整数 a whole number");
     let headcount =
         headcount.and_then(|value| row.check("headcount", fields::count("headcount", value)));
     let party_members: Option<i32> = row.number("party_members", "整数 a whole number");
     let party_members = party_members
         .and_then(|value| row.check("party_members", fields::count("party_members", value)));
-    let address = row.text("registered_address").to_owned();
-    let address = row.check(
-        "registered_address",
-        fields::text(
-            "registered_address",
-            &address,
-            fields::MAX_TEXT_CHARS,
-            false,
-        ),
-    );
+    let address = row.parse("registered_address", |value| {
+        fields::text("registered_address", value, fields::MAX_TEXT_CHARS, false)
+    });
     let status = match row.text("status").trim().to_ascii_lowercase().as_str() {
         "" | "active" | "在营" => Some(EnterpriseStatus::Active),
         "moved_out" | "已迁出" => Some(EnterpriseStatus::MovedOut),
@@ -478,18 +464,13 @@ fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
 }
 
 fn parse_tenancy_row(row: &mut Row<'_>) -> Option<ImportRow> {
-    let uscc = row.text("uscc").to_owned();
-    let uscc = row.check("uscc", Uscc::parse("uscc", &uscc));
-    let building_id = row.text("building_id").trim().to_owned();
-    let building_id = row.check(
-        "building_id",
-        parse_resource_id("building_id", &building_id),
-    );
-    let unit_id = row.text("unit_id").trim().to_owned();
-    let unit_id = row.check(
-        "unit_id",
-        parse_resource_id("unit_id", &unit_id.to_ascii_lowercase()),
-    );
+    let uscc = row.parse("uscc", |value| Uscc::parse("uscc", value));
+    let building_id = row.parse("building_id", |value| {
+        parse_resource_id("building_id", value.trim())
+    });
+    let unit_id = row.parse("unit_id", |value| {
+        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+    });
     let area: Option<f64> = row.number("area_square_meters", "数字 a number");
     let area = match area {
         Some(value) if value != 0.0 => row
@@ -501,13 +482,12 @@ fn parse_tenancy_row(row: &mut Row<'_>) -> Option<ImportRow> {
         Some(_) => Some(None),
         None => None,
     };
-    let start = row.text("lease_start").to_owned();
-    let start = row.check(
-        "lease_start",
-        fields::date_from_input("lease_start", &start),
-    );
-    let end = row.text("lease_end").to_owned();
-    let end = row.check("lease_end", fields::date_from_input("lease_end", &end));
+    let start = row.parse("lease_start", |value| {
+        fields::date_from_input("lease_start", value)
+    });
+    let end = row.parse("lease_end", |value| {
+        fields::date_from_input("lease_end", value)
+    });
     if let (Some(start), Some(end)) = (start, end)
         && end < start
     {

@@ -169,14 +169,8 @@ impl Store {
     }
 
     pub async fn get_building(&self, id: &str) -> Result<Building, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM buildings WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.building(id)))?;
-        self.building_from_row(&row)
+        let mut connection = self.db.pool().acquire().await?;
+        self.building_in(&mut connection, id).await
     }
 
     pub(super) async fn building_in(

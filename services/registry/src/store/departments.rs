@@ -137,18 +137,8 @@ impl Store {
     }
 
     pub async fn get_department(&self, id: &str) -> Result<Department, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM departments WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.department(id)))?;
-        let mut department = self.department_from_row(&row)?;
         let mut connection = self.db.pool().acquire().await?;
-        self.fill_department_sets(&mut connection, std::slice::from_mut(&mut department))
-            .await?;
-        Ok(department)
+        self.department_in(&mut connection, id).await
     }
 
     async fn department_in(

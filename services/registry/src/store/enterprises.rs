@@ -146,17 +146,8 @@ impl Store {
     }
 
     pub async fn get_enterprise(&self, uscc: &Uscc) -> Result<Enterprise, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM enterprises WHERE uscc = $1"
-        )))
-        .bind(uscc.as_str())
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.enterprise(uscc.as_str())))?;
-        let mut enterprise = self.enterprise_from_row(&row)?;
-        self.fill_occupied_units(self.db.pool(), std::slice::from_mut(&mut enterprise))
-            .await?;
-        Ok(enterprise)
+        let mut connection = self.db.pool().acquire().await?;
+        self.enterprise_in(&mut connection, uscc.as_str()).await
     }
 
     pub(super) async fn enterprise_in(

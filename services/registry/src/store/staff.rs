@@ -119,14 +119,8 @@ impl Store {
     }
 
     pub async fn get_staff(&self, id: &str) -> Result<Staff, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.staff(id)))?;
-        self.staff_from_row(&row)
+        let mut connection = self.db.pool().acquire().await?;
+        self.staff_in(&mut connection, id).await
     }
 
     async fn staff_in(

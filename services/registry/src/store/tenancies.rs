@@ -251,14 +251,8 @@ impl Store {
     }
 
     pub async fn get_tenancy(&self, id: &str) -> Result<Tenancy, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM tenancies WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.tenancy(id)))?;
-        self.tenancy_from_row(&row)
+        let mut connection = self.db.pool().acquire().await?;
+        self.tenancy_in(&mut connection, id).await
     }
 
     pub(super) async fn tenancy_in(

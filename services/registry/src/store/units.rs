@@ -103,15 +103,8 @@ impl Store {
     }
 
     pub async fn get_unit(&self, building_id: &str, id: &str) -> Result<Unit, RegistryError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE u.building_id = $1 AND u.id = $2"
-        )))
-        .bind(building_id)
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::not_found(self.names.unit(building_id, id)))?;
-        self.unit_from_row(&row)
+        let mut connection = self.db.pool().acquire().await?;
+        self.unit_in(&mut connection, building_id, id).await
     }
 
     pub(super) async fn unit_in(
