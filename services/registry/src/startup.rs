@@ -23,19 +23,16 @@ use crate::store::Store;
 /// Largest request accepted: room for an import file of some 60,000 rows.
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
-/// The registry's own migrations for a backend.
-pub fn migrator(backend: Backend) -> Migrator {
-    match backend {
-        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-    }
+/// The service's own migrations: one SQL that both backends accept.
+pub fn migrator() -> Migrator {
+    sqlx::migrate!()
 }
 
 /// Applies the registry's migrations and stops: `louyu migrate registry`,
 /// run by a Kubernetes Job before a rollout.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url(ServiceName::Registry)).await?;
-    db.migrate(migrator(db.backend())).await?;
+    db.migrate(migrator()).await?;
     db.close().await;
     Ok(())
 }
@@ -52,7 +49,7 @@ impl Application {
     pub async fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url(ServiceName::Registry)).await?;
         if config.migrate_on_start {
-            db.migrate(migrator(db.backend())).await?;
+            db.migrate(migrator()).await?;
         }
         if config.uses_development_page_token_secret() && db.backend() == Backend::Postgres {
             tracing::warn!(

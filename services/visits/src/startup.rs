@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use louyu_kit::audit::AuditServer;
 use louyu_kit::config::{Config, ServiceName};
-use louyu_kit::db::{Backend, Db};
+use louyu_kit::db::Db;
 use louyu_kit::feed::{Consumer, FeedServer};
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::PageTokens;
@@ -22,18 +22,15 @@ use crate::events::{REGISTRY_FEED, RegistryEvents};
 use crate::registry::Registry;
 use crate::store::Store;
 
-/// The visits service's own migrations for a backend.
-pub fn migrator(backend: Backend) -> Migrator {
-    match backend {
-        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-    }
+/// The service's own migrations: one SQL that both backends accept.
+pub fn migrator() -> Migrator {
+    sqlx::migrate!()
 }
 
 /// Applies the migrations and stops: `louyu migrate visits`.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url(ServiceName::Visits)).await?;
-    db.migrate(migrator(db.backend())).await?;
+    db.migrate(migrator()).await?;
     db.close().await;
     Ok(())
 }
@@ -51,7 +48,7 @@ impl Application {
     pub async fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url(ServiceName::Visits)).await?;
         if config.migrate_on_start {
-            db.migrate(migrator(db.backend())).await?;
+            db.migrate(migrator()).await?;
         }
         let page_tokens = PageTokens::new(config.page_token_secret.clone());
         let store = Store::new(

@@ -1,7 +1,7 @@
 -- The registry's tables. The deployment serves one district, so rows hold
 -- resource ids and names are composed when read. Instants are microseconds
 -- since the Unix epoch; dates are YYYY-MM-DD text; flags are 0/1; enums are
--- their proto numbers. The SQLite migration is the same SQL.
+-- their proto numbers. Both backends run this same SQL.
 
 CREATE TABLE sub_districts (
     id TEXT PRIMARY KEY,

@@ -1,8 +1,8 @@
 -- The visits service's tables. Instants are microseconds since the Unix
 -- epoch (UTC); flags are 0/1; enums are their proto numbers. Registry ids
 -- (buildings, enterprises' USCC, staff) are references by value: the
--- registry's tables live in the registry's database. The SQLite
--- migration is the same SQL.
+-- registry's tables live in the registry's database. Both backends run
+-- this same SQL.
 
 CREATE TABLE visits (
     id TEXT PRIMARY KEY,
