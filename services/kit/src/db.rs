@@ -35,6 +35,17 @@ impl Backend {
     }
 }
 
+/// Whether a read inside a write transaction locks the rows it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// A plain read: on PostgreSQL another transaction may change the rows
+    /// before this one commits.
+    None,
+    /// The rows stay as read until this transaction ends: the read that a
+    /// decision rests on (check-then-act) under READ COMMITTED.
+    ForUpdate,
+}
+
 /// A service's database: the pool, which backend it is, and the signal that
 /// new events were committed to its outbox.
 #[derive(Clone)]
@@ -140,6 +151,18 @@ impl Db {
         }
     }
 
+    /// The clause that ends a `SELECT` reading rows of `table` (its name or
+    /// alias in the query): with [`RowLock::ForUpdate`], ` FOR UPDATE OF
+    /// table` on PostgreSQL, so the rows stay as read until the transaction
+    /// ends. SQLite has no row locks and needs none: its write transactions
+    /// begin `IMMEDIATE` and run one at a time.
+    pub fn row_lock(&self, lock: RowLock, table: &str) -> String {
+        match (self.backend, lock) {
+            (Backend::Postgres, RowLock::ForUpdate) => format!(" FOR UPDATE OF {table}"),
+            _ => String::new(),
+        }
+    }
+
     /// Commits a transaction that appended events, and wakes the feed's
     /// watchers.
     pub async fn commit_with_events(&self, transaction: Tx) -> sqlx::Result<()> {
@@ -185,6 +208,17 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
         Some(_) => format!("{url}&mode=rwc"),
         None => format!("{url}?mode=rwc"),
     })
+}
+
+/// Whether a database error means that this transaction lost a race that the
+/// database broke for it: PostgreSQL's `serialization_failure` (40001) or
+/// `deadlock_detected` (40P01). Nothing was written; the call may be retried
+/// as it is, so it leaves as `ABORTED`, never as an internal error.
+pub fn is_concurrency_conflict(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|database_error| database_error.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
 }
 
 /// Whether a database error is a unique-constraint violation.

@@ -69,28 +69,73 @@ pub async fn replay(
     }
 }
 
-/// Stores the response of a call so that its retries get it back.
-pub async fn remember(
+/// What a mutation does next, once its key is claimed.
+#[derive(Debug)]
+pub enum NextAction {
+    /// The key is this transaction's: act, then [`remember`] the response.
+    StartProcessing,
+    /// An earlier call with this key committed: return its response.
+    ReturnSavedResponse(Vec<u8>),
+}
+
+/// Claims `(method, request_id)` inside the write transaction, before the
+/// call reads anything to decide.
+///
+/// The claim is an insert of the key with an empty response. A concurrent
+/// call with the same key blocks on the key's unique index until this
+/// transaction ends (PostgreSQL; SQLite serialises writers anyway): if this
+/// one commits, the other finds the key and replays the stored response; if
+/// it rolls back, the other claims the key and acts. No one ever reads the
+/// empty response, because the claim and [`remember`] commit together.
+pub async fn claim(
     connection: &mut AnyConnection,
     method: &str,
     request_id: &str,
     request_hash: &str,
+) -> Result<NextAction, IdempotencyError> {
+    if request_id.is_empty() {
+        return Ok(NextAction::StartProcessing);
+    }
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (method, request_id, request_hash, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (method, request_id) DO NOTHING",
+    )
+    .bind(method)
+    .bind(request_id)
+    .bind(request_hash)
+    .bind(Vec::<u8>::new())
+    .bind(crate::time::now_micros())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if claimed == 1 {
+        return Ok(NextAction::StartProcessing);
+    }
+    match replay(connection, method, request_id, request_hash).await? {
+        Some(response) => Ok(NextAction::ReturnSavedResponse(response)),
+        // The key is there but unreadable: it cannot happen, since a key
+        // becomes visible only with its response.
+        None => Err(IdempotencyError::Database(sqlx::Error::RowNotFound)),
+    }
+}
+
+/// Stores the response of a call whose key this transaction claimed, so
+/// that its retries get it back.
+pub async fn remember(
+    connection: &mut AnyConnection,
+    method: &str,
+    request_id: &str,
     response: &impl prost::Message,
 ) -> Result<(), IdempotencyError> {
     if request_id.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO idempotency_keys (method, request_id, request_hash, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(method)
-    .bind(request_id)
-    .bind(request_hash)
-    .bind(response.encode_to_vec())
-    .bind(crate::time::now_micros())
-    .execute(&mut *connection)
-    .await?;
+    sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE method = $2 AND request_id = $3")
+        .bind(response.encode_to_vec())
+        .bind(method)
+        .bind(request_id)
+        .execute(&mut *connection)
+        .await?;
     Ok(())
 }
 

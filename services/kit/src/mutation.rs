@@ -8,7 +8,7 @@ use crate::audit::{self, RequestContext};
 use crate::db::{Db, Tx};
 use crate::error::InvalidArgument;
 use crate::feed::{self, NewEvent};
-use crate::idempotency::{self, IdempotencyError};
+use crate::idempotency::{self, IdempotencyError, NextAction};
 
 /// A mutating call: who makes it, which RPC, and its idempotency key.
 #[derive(Debug, Clone)]
@@ -45,10 +45,6 @@ pub enum MutationError {
     Database(#[from] sqlx::Error),
     #[error("a stored response cannot be decoded")]
     Corrupt(#[from] prost::DecodeError),
-    /// The same request id is being served by another call right now
-    /// (PostgreSQL lets both begin); retrying returns the first result.
-    #[error("the same request is in progress")]
-    Concurrent,
 }
 
 impl From<IdempotencyError> for MutationError {
@@ -77,26 +73,32 @@ pub async fn replayed<R: prost::Message + Default>(
     Ok(bytes.map(|bytes| R::decode(bytes.as_slice())).transpose()?)
 }
 
-/// Begins a mutation; when the call repeats an earlier one, also returns
-/// that call's response, which the caller returns instead of acting again.
+/// Begins a mutation and claims its idempotency key; when the call repeats
+/// an earlier one, also returns that call's response, which the caller
+/// returns instead of acting again. A call racing another with the same
+/// key waits here until the other ends (see [`idempotency::claim`]).
 pub async fn begin<R: prost::Message + Default>(
     db: &Db,
     call: &Call,
 ) -> Result<(Tx, Option<R>), MutationError> {
     let mut transaction = db.begin_write().await?;
-    let bytes = idempotency::replay(
+    let next = idempotency::claim(
         &mut transaction,
         call.method,
         &call.request_id,
         &call.request_hash,
     )
     .await?;
-    let replayed = bytes.map(|bytes| R::decode(bytes.as_slice())).transpose()?;
+    let replayed = match next {
+        NextAction::StartProcessing => None,
+        NextAction::ReturnSavedResponse(bytes) => Some(R::decode(bytes.as_slice())?),
+    };
     Ok((transaction, replayed))
 }
 
-/// Records the idempotency key, the audit record and the events, and
-/// commits. Events go last: appending takes the feed's lock until commit.
+/// Records the response under the claimed key, the audit record and the
+/// events, and commits. Events go last: appending takes the feed's lock
+/// until commit.
 pub async fn finish<R: prost::Message>(
     db: &Db,
     mut transaction: Tx,
@@ -105,20 +107,7 @@ pub async fn finish<R: prost::Message>(
     response: &R,
     events: Vec<NewEvent>,
 ) -> Result<(), MutationError> {
-    let remembered = idempotency::remember(
-        &mut transaction,
-        call.method,
-        &call.request_id,
-        &call.request_hash,
-        response,
-    )
-    .await;
-    match remembered {
-        Err(IdempotencyError::Database(error)) if crate::db::is_unique_violation(&error) => {
-            return Err(MutationError::Concurrent);
-        }
-        other => other?,
-    }
+    idempotency::remember(&mut transaction, call.method, &call.request_id, response).await?;
     audit::record(
         &mut transaction,
         &call.context,

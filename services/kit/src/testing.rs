@@ -177,6 +177,50 @@ pub fn assert_code(
     status
 }
 
+/// Runs `count` calls at the same moment: each on its own task, all released
+/// together from a barrier, so that on PostgreSQL their transactions overlap.
+/// `call(i)` builds the i-th call. Returns the results in call order.
+pub async fn race<T, F, Fut>(count: usize, mut call: F) -> Vec<Result<T, tonic::Status>>
+where
+    T: Send + 'static,
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let tasks: Vec<_> = (0..count)
+        .map(|index| {
+            let barrier = barrier.clone();
+            let future = call(index);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                future.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.push(task.await.expect("a racing call panicked"));
+    }
+    results
+}
+
+/// How many of `results` succeeded, and the codes of the others; panics on
+/// any code not in `allowed`, naming it.
+pub fn tally<T>(results: &[Result<T, tonic::Status>], allowed: &[tonic::Code]) -> usize {
+    let mut succeeded = 0;
+    for result in results {
+        match result {
+            Ok(_) => succeeded += 1,
+            Err(status) => assert!(
+                allowed.contains(&status.code()),
+                "a racing call ended in {:?}, expected success or one of {allowed:?}: {status:?}",
+                status.code()
+            ),
+        }
+    }
+    succeeded
+}
+
 /// Polls `condition` until it holds; panics naming `what` after 30 seconds.
 pub async fn eventually<F, Fut>(what: &str, mut condition: F)
 where

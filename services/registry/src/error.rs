@@ -15,9 +15,6 @@ pub enum RegistryError {
     /// says why, in Chinese then English.
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A concurrent call came first; retrying is safe.
-    #[error("conflicting concurrent change")]
-    Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
@@ -30,6 +27,20 @@ impl RegistryError {
             resource: resource.into(),
         }
     }
+
+    /// For an error of the insert that creates `resource`: a unique-key
+    /// violation means another call created it after this one looked
+    /// (PostgreSQL; SQLite runs writers one at a time).
+    pub fn when_creating(self, resource: &str) -> Self {
+        match self {
+            RegistryError::Database(ref error) if louyu_kit::db::is_unique_violation(error) => {
+                RegistryError::AlreadyExists {
+                    resource: resource.to_owned(),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 impl From<louyu_kit::mutation::MutationError> for RegistryError {
@@ -39,7 +50,6 @@ impl From<louyu_kit::mutation::MutationError> for RegistryError {
             MutationError::InvalidArgument(invalid) => RegistryError::InvalidArgument(invalid),
             MutationError::Database(database) => RegistryError::Database(database),
             MutationError::Corrupt(decode) => RegistryError::Corrupt(decode.to_string()),
-            MutationError::Concurrent => RegistryError::Conflict,
         }
     }
 }
@@ -57,8 +67,8 @@ impl From<RegistryError> for Status {
             RegistryError::NotFound { .. } => Status::not_found(error.to_string()),
             RegistryError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
             RegistryError::FailedPrecondition(message) => Status::failed_precondition(message),
-            RegistryError::Conflict => {
-                Status::aborted("并发请求冲突，请重试 a concurrent request came first; retry")
+            RegistryError::Database(ref cause) if louyu_kit::db::is_concurrency_conflict(cause) => {
+                Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
             }
             RegistryError::Database(ref cause) => {
                 louyu_kit::error::internal("registry database", cause)

@@ -43,7 +43,6 @@ impl From<louyu_kit::mutation::MutationError> for VisitsError {
             MutationError::InvalidArgument(invalid) => VisitsError::InvalidArgument(invalid),
             MutationError::Database(database) => VisitsError::Database(database),
             MutationError::Corrupt(decode) => VisitsError::Corrupt(decode.to_string()),
-            MutationError::Concurrent => VisitsError::Conflict,
         }
     }
 }
@@ -62,6 +61,9 @@ impl From<VisitsError> for Status {
             }
             VisitsError::Registry(ref cause) => louyu_kit::error::internal("registry call", cause),
             VisitsError::Conflict => {
+                Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
+            }
+            VisitsError::Database(ref cause) if louyu_kit::db::is_concurrency_conflict(cause) => {
                 Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
             }
             VisitsError::Database(ref cause) => {

@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{Building, Contact, CouncilMember};
@@ -80,8 +81,11 @@ impl Store {
         .bind(chief_json(&input.building_chief)?)
         .bind(now)
         .execute(&mut *transaction)
-        .await?;
-        let created = self.building_in(&mut transaction, id).await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+        let created = self
+            .building_in(&mut transaction, id, RowLock::None)
+            .await?;
         let event = events::building_changed(&created, Vec::new());
         self.finish(transaction, call, &name, &created, vec![event])
             .await?;
@@ -100,7 +104,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let mut building = self.building_in(&mut transaction, id).await?;
+        let mut building = self
+            .building_in(&mut transaction, id, RowLock::ForUpdate)
+            .await?;
         let (input, changed) = apply(&mut building)?;
         self.check_building_references(&mut transaction, &input)
             .await?;
@@ -123,7 +129,9 @@ impl Store {
         .bind(id)
         .execute(&mut *transaction)
         .await?;
-        let updated = self.building_in(&mut transaction, id).await?;
+        let updated = self
+            .building_in(&mut transaction, id, RowLock::None)
+            .await?;
         let event = events::building_changed(&updated, changed);
         let name = updated.name.clone();
         self.finish(transaction, call, &name, &updated, vec![event])
@@ -170,16 +178,18 @@ impl Store {
 
     pub async fn get_building(&self, id: &str) -> Result<Building, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.building_in(&mut connection, id).await
+        self.building_in(&mut connection, id, RowLock::None).await
     }
 
     pub(super) async fn building_in(
         &self,
         transaction: &mut sqlx::AnyConnection,
         id: &str,
+        lock: RowLock,
     ) -> Result<Building, RegistryError> {
+        let lock = self.db.row_lock(lock, "buildings");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM buildings WHERE id = $1"
+            "SELECT {COLUMNS} FROM buildings WHERE id = $1{lock}"
         )))
         .bind(id)
         .fetch_optional(&mut *transaction)

@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
@@ -55,10 +56,13 @@ impl Store {
         .bind(&input.office_phone)
         .bind(now)
         .execute(&mut *transaction)
-        .await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
         self.write_department_sets(&mut transaction, id, &input)
             .await?;
-        let created = self.department_in(&mut transaction, id).await?;
+        let created = self
+            .department_in(&mut transaction, id, RowLock::None)
+            .await?;
         self.finish(transaction, call, &name, &created, Vec::new())
             .await?;
         Ok(created)
@@ -74,7 +78,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let mut department = self.department_in(&mut transaction, id).await?;
+        let mut department = self
+            .department_in(&mut transaction, id, RowLock::ForUpdate)
+            .await?;
         let input = apply(&mut department)?;
         sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")
             .bind(&input.display_name)
@@ -94,7 +100,9 @@ impl Store {
             .await?;
         self.write_department_sets(&mut transaction, id, &input)
             .await?;
-        let updated = self.department_in(&mut transaction, id).await?;
+        let updated = self
+            .department_in(&mut transaction, id, RowLock::None)
+            .await?;
         let name = updated.name.clone();
         self.finish(transaction, call, &name, &updated, Vec::new())
             .await?;
@@ -138,16 +146,18 @@ impl Store {
 
     pub async fn get_department(&self, id: &str) -> Result<Department, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.department_in(&mut connection, id).await
+        self.department_in(&mut connection, id, RowLock::None).await
     }
 
-    async fn department_in(
+    pub(super) async fn department_in(
         &self,
         transaction: &mut sqlx::AnyConnection,
         id: &str,
+        lock: RowLock,
     ) -> Result<Department, RegistryError> {
+        let lock = self.db.row_lock(lock, "departments");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM departments WHERE id = $1"
+            "SELECT {COLUMNS} FROM departments WHERE id = $1{lock}"
         )))
         .bind(id)
         .fetch_optional(&mut *transaction)

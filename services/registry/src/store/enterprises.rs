@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
@@ -47,8 +48,11 @@ impl Store {
             return Err(RegistryError::AlreadyExists { resource: name });
         }
         self.insert_enterprise(&mut transaction, uscc, &input)
+            .await
+            .map_err(|error| error.when_creating(&name))?;
+        let created = self
+            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
             .await?;
-        let created = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
         let event = events::enterprise_created(&created);
         self.finish(transaction, call, &name, &created, vec![event])
             .await?;
@@ -92,7 +96,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let mut enterprise = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
+        let mut enterprise = self
+            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::ForUpdate)
+            .await?;
         let previous_status = enterprise.status;
         let (input, changed_fields) = apply(&mut enterprise)?;
         let mut events = Vec::new();
@@ -113,7 +119,9 @@ impl Store {
         }
         self.write_enterprise(&mut transaction, uscc, &input)
             .await?;
-        let updated = self.enterprise_in(&mut transaction, uscc.as_str()).await?;
+        let updated = self
+            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
+            .await?;
         let name = updated.name.clone();
         events.insert(0, events::enterprise_changed(&updated, changed_fields));
         self.finish(transaction, call, &name, &updated, events)
@@ -147,16 +155,19 @@ impl Store {
 
     pub async fn get_enterprise(&self, uscc: &Uscc) -> Result<Enterprise, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.enterprise_in(&mut connection, uscc.as_str()).await
+        self.enterprise_in(&mut connection, uscc.as_str(), RowLock::None)
+            .await
     }
 
     pub(super) async fn enterprise_in(
         &self,
         transaction: &mut sqlx::AnyConnection,
         uscc: &str,
+        lock: RowLock,
     ) -> Result<Enterprise, RegistryError> {
+        let lock = self.db.row_lock(lock, "enterprises");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM enterprises WHERE uscc = $1"
+            "SELECT {COLUMNS} FROM enterprises WHERE uscc = $1{lock}"
         )))
         .bind(uscc)
         .fetch_optional(&mut *transaction)

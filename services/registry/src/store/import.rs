@@ -1,4 +1,5 @@
 use louyu_kit::audit::{self, RequestContext};
+use louyu_kit::db::{RowLock, Tx};
 use louyu_kit::feed::{self, NewEvent};
 use louyu_proto::registry::v1::EnterpriseStatus;
 use sqlx::{Acquire, AnyConnection};
@@ -45,6 +46,11 @@ impl Store {
     /// Applies each row in a savepoint of one transaction: a row that fails
     /// leaves no trace, the others commit together (or, with
     /// `validate_only`, are rolled back after being checked).
+    ///
+    /// The rows' events are appended after the last row: appending takes the
+    /// feed's lock until commit, and a row that waited for another call's
+    /// uncommitted insert while this import held that lock would deadlock
+    /// with it.
     pub async fn apply_import(
         &self,
         context: &RequestContext,
@@ -53,25 +59,54 @@ impl Store {
     ) -> Result<Vec<(i32, Result<(), RowProblem>)>, RegistryError> {
         let mut transaction = self.db.begin_write().await?;
         let mut outcomes = Vec::with_capacity(rows.len());
+        let mut events = Vec::new();
         for (line, row) in rows {
-            let mut savepoint = transaction.begin().await?;
-            match self.apply_row(&mut savepoint, context, &row).await {
-                Ok(()) => {
-                    savepoint.commit().await?;
+            let mut outcome = self
+                .apply_in_savepoint(&mut transaction, context, &row)
+                .await?;
+            // Another call created the same record after this row looked for
+            // it (PostgreSQL): the second try finds it and updates it.
+            if matches!(&outcome, Err(RegistryError::Database(error)) if louyu_kit::db::is_unique_violation(error))
+            {
+                outcome = self
+                    .apply_in_savepoint(&mut transaction, context, &row)
+                    .await?;
+            }
+            match outcome {
+                Ok(row_events) => {
+                    events.extend(row_events);
                     outcomes.push((line, Ok(())));
                 }
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    outcomes.push((line, Err(problem_of(&row, error)?)));
-                }
+                Err(error) => outcomes.push((line, Err(problem_of(&row, error)?))),
             }
         }
         if validate_only {
             transaction.rollback().await?;
-        } else {
-            self.db.commit_with_events(transaction).await?;
+            return Ok(outcomes);
         }
+        for event in events {
+            feed::append(&mut transaction, context, event).await?;
+        }
+        self.db.commit_with_events(transaction).await?;
         Ok(outcomes)
+    }
+
+    /// One row in a savepoint: its effect and audit record stay only when it
+    /// succeeds. Returns the row's events, or why it failed.
+    async fn apply_in_savepoint(
+        &self,
+        transaction: &mut Tx,
+        context: &RequestContext,
+        row: &ImportRow,
+    ) -> Result<Result<Vec<NewEvent>, RegistryError>, RegistryError> {
+        let mut savepoint = transaction.begin().await?;
+        let outcome = self.apply_row(&mut savepoint, context, row).await;
+        if outcome.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        Ok(outcome)
     }
 
     async fn apply_row(
@@ -79,7 +114,7 @@ impl Store {
         connection: &mut AnyConnection,
         context: &RequestContext,
         row: &ImportRow,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Vec<NewEvent>, RegistryError> {
         let (resource, events) = match row {
             ImportRow::Building { id, input, present } => {
                 self.import_building(connection, id, input, present).await?
@@ -100,13 +135,10 @@ impl Store {
             ImportRow::Tenancy(input) => self.import_tenancy(connection, input).await?,
         };
         let Some(resource) = resource else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         audit::record(connection, context, METHOD, &resource, "").await?;
-        for event in events {
-            feed::append(connection, context, event).await?;
-        }
-        Ok(())
+        Ok(events)
     }
 
     async fn import_building(
@@ -133,7 +165,7 @@ impl Store {
         let existed = exists(connection, "SELECT 1 FROM buildings WHERE id = $1", &[id]).await?;
         let mut input = input.clone();
         if existed {
-            let current = self.building_in(connection, id).await?;
+            let current = self.building_in(connection, id, RowLock::ForUpdate).await?;
             if !present.contains(&"latitude") {
                 input.location = current
                     .location
@@ -171,7 +203,7 @@ impl Store {
             .bind(now)
             .execute(&mut *connection)
             .await?;
-        let mut building = self.building_in(connection, id).await?;
+        let mut building = self.building_in(connection, id, RowLock::None).await?;
         building.council_members.clear();
         building.building_chief = None;
         let changed_fields = if existed {
@@ -256,12 +288,16 @@ impl Store {
         .await?
         {
             self.insert_enterprise(connection, uscc, input).await?;
-            let created = self.enterprise_in(connection, uscc.as_str()).await?;
+            let created = self
+                .enterprise_in(connection, uscc.as_str(), RowLock::None)
+                .await?;
             let event = events::enterprise_created(&created);
             return Ok((Some(name), vec![event]));
         }
         // Contacts are not in the file: an update keeps them.
-        let current = self.enterprise_in(connection, uscc.as_str()).await?;
+        let current = self
+            .enterprise_in(connection, uscc.as_str(), RowLock::ForUpdate)
+            .await?;
         let mut merged = input.clone();
         if !present.contains(&"industry") {
             merged.industry = current.industry.clone();
@@ -296,7 +332,9 @@ impl Store {
                 .await?;
         }
         self.write_enterprise(connection, uscc, &merged).await?;
-        let updated = self.enterprise_in(connection, uscc.as_str()).await?;
+        let updated = self
+            .enterprise_in(connection, uscc.as_str(), RowLock::None)
+            .await?;
         let changed_fields = [
             "display_name",
             "industry",
@@ -377,8 +415,6 @@ fn problem_of(row: &ImportRow, error: RegistryError) -> Result<RowProblem, Regis
             field: String::new(),
             message: format!("已存在 already exists: {resource}"),
         },
-        other @ (RegistryError::Database(_)
-        | RegistryError::Corrupt(_)
-        | RegistryError::Conflict) => return Err(other),
+        other @ (RegistryError::Database(_) | RegistryError::Corrupt(_)) => return Err(other),
     })
 }

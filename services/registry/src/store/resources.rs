@@ -79,7 +79,8 @@ impl Store {
         .bind(&input.opening_hours)
         .bind(louyu_kit::time::now_micros())
         .execute(&mut *transaction)
-        .await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM building_resources WHERE id = $1"
         )))

@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
@@ -59,8 +60,9 @@ impl Store {
         .bind(i64::from(input.active))
         .bind(now)
         .execute(&mut *transaction)
-        .await?;
-        let created = self.staff_in(&mut transaction, id).await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+        let created = self.staff_in(&mut transaction, id, RowLock::None).await?;
         self.finish(transaction, call, &name, &created, Vec::new())
             .await?;
         Ok(created)
@@ -76,7 +78,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let mut staff = self.staff_in(&mut transaction, id).await?;
+        let mut staff = self
+            .staff_in(&mut transaction, id, RowLock::ForUpdate)
+            .await?;
         let input = apply(&mut staff)?;
         self.check_staff_sub_district(&mut transaction, &input)
             .await?;
@@ -91,7 +95,7 @@ impl Store {
         .bind(id)
         .execute(&mut *transaction)
         .await?;
-        let updated = self.staff_in(&mut transaction, id).await?;
+        let updated = self.staff_in(&mut transaction, id, RowLock::None).await?;
         let name = updated.name.clone();
         self.finish(transaction, call, &name, &updated, Vec::new())
             .await?;
@@ -120,16 +124,18 @@ impl Store {
 
     pub async fn get_staff(&self, id: &str) -> Result<Staff, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.staff_in(&mut connection, id).await
+        self.staff_in(&mut connection, id, RowLock::None).await
     }
 
-    async fn staff_in(
+    pub(super) async fn staff_in(
         &self,
         transaction: &mut sqlx::AnyConnection,
         id: &str,
+        lock: RowLock,
     ) -> Result<Staff, RegistryError> {
+        let lock = self.db.row_lock(lock, "staff");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"
+            "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1{lock}"
         )))
         .bind(id)
         .fetch_optional(&mut *transaction)
@@ -181,7 +187,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let staff = self.staff_in(&mut transaction, staff_id).await?;
+        let staff = self
+            .staff_in(&mut transaction, staff_id, RowLock::ForUpdate)
+            .await?;
         if !staff.active {
             return Err(RegistryError::FailedPrecondition(format!(
                 "该工作人员已离岗 staff {} is no longer active",
@@ -260,7 +268,11 @@ impl Store {
         staff_id: &str,
         id: &str,
     ) -> Result<(), RegistryError> {
-        let (mut transaction, _) = self.begin::<Assignment>(call).await?;
+        let (mut transaction, replayed) = self.begin::<Assignment>(call).await?;
+        if replayed.is_some() {
+            // A retry of a delete that happened: it succeeded.
+            return Ok(());
+        }
         let deleted = sqlx::query("DELETE FROM assignments WHERE id = $1 AND staff_id = $2")
             .bind(id)
             .bind(staff_id)

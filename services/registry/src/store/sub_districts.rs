@@ -43,7 +43,8 @@ impl Store {
             .bind(i64::from(input.kind as i32))
             .bind(now)
             .execute(&mut *transaction)
-            .await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
         let created = SubDistrict {
             name: name.clone(),
             display_name: input.display_name,

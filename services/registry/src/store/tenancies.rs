@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
@@ -54,7 +55,13 @@ impl Store {
         input: &TenancyInput,
         field: &str,
     ) -> Result<(Tenancy, NewEvent), RegistryError> {
-        let enterprise = self.enterprise_in(transaction, input.uscc.as_str()).await?;
+        // Locks are taken enterprise first, then units, then tenancies, in
+        // every mutation, so two of them never wait for each other in a
+        // cycle. The enterprise's row stays locked so that it cannot move
+        // out between this check and the commit.
+        let enterprise = self
+            .enterprise_in(transaction, input.uscc.as_str(), RowLock::ForUpdate)
+            .await?;
         if enterprise.status != EnterpriseStatus::Active as i32 {
             return Err(RegistryError::FailedPrecondition(format!(
                 "企业已迁出或注销，不能起租 enterprise {} has moved out or been deregistered",
@@ -62,7 +69,12 @@ impl Store {
             )));
         }
         let unit = self
-            .unit_in(transaction, &input.building_id, &input.unit_id)
+            .unit_in(
+                transaction,
+                &input.building_id,
+                &input.unit_id,
+                RowLock::ForUpdate,
+            )
             .await?;
         if !unit.current_tenant.is_empty() {
             return Err(RegistryError::FailedPrecondition(format!(
@@ -155,6 +167,21 @@ impl Store {
             )
             .into());
         }
+        // The lock order of start_tenancy (enterprise, then units by id),
+        // taken before the old tenancy ends: two moves that swap units wait
+        // for each other here instead of deadlocking on the units' indexes.
+        self.enterprise_in(&mut transaction, to.uscc.as_str(), RowLock::ForUpdate)
+            .await?;
+        let (from_building, from_unit) = self.names.parse_unit("from_tenancy", &from.unit)?;
+        let mut units = [
+            (from_building.as_str(), from_unit.as_str()),
+            (to.building_id.as_str(), to.unit_id.as_str()),
+        ];
+        units.sort_unstable();
+        for (building_id, unit_id) in units {
+            self.unit_in(&mut transaction, building_id, unit_id, RowLock::ForUpdate)
+                .await?;
+        }
         let new_unit = self.names.unit(&to.building_id, &to.unit_id);
         let reason = format!("迁至 moved to {new_unit}");
         let (_, ended_event) = self
@@ -206,13 +233,24 @@ impl Store {
             )
             .into());
         }
-        sqlx::query("UPDATE tenancies SET active = 0, end_date = $1, end_reason = $2, updated_at = $3 WHERE id = $4")
-            .bind(fields::date_to_text(end_date))
-            .bind(reason)
-            .bind(louyu_kit::time::now_micros())
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
+        // Only an active tenancy ends: of two calls ending the same one at
+        // once, the second finds it ended when the first commits.
+        let ended = sqlx::query(
+            "UPDATE tenancies SET active = 0, end_date = $1, end_reason = $2, updated_at = $3 \
+             WHERE id = $4 AND active = 1",
+        )
+        .bind(fields::date_to_text(end_date))
+        .bind(reason)
+        .bind(louyu_kit::time::now_micros())
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
+        if ended.rows_affected() == 0 {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "租约已结束 tenancy {} has already ended",
+                tenancy.name
+            )));
+        }
         let ended = self.tenancy_in(transaction, id).await?;
         let (building_id, _) = self.names.parse_unit("unit", &ended.unit)?;
         let event = events::tenancy_ended(&ended, self.names.building(&building_id));
@@ -227,9 +265,10 @@ impl Store {
         end_date: time::Date,
         reason: &str,
     ) -> Result<Vec<NewEvent>, RegistryError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM tenancies WHERE uscc = $1 AND active = 1 ORDER BY id",
-        )
+        let lock = self.db.row_lock(RowLock::ForUpdate, "tenancies");
+        let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM tenancies WHERE uscc = $1 AND active = 1 ORDER BY id{lock}"
+        )))
         .bind(uscc.as_str())
         .fetch_all(&mut *transaction)
         .await?;

@@ -1,3 +1,4 @@
+use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
@@ -64,8 +65,11 @@ impl Store {
         .bind(input.area)
         .bind(now)
         .execute(&mut *transaction)
-        .await?;
-        let created = self.unit_in(&mut transaction, building_id, id).await?;
+        .await
+        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+        let created = self
+            .unit_in(&mut transaction, building_id, id, RowLock::None)
+            .await?;
         self.finish(transaction, call, &name, &created, Vec::new())
             .await?;
         Ok(created)
@@ -82,7 +86,9 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
-        let mut unit = self.unit_in(&mut transaction, building_id, id).await?;
+        let mut unit = self
+            .unit_in(&mut transaction, building_id, id, RowLock::ForUpdate)
+            .await?;
         let input = apply(&mut unit)?;
         sqlx::query(
             "UPDATE units SET display_name = $1, floor = $2, area = $3, updated_at = $4 WHERE building_id = $5 AND id = $6",
@@ -95,7 +101,9 @@ impl Store {
         .bind(id)
         .execute(&mut *transaction)
         .await?;
-        let updated = self.unit_in(&mut transaction, building_id, id).await?;
+        let updated = self
+            .unit_in(&mut transaction, building_id, id, RowLock::None)
+            .await?;
         let name = updated.name.clone();
         self.finish(transaction, call, &name, &updated, Vec::new())
             .await?;
@@ -104,7 +112,8 @@ impl Store {
 
     pub async fn get_unit(&self, building_id: &str, id: &str) -> Result<Unit, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.unit_in(&mut connection, building_id, id).await
+        self.unit_in(&mut connection, building_id, id, RowLock::None)
+            .await
     }
 
     pub(super) async fn unit_in(
@@ -112,9 +121,11 @@ impl Store {
         transaction: &mut sqlx::AnyConnection,
         building_id: &str,
         id: &str,
+        lock: RowLock,
     ) -> Result<Unit, RegistryError> {
+        let lock = self.db.row_lock(lock, "u");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE u.building_id = $1 AND u.id = $2"
+            "{SELECT} WHERE u.building_id = $1 AND u.id = $2{lock}"
         )))
         .bind(building_id)
         .bind(id)

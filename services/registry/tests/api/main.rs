@@ -6,5 +6,6 @@ mod enterprises;
 mod events;
 mod helpers;
 mod import;
+mod races;
 mod server;
 mod tenancies;
