@@ -138,6 +138,9 @@ impl Db {
             .run(&self.pool)
             .await
             .context("cannot apply the kit's migrations")?;
+        crate::feed::ensure_epoch(self)
+            .await
+            .context("cannot create the feed's epoch")?;
         Ok(())
     }
 

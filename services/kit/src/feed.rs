@@ -11,6 +11,7 @@
 //! that each event it applies is exactly `cursor + 1`. Writers serialise only
 //! from their append to their commit, so services append events last.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ use louyu_proto::common::v1::event_feed_service_server::EventFeedService;
 use louyu_proto::common::v1::{Event, WatchEventsRequest, WatchEventsResponse};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::watch;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use tracing::Instrument;
 
 use crate::audit::RequestContext;
@@ -110,6 +112,115 @@ pub async fn read_after(db: &Db, after_sequence: i64, limit: i64) -> sqlx::Resul
         .collect()
 }
 
+/// `google.rpc.ErrorInfo` reason: the consumer's cursor belongs to another
+/// epoch of the feed.
+pub const EPOCH_CHANGED: &str = "FEED_EPOCH_CHANGED";
+/// `google.rpc.ErrorInfo` reason: the event the consumer last applied is not
+/// at its position in the feed (the feed lost it, or holds another there).
+pub const CURSOR_NOT_IN_FEED: &str = "CURSOR_NOT_IN_FEED";
+const ERROR_DOMAIN: &str = "louyu.common.v1.EventFeedService";
+/// The response header that carries the feed's epoch as the stream opens.
+pub const EPOCH_HEADER: &str = "x-louyu-feed-epoch";
+
+/// Makes the feed's epoch the first time the outbox exists; later calls keep
+/// it. Runs after the kit's migrations.
+pub async fn ensure_epoch(db: &Db) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO feed_epoch (id, epoch, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(crate::time::now_micros())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The feed's current epoch.
+pub async fn current_epoch(db: &Db) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT epoch FROM feed_epoch WHERE id = 1")
+        .fetch_one(db.pool())
+        .await
+}
+
+/// Starts a new epoch, after the database was restored from a backup: every
+/// consumer then stops at its next read instead of skipping the events the
+/// restored outbox numbers anew. Returns the new epoch.
+pub async fn renew_epoch(db: &Db) -> sqlx::Result<String> {
+    let epoch = uuid::Uuid::new_v4().to_string();
+    sqlx::query("UPDATE feed_epoch SET epoch = $1, created_at = $2 WHERE id = 1")
+        .bind(&epoch)
+        .bind(crate::time::now_micros())
+        .execute(db.pool())
+        .await?;
+    Ok(epoch)
+}
+
+fn feed_mismatch(reason: &str, message: String, epoch: &str) -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        message,
+        ErrorDetails::with_error_info(
+            reason,
+            ERROR_DOMAIN,
+            HashMap::from([("feed_epoch".to_owned(), epoch.to_owned())]),
+        ),
+    )
+}
+
+fn epoch_changed(consumer_epoch: &str, epoch: &str) -> Status {
+    feed_mismatch(
+        EPOCH_CHANGED,
+        format!(
+            "事件流已进入新的纪元（其数据库可能已从备份恢复），游标不再适用 \
+             the feed is in a new epoch (its database was restored or replaced): \
+             a cursor of epoch {consumer_epoch} does not apply to epoch {epoch}"
+        ),
+        epoch,
+    )
+}
+
+/// Checks that the consumer's cursor still points into this feed: same
+/// epoch, and the event it last applied still at its position.
+async fn check_cursor(db: &Db, epoch: &str, request: &WatchEventsRequest) -> Result<(), Status> {
+    if !request.epoch.is_empty() && request.epoch != epoch {
+        return Err(epoch_changed(&request.epoch, epoch));
+    }
+    if request.after_sequence == 0 {
+        return Ok(());
+    }
+    let at_cursor: Option<String> =
+        sqlx::query_scalar("SELECT event_id FROM outbox WHERE sequence = $1")
+            .bind(request.after_sequence)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(|error| crate::error::internal("read the event feed", &error))?;
+    match at_cursor {
+        None => Err(feed_mismatch(
+            CURSOR_NOT_IN_FEED,
+            format!(
+                "事件流中没有第{0}号事件，消费者已超前（其数据库可能已从备份恢复） \
+                 the feed has no event {0}: the consumer is ahead of it (was its database restored?)",
+                request.after_sequence
+            ),
+            epoch,
+        )),
+        Some(event_id)
+            if !request.last_event_id.is_empty() && event_id != request.last_event_id =>
+        {
+            Err(feed_mismatch(
+                CURSOR_NOT_IN_FEED,
+                format!(
+                    "事件流中第{0}号事件不是消费者已处理的那一个（其数据库可能已从备份恢复） \
+                     event {0} in the feed is not the one the consumer applied (was its database restored?)",
+                    request.after_sequence
+                ),
+                epoch,
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 const DEFAULT_BATCH: i64 = 100;
 const MAX_BATCH: i64 = 1000;
 
@@ -164,22 +275,34 @@ impl EventFeedService for FeedServer {
             size => size.min(MAX_BATCH),
         };
         let db = self.db.clone();
+        let epoch = current_epoch(&db)
+            .await
+            .map_err(|error| crate::error::internal("read the feed epoch", &error))?;
+        check_cursor(&db, &epoch, &request).await?;
         let mut shutdown = self.shutdown.clone();
         let poll_interval = self.poll_interval;
         let mut committed = db.watch_events();
         let mut cursor = request.after_sequence;
+        let stream_epoch = epoch.clone();
         let stream = async_stream::try_stream! {
             loop {
                 if *shutdown.borrow() {
                     break;
                 }
                 committed.borrow_and_update();
+                // A restore under a running server shows as a new epoch.
+                let current = current_epoch(&db)
+                    .await
+                    .map_err(|error| crate::error::internal("read the feed epoch", &error))?;
+                if current != stream_epoch {
+                    Err(epoch_changed(&stream_epoch, &current))?;
+                }
                 let events = read_after(&db, cursor, batch)
                     .await
                     .map_err(|error| crate::error::internal("read the event feed", &error))?;
                 if let Some(last) = events.last() {
                     cursor = last.sequence;
-                    yield WatchEventsResponse { events };
+                    yield WatchEventsResponse { events, epoch: stream_epoch.clone() };
                     continue;
                 }
                 tokio::select! {
@@ -189,7 +312,11 @@ impl EventFeedService for FeedServer {
                 }
             }
         };
-        Ok(Response::new(Box::pin(stream)))
+        let mut response = Response::new(Box::pin(stream) as Self::WatchEventsStream);
+        if let Ok(value) = epoch.parse() {
+            response.metadata_mut().insert(EPOCH_HEADER, value);
+        }
+        Ok(response)
     }
 }
 
@@ -203,6 +330,18 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
+/// Whether a consumer is following its feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedStatus {
+    /// Reading, or reconnecting after a passing failure.
+    Following,
+    /// Stopped because its cursor no longer points into the producer's feed
+    /// (the producer's database was restored or replaced); it stays stopped
+    /// until an operator resumes it (see docs/architecture.md, "After a
+    /// restore"). `reason` says what was found.
+    Halted { reason: String },
+}
+
 /// Follows another service's feed, applying each event and advancing the
 /// cursor in the same transaction.
 pub struct Consumer<H> {
@@ -212,6 +351,7 @@ pub struct Consumer<H> {
     handler: H,
     initial_backoff: Duration,
     max_backoff: Duration,
+    status: watch::Sender<FeedStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,12 +372,24 @@ enum ConsumeError {
         #[source]
         source: anyhow::Error,
     },
+    #[error("halted: {0}")]
+    Halted(String),
+}
+
+/// A consumer's row in `consumer_cursors`.
+#[derive(Debug, Clone)]
+struct CursorState {
+    last_sequence: i64,
+    epoch: String,
+    last_event_id: String,
+    halted: String,
 }
 
 impl<H: EventHandler> Consumer<H> {
     /// `feed` names the cursor (e.g. `registry`); `endpoint` is the
     /// producer's URL (e.g. `http://registry:50051`).
     pub fn new(feed: &str, endpoint: &str, db: Db, handler: H) -> Self {
+        let (status, _) = watch::channel(FeedStatus::Following);
         Self {
             feed: feed.to_owned(),
             endpoint: endpoint.to_owned(),
@@ -245,6 +397,7 @@ impl<H: EventHandler> Consumer<H> {
             handler,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            status,
         }
     }
 
@@ -254,8 +407,21 @@ impl<H: EventHandler> Consumer<H> {
         self
     }
 
+    /// The name of the feed it follows (its cursor's name).
+    pub fn feed(&self) -> &str {
+        &self.feed
+    }
+
+    /// Follows the consumer's status, for health and operators.
+    pub fn status(&self) -> watch::Receiver<FeedStatus> {
+        self.status.subscribe()
+    }
+
     /// Runs until `shutdown` turns true, reconnecting with exponential
-    /// backoff whenever the producer is unreachable or a step fails.
+    /// backoff whenever the producer is unreachable or a step fails. A
+    /// consumer whose cursor no longer points into the feed halts: it logs
+    /// why, reports [`FeedStatus::Halted`], and waits for an operator to
+    /// resume it ([`resume_from_start`]), checking every `max_backoff`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = self.initial_backoff;
         while !*shutdown.borrow() {
@@ -263,13 +429,30 @@ impl<H: EventHandler> Consumer<H> {
                 outcome = self.follow(&mut backoff) => outcome,
                 _ = shutdown.changed() => break,
             };
-            if let Err(error) = outcome {
-                tracing::warn!(
+            match outcome {
+                Err(ConsumeError::Halted(reason)) => {
+                    tracing::error!(
+                        feed = %self.feed,
+                        reason = %reason,
+                        "event consumer halted: its cursor no longer points into the producer's feed; \
+                         see \"After a restore\" in docs/architecture.md"
+                    );
+                    self.status.send_replace(FeedStatus::Halted { reason });
+                    if !self.wait_until_resumed(&mut shutdown).await {
+                        break;
+                    }
+                    tracing::info!(feed = %self.feed, "event consumer resumed");
+                    self.status.send_replace(FeedStatus::Following);
+                    backoff = self.initial_backoff;
+                    continue;
+                }
+                Err(error) => tracing::warn!(
                     feed = %self.feed,
                     retry_in_ms = backoff.as_millis() as u64,
                     error = %crate::error::ErrorChain(&error),
                     "event consumer interrupted"
-                );
+                ),
+                Ok(()) => {}
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -279,30 +462,72 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
+    /// Waits until the cursor is no longer halted; false when shutdown came
+    /// first.
+    async fn wait_until_resumed(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.max_backoff) => {}
+                _ = shutdown.changed() => return false,
+            }
+            match cursor_state(&self.db, &self.feed).await {
+                Ok(state) if state.halted.is_empty() => return true,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(
+                    feed = %self.feed,
+                    error = %crate::error::ErrorChain(&error),
+                    "cannot read the halted consumer's cursor"
+                ),
+            }
+        }
+    }
+
     /// The last sequence applied.
     pub async fn cursor(&self) -> sqlx::Result<i64> {
         cursor_of(&self.db, &self.feed).await
     }
 
     async fn follow(&self, backoff: &mut Duration) -> Result<(), ConsumeError> {
-        let mut cursor = self.cursor().await?;
+        let state = cursor_state(&self.db, &self.feed).await?;
+        if !state.halted.is_empty() {
+            return Err(ConsumeError::Halted(state.halted));
+        }
+        let mut cursor = state.last_sequence;
+        let mut epoch = state.epoch;
         let mut client = EventFeedServiceClient::connect(self.endpoint.clone()).await?;
-        let mut stream = client
+        let opened = client
             .watch_events(WatchEventsRequest {
                 after_sequence: cursor,
                 max_batch_size: 0,
+                epoch: epoch.clone(),
+                last_event_id: state.last_event_id,
             })
-            .await?
-            .into_inner();
+            .await;
+        let mut stream = match opened {
+            Ok(response) => response.into_inner(),
+            Err(status) => return Err(self.halt_if_feed_moved(status).await),
+        };
         while let Some(batch) = stream.next().await {
-            for event in batch?.events {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(status) => return Err(self.halt_if_feed_moved(status).await),
+            };
+            if !epoch.is_empty() && batch.epoch != epoch {
+                let reason = format!(
+                    "the feed moved from epoch {epoch} to epoch {} while the consumer read it",
+                    batch.epoch
+                );
+                return Err(self.halt(reason).await);
+            }
+            epoch = batch.epoch;
+            for event in batch.events {
                 if event.sequence != cursor + 1 {
                     return Err(ConsumeError::OutOfOrder {
                         expected: cursor + 1,
                         found: event.sequence,
                     });
                 }
-                self.apply(cursor, &event).await?;
+                self.apply(cursor, &epoch, &event).await?;
                 cursor = event.sequence;
                 *backoff = self.initial_backoff;
             }
@@ -310,7 +535,36 @@ impl<H: EventHandler> Consumer<H> {
         Ok(())
     }
 
-    async fn apply(&self, cursor: i64, event: &Event) -> Result<(), ConsumeError> {
+    /// A producer's refusal that says the cursor is not in its feed halts
+    /// the consumer; any other refusal is a passing failure.
+    async fn halt_if_feed_moved(&self, status: Status) -> ConsumeError {
+        let moved = status.code() == Code::FailedPrecondition
+            && status.get_details_error_info().is_some_and(|info| {
+                info.reason == EPOCH_CHANGED || info.reason == CURSOR_NOT_IN_FEED
+            });
+        if moved {
+            self.halt(status.message().to_owned()).await
+        } else {
+            ConsumeError::Stream(status)
+        }
+    }
+
+    /// Records that the consumer halted, so a restart does not read on.
+    async fn halt(&self, reason: String) -> ConsumeError {
+        let recorded =
+            sqlx::query("UPDATE consumer_cursors SET halted = $1, updated_at = $2 WHERE feed = $3")
+                .bind(&reason)
+                .bind(crate::time::now_micros())
+                .bind(&self.feed)
+                .execute(self.db.pool())
+                .await;
+        match recorded {
+            Ok(_) => ConsumeError::Halted(reason),
+            Err(error) => ConsumeError::Database(error),
+        }
+    }
+
+    async fn apply(&self, cursor: i64, epoch: &str, event: &Event) -> Result<(), ConsumeError> {
         let span = tracing::info_span!(
             "apply event",
             feed = %self.feed,
@@ -328,10 +582,12 @@ impl<H: EventHandler> Consumer<H> {
                     source,
                 })?;
             let advanced = sqlx::query(
-                "UPDATE consumer_cursors SET last_sequence = $1, updated_at = $2 \
-                 WHERE feed = $3 AND last_sequence = $4",
+                "UPDATE consumer_cursors SET last_sequence = $1, epoch = $2, last_event_id = $3, updated_at = $4 \
+                 WHERE feed = $5 AND last_sequence = $6 AND halted = ''",
             )
             .bind(event.sequence)
+            .bind(epoch)
+            .bind(&event.event_id)
             .bind(crate::time::now_micros())
             .bind(&self.feed)
             .bind(cursor)
@@ -348,9 +604,8 @@ impl<H: EventHandler> Consumer<H> {
     }
 }
 
-/// The last sequence a consumer applied from `feed`, creating the cursor at 0
-/// the first time.
-pub async fn cursor_of(db: &Db, feed: &str) -> sqlx::Result<i64> {
+/// A consumer's cursor row, created at 0 the first time.
+async fn cursor_state(db: &Db, feed: &str) -> sqlx::Result<CursorState> {
     sqlx::query(
         "INSERT INTO consumer_cursors (feed, last_sequence, updated_at) VALUES ($1, 0, $2) \
          ON CONFLICT (feed) DO NOTHING",
@@ -359,8 +614,45 @@ pub async fn cursor_of(db: &Db, feed: &str) -> sqlx::Result<i64> {
     .bind(crate::time::now_micros())
     .execute(db.pool())
     .await?;
-    sqlx::query_scalar("SELECT last_sequence FROM consumer_cursors WHERE feed = $1")
-        .bind(feed)
-        .fetch_one(db.pool())
-        .await
+    let row = sqlx::query(
+        "SELECT last_sequence, epoch, last_event_id, halted FROM consumer_cursors WHERE feed = $1",
+    )
+    .bind(feed)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(CursorState {
+        last_sequence: row.try_get("last_sequence")?,
+        epoch: row.try_get("epoch")?,
+        last_event_id: row.try_get("last_event_id")?,
+        halted: row.try_get("halted")?,
+    })
+}
+
+/// The last sequence a consumer applied from `feed`, creating the cursor at 0
+/// the first time.
+pub async fn cursor_of(db: &Db, feed: &str) -> sqlx::Result<i64> {
+    Ok(cursor_state(db, feed).await?.last_sequence)
+}
+
+/// Why the consumer of `feed` halted, or `None` while it follows.
+pub async fn halted_reason(db: &Db, feed: &str) -> sqlx::Result<Option<String>> {
+    let state = cursor_state(db, feed).await?;
+    Ok((!state.halted.is_empty()).then_some(state.halted))
+}
+
+/// Resumes a halted consumer from the start of the producer's current
+/// epoch: it applies the whole feed again, which changes nothing that was
+/// already applied (every handler is idempotent) and applies what the old
+/// cursor had skipped. A running consumer picks this up within its
+/// `max_backoff`. Returns whether the consumer was halted.
+pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<bool> {
+    let resumed = sqlx::query(
+        "UPDATE consumer_cursors SET last_sequence = 0, epoch = '', last_event_id = '', halted = '', \
+         updated_at = $1 WHERE feed = $2 AND halted <> ''",
+    )
+    .bind(crate::time::now_micros())
+    .bind(feed)
+    .execute(db.pool())
+    .await?;
+    Ok(resumed.rows_affected() == 1)
 }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use louyu_kit::audit::RequestContext;
 use louyu_kit::backend_tests;
 use louyu_kit::db::Db;
-use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, NewEvent};
+use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, FeedStatus, NewEvent};
 use louyu_kit::server::{GrpcServer, ServerSettings, Shutdown};
 use louyu_kit::testing::{TestBackend, TestDatabase};
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
@@ -83,6 +83,7 @@ async fn concurrent_delayed_writers_are_seen_in_order_exactly_once(backend: Test
         .watch_events(WatchEventsRequest {
             after_sequence: 0,
             max_batch_size: 3,
+            ..WatchEventsRequest::default()
         })
         .await
         .unwrap()
@@ -330,7 +331,260 @@ async fn events_carry_the_trace_of_the_request_that_caused_them(backend: TestBac
     );
 }
 
+/// Records each event by its id, so that events the consumer sees again
+/// (after it resumes from the start of a feed) change nothing.
+struct RecordEventId;
+
+impl EventHandler for RecordEventId {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO applied_ids (event_id, resource) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&event.event_id)
+            .bind(&event.resource)
+            .execute(&mut *connection)
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// A consumer of "producer" at `address`, on a fresh database.
+struct Following {
+    db: Db,
+    status: tokio::sync::watch::Receiver<FeedStatus>,
+    stop: Shutdown,
+    task: tokio::task::JoinHandle<()>,
+    _database: TestDatabase,
+}
+
+async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> {
+    let database = TestDatabase::create(backend).await?;
+    let db = migrated(&database).await;
+    sqlx::query("CREATE TABLE applied_ids (event_id TEXT PRIMARY KEY, resource TEXT NOT NULL)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let consumer = Consumer::new(
+        "producer",
+        &format!("http://{address}"),
+        db.clone(),
+        RecordEventId,
+    )
+    .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let status = consumer.status();
+    let stop = Shutdown::new();
+    let task = tokio::spawn(consumer.run(stop.subscribe()));
+    Some(Following {
+        db,
+        status,
+        stop,
+        task,
+        _database: database,
+    })
+}
+
+impl Following {
+    async fn wait_for_cursor(&self, sequence: i64) {
+        let db = self.db.clone();
+        louyu_kit::testing::eventually(&format!("the cursor reaches {sequence}"), || {
+            let db = db.clone();
+            async move { feed::cursor_of(&db, "producer").await.unwrap() == sequence }
+        })
+        .await;
+    }
+
+    async fn wait_until_halted(&mut self) -> String {
+        let halted = tokio::time::timeout(
+            DEADLINE,
+            self.status
+                .wait_for(|status| matches!(status, FeedStatus::Halted { .. })),
+        )
+        .await
+        .expect("the consumer halts")
+        .expect("the consumer reports its status")
+        .clone();
+        match halted {
+            FeedStatus::Halted { reason } => reason,
+            FeedStatus::Following => unreachable!(),
+        }
+    }
+
+    async fn applied(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM applied_ids")
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop.trigger();
+        self.task.await.unwrap();
+    }
+}
+
+/// What a restore from a backup taken at `sequence` leaves: the outbox up to
+/// it, the sequence counter at it, and the same epoch.
+async fn restore_backup(from: &Db, to: &Db, sequence: i64) {
+    for event in feed::read_after(from, 0, sequence).await.unwrap() {
+        sqlx::query(
+            "INSERT INTO outbox (sequence, event_id, event_type, resource, payload, traceparent, occurred_at) \
+             VALUES ($1, $2, $3, $4, $5, '', 0)",
+        )
+        .bind(event.sequence)
+        .bind(&event.event_id)
+        .bind(&event.event_type)
+        .bind(&event.resource)
+        .bind(event.payload.unwrap().value)
+        .execute(to.pool())
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE event_sequence SET last_sequence = $1")
+        .bind(sequence)
+        .execute(to.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE feed_epoch SET epoch = $1")
+        .bind(feed::current_epoch(from).await.unwrap())
+        .execute(to.pool())
+        .await
+        .unwrap();
+}
+
+async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: TestBackend) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(live_database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let Some(backup_database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let live = migrated(&live_database).await;
+    let restored = migrated(&backup_database).await;
+    append_committed(&live, 0..10).await;
+    let address = free_port();
+    let producer_stop = Shutdown::new();
+    let serving = serve_feed(
+        &live,
+        GrpcServer::bind(&address.to_string()).await.unwrap(),
+        &producer_stop,
+    )
+    .await;
+    let Some(mut following) = follow(backend, address).await else {
+        return;
+    };
+    following.wait_for_cursor(10).await;
+
+    // The producer comes back on a backup taken at event 5, and writes on:
+    // its events 6 to 12 are new events under numbers the cursor passed.
+    producer_stop.trigger();
+    serving.await.unwrap();
+    restore_backup(&live, &restored, 5).await;
+    append_committed(&restored, 100..107).await;
+    let producer_stop = Shutdown::new();
+    let serving = serve_feed(
+        &restored,
+        GrpcServer::bind(&address.to_string()).await.unwrap(),
+        &producer_stop,
+    )
+    .await;
+
+    let reason = following.wait_until_halted().await;
+    assert!(reason.contains("event 10"), "{reason}");
+    assert_eq!(
+        feed::cursor_of(&following.db, "producer").await.unwrap(),
+        10
+    );
+    assert_eq!(
+        following.applied().await,
+        10,
+        "nothing read past the restore"
+    );
+    assert_eq!(
+        feed::halted_reason(&following.db, "producer")
+            .await
+            .unwrap(),
+        Some(reason),
+        "the halt outlives a restart"
+    );
+
+    // The operator resumes it from the start of the restored feed: the
+    // events it had applied change nothing, the new ones are applied.
+    assert!(
+        feed::resume_from_start(&following.db, "producer")
+            .await
+            .unwrap()
+    );
+    following.wait_for_cursor(12).await;
+    assert_eq!(following.applied().await, 10 + 7);
+    assert_eq!(*following.status.borrow(), FeedStatus::Following);
+
+    following.stop().await;
+    producer_stop.trigger();
+    serving.await.unwrap();
+}
+
+async fn a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it(backend: TestBackend) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = migrated(&database).await;
+    append_committed(&db, 0..3).await;
+    let address = free_port();
+    let producer_stop = Shutdown::new();
+    let serving = serve_feed(
+        &db,
+        GrpcServer::bind(&address.to_string()).await.unwrap(),
+        &producer_stop,
+    )
+    .await;
+    let Some(mut following) = follow(backend, address).await else {
+        return;
+    };
+    following.wait_for_cursor(3).await;
+    let old_epoch = feed::current_epoch(&db).await.unwrap();
+
+    // A restore that followed the documented steps renews the epoch while
+    // the consumer's stream is open.
+    let new_epoch = feed::renew_epoch(&db).await.unwrap();
+    assert_ne!(new_epoch, old_epoch);
+    append_committed(&db, 3..4).await;
+    let reason = following.wait_until_halted().await;
+    assert!(reason.contains(&new_epoch), "{reason}");
+    assert_eq!(following.applied().await, 3);
+
+    // A client that names the old epoch is refused, and told why.
+    let mut client = EventFeedServiceClient::connect(format!("http://{address}"))
+        .await
+        .unwrap();
+    let refused = client
+        .watch_events(WatchEventsRequest {
+            after_sequence: 3,
+            epoch: old_epoch,
+            ..WatchEventsRequest::default()
+        })
+        .await
+        .expect_err("a cursor of another epoch is refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let info = tonic_types::StatusExt::get_details_error_info(&refused).expect("ErrorInfo");
+    assert_eq!(info.reason, feed::EPOCH_CHANGED);
+    assert_eq!(info.metadata["feed_epoch"], new_epoch);
+
+    following.stop().await;
+    producer_stop.trigger();
+    serving.await.unwrap();
+}
+
 backend_tests!(
+    a_consumer_halts_when_its_producer_is_restored_from_a_backup,
+    a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it,
     concurrent_delayed_writers_are_seen_in_order_exactly_once,
     consumer_waits_for_its_producer_and_applies_each_event_once,
     events_carry_the_trace_of_the_request_that_caused_them,

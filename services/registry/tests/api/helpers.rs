@@ -170,6 +170,7 @@ impl TestApp {
             .watch_events(WatchEventsRequest {
                 after_sequence: 0,
                 max_batch_size: 0,
+                ..WatchEventsRequest::default()
             })
             .await
             .expect("watch events")

@@ -144,6 +144,7 @@ async fn stopping_ends_open_event_streams_and_drains(backend: TestBackend) {
         .watch_events(WatchEventsRequest {
             after_sequence: 0,
             max_batch_size: 0,
+            ..WatchEventsRequest::default()
         })
         .await
         .unwrap()

@@ -115,6 +115,7 @@ async fn a_retried_submission_yields_one_visit(backend: TestBackend) {
         .watch_events(WatchEventsRequest {
             after_sequence: 0,
             max_batch_size: 0,
+            ..WatchEventsRequest::default()
         })
         .await
         .unwrap()
