@@ -1,4 +1,5 @@
 use louyu_kit::audit::RequestContext;
+use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
@@ -82,63 +83,37 @@ impl Store {
         visit_id: Option<&str>,
     ) -> Result<LinkedDemand, VisitsError> {
         let now = louyu_kit::time::now_micros();
-        let open: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM demands WHERE uscc = $1 AND category = $2 AND status IN ({})",
-            open_statuses_sql()
-        )))
-        .bind(&input.uscc)
-        .bind(i64::from(input.category as i32))
-        .fetch_optional(&mut *connection)
-        .await?;
-        let (id, linked) = match open {
-            Some(id) => {
-                sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *connection)
+        let (id, linked) = match self.open_demand(connection, input).await? {
+            Some(id) => (id, true),
+            None => match self.insert_demand(connection, input, visit_id, now).await? {
+                Some(id) => {
+                    insert_status_change(
+                        connection,
+                        &id,
+                        DemandStatus::Unspecified,
+                        DemandStatus::Open,
+                        &context.actor,
+                        "提出 raised",
+                    )
                     .await?;
-                (id, true)
-            }
-            None => {
-                let id = louyu_kit::names::generate_time_ordered_id("dm");
-                let inserted = sqlx::query(
-                    "INSERT INTO demands (id, uscc, building_id, sub_district_id, category, description, urgency, status, \
-                     visit_id, merged_into, flag, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, '', $10, $10)",
-                )
-                .bind(&id)
-                .bind(&input.uscc)
-                .bind(&input.building_id)
-                .bind(&input.sub_district_id)
-                .bind(i64::from(input.category as i32))
-                .bind(&input.description)
-                .bind(i64::from(input.urgency as i32))
-                .bind(i64::from(DemandStatus::Open as i32))
-                .bind(visit_id.map(str::to_owned))
-                .bind(now)
-                .execute(&mut *connection)
-                .await;
-                match inserted {
-                    Ok(_) => {}
-                    // A concurrent submission raised the same demand first
-                    // (PostgreSQL); the caller retries and is linked.
-                    Err(error) if louyu_kit::db::is_unique_violation(&error) => {
-                        return Err(VisitsError::Conflict);
-                    }
-                    Err(error) => return Err(error.into()),
+                    (id, false)
                 }
-                insert_status_change(
-                    connection,
-                    &id,
-                    DemandStatus::Unspecified,
-                    DemandStatus::Open,
-                    &context.actor,
-                    "提出 raised",
-                )
-                .await?;
-                (id, false)
-            }
+                // Another call raised the same demand and committed while
+                // this one inserted (PostgreSQL): this report joins it.
+                None => match self.open_demand(connection, input).await? {
+                    Some(id) => (id, true),
+                    // ...and it was closed at once: the caller retries.
+                    None => return Err(VisitsError::Conflict),
+                },
+            },
         };
+        if linked {
+            sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *connection)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO demand_reports (id, demand_id, visit_id, description, actor, reported_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -164,6 +139,55 @@ impl Store {
             linked,
             event,
         })
+    }
+
+    /// The enterprise's open demand of the input's category, locked so that
+    /// it stays open until this transaction ends.
+    async fn open_demand(
+        &self,
+        connection: &mut AnyConnection,
+        input: &DemandInput,
+    ) -> Result<Option<String>, VisitsError> {
+        let lock = self.db.row_lock(RowLock::ForUpdate, "demands");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM demands WHERE uscc = $1 AND category = $2 AND status IN ({}){lock}",
+            open_statuses_sql()
+        )))
+        .bind(&input.uscc)
+        .bind(i64::from(input.category as i32))
+        .fetch_optional(&mut *connection)
+        .await?)
+    }
+
+    /// Inserts a new open demand; `None` when the enterprise already has an
+    /// open demand of the category (one index holds that rule: a concurrent
+    /// insert of the same demand waits here until the other commits).
+    async fn insert_demand(
+        &self,
+        connection: &mut AnyConnection,
+        input: &DemandInput,
+        visit_id: Option<&str>,
+        now: i64,
+    ) -> Result<Option<String>, VisitsError> {
+        let id = louyu_kit::names::generate_time_ordered_id("dm");
+        let inserted = sqlx::query(
+            "INSERT INTO demands (id, uscc, building_id, sub_district_id, category, description, urgency, status, \
+             visit_id, merged_into, flag, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, '', $10, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&input.uscc)
+        .bind(&input.building_id)
+        .bind(&input.sub_district_id)
+        .bind(i64::from(input.category as i32))
+        .bind(&input.description)
+        .bind(i64::from(input.urgency as i32))
+        .bind(i64::from(DemandStatus::Open as i32))
+        .bind(visit_id.map(str::to_owned))
+        .bind(now)
+        .execute(&mut *connection)
+        .await?;
+        Ok((inserted.rows_affected() == 1).then_some(id))
     }
 
     pub async fn transition_demand(

@@ -4,4 +4,5 @@
 mod demands;
 mod helpers;
 mod plans;
+mod races;
 mod visits;
