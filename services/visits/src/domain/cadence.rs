@@ -2,7 +2,8 @@
 //! first.
 
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_proto::visits::v1::{CadencePolicy, RiskColour};
+use louyu_proto::common::v1::RiskColour;
+use louyu_proto::visits::v1::CadencePolicy;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 

@@ -1,5 +1,6 @@
 use louyu_kit::filter::{SqlQuery, SqlValue};
-use louyu_proto::visits::v1::{CadencePolicy, RiskColour, VisitPlan};
+use louyu_proto::common::v1::RiskColour;
+use louyu_proto::visits::v1::{CadencePolicy, VisitPlan};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 

@@ -1,5 +1,6 @@
 use louyu_kit::backend_tests;
 use louyu_kit::testing::TestBackend;
+use louyu_proto::common::v1::RiskColour;
 use louyu_proto::visits::v1::*;
 
 use crate::helpers::*;
