@@ -331,7 +331,7 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
     });
     let display_name = row.parse("display_name", |value| fields::name("display_name", value));
     let address = row.parse("address", |value| {
-        fields::text("address", value, fields::MAX_TEXT_CHARS, true)
+        fields::multiline_text("address", value, fields::MAX_TEXT_CHARS, true)
     });
     let latitude: Option<f64> = row.number("latitude", "数字 a number");
     let longitude: Option<f64> = row.number("longitude", "数字 a number");
@@ -437,7 +437,7 @@ fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
     let party_members = party_members
         .and_then(|value| row.check("party_members", fields::count("party_members", value)));
     let address = row.parse("registered_address", |value| {
-        fields::text("registered_address", value, fields::MAX_TEXT_CHARS, false)
+        fields::multiline_text("registered_address", value, fields::MAX_TEXT_CHARS, false)
     });
     let status = match row.text("status").trim().to_ascii_lowercase().as_str() {
         "" | "active" | "在营" => Some(EnterpriseStatus::Active),

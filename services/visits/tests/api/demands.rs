@@ -273,6 +273,64 @@ async fn a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand(backend: Tes
     assert_invalid_field(across, "duplicate");
 }
 
+async fn notes_and_descriptions_may_span_lines_but_no_other_control_character_is_accepted(
+    backend: TestBackend,
+) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    let mut visit = visit_request(&[&world.a], "b-1", 0);
+    visit.notes = "一、租约明年到期\r\n二、希望扩租".to_owned();
+    let mut multi_line = draft(&world.a, DemandCategory::OfficeSpace);
+    multi_line.description = "需要增加办公面积：\n约300平方米".to_owned();
+    let submitted = suite
+        .visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(visit.clone()),
+            demands: vec![multi_line],
+            request_id: String::new(),
+        })
+        .await
+        .expect("notes and a description over several lines are accepted")
+        .into_inner();
+    assert_eq!(
+        submitted.visit.unwrap().notes,
+        "一、租约明年到期\n二、希望扩租"
+    );
+    assert_eq!(
+        submitted.demands[0].description,
+        "需要增加办公面积：\n约300平方米"
+    );
+
+    visit.observations[0].relocation_destination = "浦东\n新区".to_owned();
+    let two_line_place = suite
+        .visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(visit),
+            demands: Vec::new(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(
+        two_line_place,
+        "visit.observations[0].relocation_destination",
+    );
+    let mut with_nul = draft(&world.a, DemandCategory::Tax);
+    with_nul.description = "税务\u{0}问题".to_owned();
+    let nul = suite
+        .visits
+        .create_demand(CreateDemandRequest {
+            parent: DISTRICT.to_owned(),
+            demand: Some(with_nul),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(nul, "demand.description");
+}
+
 async fn an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan(backend: TestBackend) {
     let Some(mut suite) = spawn_suite(backend).await else {
         return;
@@ -363,5 +421,6 @@ async fn an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan(backe
 backend_tests!(
     every_transition_the_lifecycle_forbids_fails_as_failed_precondition,
     a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand,
+    notes_and_descriptions_may_span_lines_but_no_other_control_character_is_accepted,
     an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan,
 );
