@@ -461,7 +461,7 @@ fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {
         parse_resource_id("building_id", value.trim())
     });
     let unit_id = row.parse("unit_id", |value| {
-        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+        parse_resource_id("unit_id", value.trim())
     });
     let display_name = row.parse("display_name", |value| fields::name("display_name", value));
     let floor: Option<i32> = row.number("floor", "整数 a whole number");
@@ -529,7 +529,7 @@ fn parse_tenancy_row(row: &mut Row<'_>) -> Option<ImportRow> {
         parse_resource_id("building_id", value.trim())
     });
     let unit_id = row.parse("unit_id", |value| {
-        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+        parse_resource_id("unit_id", value.trim())
     });
     let area: Option<f64> = row.number("area_square_meters", "数字 a number");
     let area = match area {

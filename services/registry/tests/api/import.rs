@@ -274,9 +274,59 @@ async fn an_empty_file_is_rejected_as_having_no_header_row(backend: TestBackend)
     }
 }
 
+async fn an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_lower_case_form(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    app.create_building("b-1", "nanjingxilu", None).await;
+    let status = app
+        .registry
+        .create_unit(CreateUnitRequest {
+            parent: format!("{DISTRICT}/buildings/b-1"),
+            unit: Some(Unit {
+                display_name: "B1-01".to_owned(),
+                floor: -1,
+                area_square_meters: 120.0,
+                ..Unit::default()
+            }),
+            unit_id: "B1-01".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    let status = assert_code(status, tonic::Code::InvalidArgument);
+    assert!(status.message().contains("unit_id"), "{}", status.message());
+    assert!(status.message().contains("'b1-01'"), "{}", status.message());
+
+    let units =
+        "楼宇编号,单元编号,单元名称,楼层,面积\nb-1,B1-01,B1-01,-1,120\nb-1,b1-02,B1-02,-1,80\n";
+    let response = import(&mut app, ImportKind::Units, units).await;
+    assert_eq!(lines_and_fields(&response), vec![(2, "单元编号")]);
+    assert!(
+        response.errors[0].message.contains("'b1-01'"),
+        "{}",
+        response.errors[0].message
+    );
+    assert_eq!(response.applied_rows, 1);
+    let listed = app
+        .registry
+        .list_units(ListUnitsRequest {
+            parent: format!("{DISTRICT}/buildings/b-1"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = listed.units.iter().map(|unit| unit.name.as_str()).collect();
+    assert_eq!(names, vec!["districts/jingan/buildings/b-1/units/b1-02"]);
+}
+
 backend_tests!(
     import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_column,
     a_file_with_an_unknown_column_is_rejected_whole,
     row_errors_name_the_physical_line_of_an_excel_file_with_crlf_blank_lines_and_multi_line_cells,
     an_empty_file_is_rejected_as_having_no_header_row,
+    an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_lower_case_form,
 );
