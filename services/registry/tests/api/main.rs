@@ -6,5 +6,6 @@ mod enterprises;
 mod events;
 mod helpers;
 mod import;
+mod page_tokens;
 mod server;
 mod tenancies;

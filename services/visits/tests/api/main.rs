@@ -3,5 +3,6 @@
 
 mod demands;
 mod helpers;
+mod page_tokens;
 mod plans;
 mod visits;
