@@ -15,4 +15,5 @@ pub mod page;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+pub mod text;
 pub mod time;

@@ -16,6 +16,16 @@ pub fn parse_resource_id(field: &str, value: &str) -> Result<String, InvalidArgu
         .next()
         .is_some_and(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit());
     if value.is_empty() || value.len() > MAX_ID_LENGTH || !valid_characters || !starts_well {
+        let lowered = value.to_ascii_lowercase();
+        if lowered != value && parse_resource_id(field, &lowered).is_ok() {
+            // Upper case is the one mistake with an obvious fix: name it.
+            return Err(InvalidArgument::new(
+                field,
+                format!(
+                    "标识须为小写，应写作“{lowered}” must be lower case: write '{lowered}' (1 to 63 lower-case letters, digits or '-')"
+                ),
+            ));
+        }
         return Err(InvalidArgument::new(
             field,
             "标识须为1至63位小写字母、数字或连字符 must be 1 to 63 lower-case letters, digits or '-', starting with a letter or digit",
@@ -164,6 +174,16 @@ mod tests {
         for bad in ["", "-b", "B1", "b_1", "楼", &"a".repeat(64)] {
             assert!(parse_resource_id("id", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_upper_case_id_is_told_its_lower_case_form() {
+        let error = parse_resource_id("unit_id", "B1-01").unwrap_err();
+        assert_eq!(error.violations[0].field, "unit_id");
+        assert!(
+            error.violations[0].description.contains("'b1-01'"),
+            "{error}"
+        );
     }
 
     #[test]

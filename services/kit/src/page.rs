@@ -12,6 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::config::{Config, ServiceName};
+use crate::db::Backend;
 use crate::error::InvalidArgument;
 use crate::filter::{Comparison, SqlQuery, SqlValue};
 
@@ -48,6 +50,21 @@ const TAG_LENGTH: usize = 16;
 impl PageTokens {
     pub fn new(key: SecretString) -> Self {
         Self { key }
+    }
+
+    /// The signer a service builds at start from its configuration. A
+    /// deployment (PostgreSQL) still on the development key, which anyone
+    /// with this repository knows, gets a warning: its page tokens can be
+    /// forged. The local SQLite run uses that key by design and is not
+    /// warned.
+    pub fn from_config(config: &Config, service: ServiceName, backend: Backend) -> Self {
+        if config.uses_development_page_token_secret() && backend == Backend::Postgres {
+            tracing::warn!(
+                service = service.as_str(),
+                "page tokens are signed with the development key; set LOUYU_PAGE_TOKEN_SECRET"
+            );
+        }
+        Self::new(config.page_token_secret.clone())
     }
 
     /// A token continuing after `last_key` for the request described by

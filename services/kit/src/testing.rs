@@ -5,6 +5,8 @@
 //! test ends. Without that variable PostgreSQL tests are skipped, except under
 //! `CI=true`, where they must run and fail loudly instead.
 
+use std::sync::{Arc, Mutex};
+
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Connection;
 
@@ -146,6 +148,52 @@ macro_rules! backend_tests {
             }
         )*
     };
+}
+
+/// What the current thread logs at `WARN` and above while this value lives,
+/// for tests that check a service warns. Logs of other threads, such as
+/// spawned tasks on other workers, are not captured.
+pub struct CapturedLogs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl CapturedLogs {
+    pub fn start() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer_buffer = Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || CapturedWriter(Arc::clone(&writer_buffer)))
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Everything captured so far, as the fmt layer wrote it.
+    pub fn text(&self) -> String {
+        let bytes = self.buffer.lock().expect("the log buffer").clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+struct CapturedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("the log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Asserts an INVALID_ARGUMENT whose `BadRequest` names `field`.

@@ -118,7 +118,7 @@ fn parse_sub_district(
 fn parse_building(names: &Names, value: &Building) -> Result<BuildingInput, InvalidArgument> {
     let mut violations = Violations::new();
     let display_name = violations.check(fields::name("building.display_name", &value.display_name));
-    let address = violations.check(fields::text(
+    let address = violations.check(fields::multiline_text(
         "building.address",
         &value.address,
         fields::MAX_TEXT_CHARS,
@@ -263,7 +263,7 @@ pub(crate) fn parse_enterprise(
             value.status,
         ))
     };
-    let registered_address = violations.check(fields::text(
+    let registered_address = violations.check(fields::multiline_text(
         &field("registered_address"),
         &value.registered_address,
         fields::MAX_TEXT_CHARS,
@@ -420,13 +420,13 @@ fn parse_resource(
         }
         None => None,
     };
-    let address = violations.check(fields::text(
+    let address = violations.check(fields::multiline_text(
         "building_resource.address",
         &value.address,
         fields::MAX_TEXT_CHARS,
         false,
     ));
-    let opening_hours = violations.check(fields::text(
+    let opening_hours = violations.check(fields::multiline_text(
         "building_resource.opening_hours",
         &value.opening_hours,
         200,

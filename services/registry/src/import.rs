@@ -165,6 +165,50 @@ impl Row<'_> {
     }
 }
 
+/// Finds the physical line of the file (1 for the first) on which a record
+/// starts. The reader's own line count lags behind: it skips blank lines
+/// without counting them before a record, and it counts a CRLF only once it
+/// reads the LF, at the start of the next record. Its byte offset of a record
+/// may likewise point at the line breaks before it. Records come in file
+/// order, so the counter moves forward only.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record whose reading started at byte `reading_start`:
+    /// the first line at or after it that is not blank.
+    fn line_at(&mut self, reading_start: u64) -> i32 {
+        let mut start = usize::try_from(reading_start)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        while self.offset < start {
+            match self.text[self.offset] {
+                b'\n' => self.line += 1,
+                // A lone CR ends a line too (old Mac files); a CR of a CRLF
+                // is counted by its LF.
+                b'\r' if self.text.get(self.offset + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+            self.offset += 1;
+        }
+        i32::try_from(self.line).unwrap_or(i32::MAX)
+    }
+}
+
 pub async fn import(
     store: &Store,
     context: &RequestContext,
@@ -200,6 +244,15 @@ pub async fn import(
         .iter()
         .map(|header| header.trim().to_owned())
         .collect();
+    // The reader skips blank lines, so a file of nothing but a byte-order
+    // mark and blank lines has an empty header record.
+    if headers.iter().all(String::is_empty) {
+        return Err(InvalidArgument::new(
+            "csv",
+            "文件为空或没有表头行 the file is empty or has no header row",
+        )
+        .into());
+    }
     let mut positions: Vec<(usize, &'static str)> = Vec::new();
     for (index, header) in headers.iter().enumerate() {
         let Some(column) = columns.iter().find(|column| {
@@ -246,14 +299,15 @@ pub async fn import(
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     let mut total_rows = 0;
+    let mut lines = LineCounter::new(text);
     for record in reader.records() {
-        total_rows += 1;
         let record = match record {
             Ok(record) => record,
             Err(error) => {
+                total_rows += 1;
                 let line = error
                     .position()
-                    .map_or(0, |position| position.line() as i32);
+                    .map_or(0, |position| lines.line_at(position.byte()));
                 errors.push(ImportRowError {
                     line,
                     field: String::new(),
@@ -262,9 +316,15 @@ pub async fn import(
                 continue;
             }
         };
+        // Excel writes `,,,,` for a row whose cells were formatted but left
+        // empty: like a blank line, it is not a row.
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        total_rows += 1;
         let line = record
             .position()
-            .map_or(0, |position| position.line() as i32);
+            .map_or(0, |position| lines.line_at(position.byte()));
         if record.len() != headers.len() {
             errors.push(ImportRowError {
                 line,
@@ -331,7 +391,7 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
     });
     let display_name = row.parse("display_name", |value| fields::name("display_name", value));
     let address = row.parse("address", |value| {
-        fields::text("address", value, fields::MAX_TEXT_CHARS, true)
+        fields::multiline_text("address", value, fields::MAX_TEXT_CHARS, true)
     });
     let latitude: Option<f64> = row.number("latitude", "数字 a number");
     let longitude: Option<f64> = row.number("longitude", "数字 a number");
@@ -401,7 +461,7 @@ fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {
         parse_resource_id("building_id", value.trim())
     });
     let unit_id = row.parse("unit_id", |value| {
-        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+        parse_resource_id("unit_id", value.trim())
     });
     let display_name = row.parse("display_name", |value| fields::name("display_name", value));
     let floor: Option<i32> = row.number("floor", "整数 a whole number");
@@ -437,7 +497,7 @@ fn parse_enterprise_row(row: &mut Row<'_>) -> Option<ImportRow> {
     let party_members = party_members
         .and_then(|value| row.check("party_members", fields::count("party_members", value)));
     let address = row.parse("registered_address", |value| {
-        fields::text("registered_address", value, fields::MAX_TEXT_CHARS, false)
+        fields::multiline_text("registered_address", value, fields::MAX_TEXT_CHARS, false)
     });
     let status = match row.text("status").trim().to_ascii_lowercase().as_str() {
         "" | "active" | "在营" => Some(EnterpriseStatus::Active),
@@ -469,7 +529,7 @@ fn parse_tenancy_row(row: &mut Row<'_>) -> Option<ImportRow> {
         parse_resource_id("building_id", value.trim())
     });
     let unit_id = row.parse("unit_id", |value| {
-        parse_resource_id("unit_id", &value.trim().to_ascii_lowercase())
+        parse_resource_id("unit_id", value.trim())
     });
     let area: Option<f64> = row.number("area_square_meters", "数字 a number");
     let area = match area {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use louyu_kit::audit::AuditServer;
 use louyu_kit::config::{Config, ServiceName};
-use louyu_kit::db::{Backend, Db};
+use louyu_kit::db::Db;
 use louyu_kit::feed::FeedServer;
 use louyu_kit::page::PageTokens;
 use louyu_kit::server::{GrpcServer, Shutdown};
@@ -51,12 +51,7 @@ impl Application {
         if config.migrate_on_start {
             db.migrate(migrator()).await?;
         }
-        if config.uses_development_page_token_secret() && db.backend() == Backend::Postgres {
-            tracing::warn!(
-                "page tokens are signed with the development key; set LOUYU_PAGE_TOKEN_SECRET"
-            );
-        }
-        let page_tokens = PageTokens::new(config.page_token_secret.clone());
+        let page_tokens = PageTokens::from_config(config, ServiceName::Registry, db.backend());
         let store = Store::new(
             db.clone(),
             Names::new(&config.district),

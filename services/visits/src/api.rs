@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::names::{DistrictNames, last_id};
 use louyu_kit::page::{PageQuery, PageTokens};
+use louyu_kit::text::Lines;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::AssignmentRole;
 use louyu_proto::visits::v1::visits_service_server::VisitsService;
@@ -45,21 +46,15 @@ fn reply<T>(result: Result<T, VisitsError>) -> Result<Response<T>, Status> {
 /// The longest free text accepted, in characters.
 const MAX_TEXT: usize = 2000;
 
+/// Free text a person writes over several lines: notes, a description, a
+/// reason. Line breaks are kept; other control characters are rejected.
 fn text(field: &str, value: &str, required: bool) -> Result<String, InvalidArgument> {
-    let trimmed = value.trim();
-    if required && trimmed.is_empty() {
-        return Err(InvalidArgument::new(field, "不能为空 must not be empty"));
-    }
-    let chars = trimmed.chars().count();
-    if chars > MAX_TEXT {
-        return Err(InvalidArgument::new(
-            field,
-            format!(
-                "不能超过{MAX_TEXT}个字符（实为{chars}个） must be at most {MAX_TEXT} characters, not {chars}"
-            ),
-        ));
-    }
-    Ok(trimmed.to_owned())
+    louyu_kit::text::parse(field, value, MAX_TEXT, required, Lines::Many)
+}
+
+/// One line of text, such as a place name.
+fn one_line(field: &str, value: &str) -> Result<String, InvalidArgument> {
+    louyu_kit::text::parse(field, value, MAX_TEXT, false, Lines::One)
 }
 
 fn known_enum<E: TryFrom<i32>>(
@@ -115,10 +110,9 @@ fn parse_observation(
         value.relocation_intent,
         false,
     ));
-    let relocation_destination = violations.check(text(
+    let relocation_destination = violations.check(one_line(
         &format!("{field}.relocation_destination"),
         &value.relocation_destination,
-        false,
     ));
     let expansion_fit = violations.check(known_enum::<ExpansionFit>(
         &format!("{field}.expansion_fit"),

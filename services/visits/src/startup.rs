@@ -50,7 +50,7 @@ impl Application {
         if config.migrate_on_start {
             db.migrate(migrator()).await?;
         }
-        let page_tokens = PageTokens::new(config.page_token_secret.clone());
+        let page_tokens = PageTokens::from_config(config, ServiceName::Visits, db.backend());
         let store = Store::new(
             db.clone(),
             DistrictNames::new(&config.district),

@@ -2,6 +2,7 @@
 //! dates, coordinates, contacts, enums and update masks.
 
 use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::text::Lines;
 use louyu_proto::google::r#type::{Date, LatLng};
 use louyu_proto::registry::v1::Contact;
 use serde::{Deserialize, Serialize};
@@ -11,34 +12,26 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// The longest free text (addresses, notes) accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
 
-/// Trimmed text of at most `max_chars` characters, with no control
-/// characters; empty only when not `required`.
+/// One line of trimmed text of at most `max_chars` characters, with no
+/// control characters; empty only when not `required`.
 pub fn text(
     field: &str,
     value: &str,
     max_chars: usize,
     required: bool,
 ) -> Result<String, InvalidArgument> {
-    let trimmed = value.trim();
-    if required && trimmed.is_empty() {
-        return Err(InvalidArgument::new(field, "不能为空 must not be empty"));
-    }
-    let chars = trimmed.chars().count();
-    if chars > max_chars {
-        return Err(InvalidArgument::new(
-            field,
-            format!(
-                "不能超过{max_chars}个字符（实为{chars}个） must be at most {max_chars} characters, not {chars}"
-            ),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(InvalidArgument::new(
-            field,
-            "不能含控制字符 must not contain control characters",
-        ));
-    }
-    Ok(trimmed.to_owned())
+    louyu_kit::text::parse(field, value, max_chars, required, Lines::One)
+}
+
+/// Text a person may write over several lines (an address, opening hours):
+/// as [`text`], but `\n` and `\r\n` are kept, each as `\n`.
+pub fn multiline_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<String, InvalidArgument> {
+    louyu_kit::text::parse(field, value, max_chars, required, Lines::Many)
 }
 
 /// A required display name.

@@ -315,7 +315,76 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
     assert_invalid_field(too_wide, "radius_meters");
 }
 
+async fn an_address_may_span_lines_but_a_name_may_not_and_no_other_control_character_is_accepted(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    let create = |building_id: &str, building: Building| CreateBuildingRequest {
+        parent: DISTRICT.to_owned(),
+        building: Some(building),
+        building_id: building_id.to_owned(),
+        request_id: String::new(),
+    };
+    let created = app
+        .registry
+        .create_building(create(
+            "b-1",
+            Building {
+                address: "上海市静安区南京西路1266号\r\n恒隆广场".to_owned(),
+                ..building("nanjingxilu", None)
+            },
+        ))
+        .await
+        .expect("a two-line address is accepted")
+        .into_inner();
+    assert_eq!(created.address, "上海市静安区南京西路1266号\n恒隆广场");
+
+    let two_line_name = app
+        .registry
+        .create_building(create(
+            "b-2",
+            Building {
+                display_name: "恒隆\n广场".to_owned(),
+                ..building("nanjingxilu", None)
+            },
+        ))
+        .await;
+    assert_invalid_field(two_line_name, "building.display_name");
+    let tab_in_address = app
+        .registry
+        .create_building(create(
+            "b-3",
+            Building {
+                address: "南京西路\t1266号".to_owned(),
+                ..building("nanjingxilu", None)
+            },
+        ))
+        .await;
+    assert_invalid_field(tab_in_address, "building.address");
+
+    let enterprise_name = format!("{DISTRICT}/enterprises/{}", uscc(90));
+    let registered = app
+        .registry
+        .create_enterprise(CreateEnterpriseRequest {
+            parent: DISTRICT.to_owned(),
+            enterprise: Some(Enterprise {
+                registered_address: "南京西路1266号\n12楼".to_owned(),
+                ..enterprise(&uscc(90))
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a two-line registered address is accepted")
+        .into_inner();
+    assert_eq!(registered.name, enterprise_name);
+    assert_eq!(registered.registered_address, "南京西路1266号\n12楼");
+}
+
 backend_tests!(
+    an_address_may_span_lines_but_a_name_may_not_and_no_other_control_character_is_accepted,
     a_building_has_exactly_one_managing_sub_district_that_must_exist,
     building_and_unit_input_is_validated_field_by_field,
     nearby_resources_are_those_within_the_radius_nearest_first,

@@ -183,7 +183,150 @@ async fn a_file_with_an_unknown_column_is_rejected_whole(backend: TestBackend) {
     );
 }
 
+fn lines_and_fields(response: &ImportRecordsResponse) -> Vec<(i32, &str)> {
+    response
+        .errors
+        .iter()
+        .map(|error| (error.line, error.field.as_str()))
+        .collect()
+}
+
+/// A code with the wrong check character.
+fn bad_uscc(n: u32) -> String {
+    let good = uscc(n);
+    format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    )
+}
+
+async fn row_errors_name_the_physical_line_of_an_excel_file_with_crlf_blank_lines_and_multi_line_cells(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    let multi_line = uscc(80);
+    // What Excel's "CSV UTF-8" writes: a byte-order mark, CRLF line ends, a
+    // cell typed with Alt+Enter quoted over two lines, a blank line, and
+    // `,,` for a row whose cells were formatted but left empty.
+    let excel = format!(
+        "\u{feff}统一社会信用代码,企业名称,注册地址\r\n\
+         {multi_line},多行地址公司,\"上海市静安区南京西路1266号\n恒隆广场12楼\"\r\n\
+         \r\n\
+         {},坏代码公司,某路1号\r\n\
+         ,,\r\n\
+         {},\"名称\r\n不能换行\",某路2号\r\n",
+        bad_uscc(81),
+        uscc(82),
+    );
+    let response = import(&mut app, ImportKind::Enterprises, &excel).await;
+    assert_eq!(
+        lines_and_fields(&response),
+        vec![(5, "统一社会信用代码"), (7, "企业名称")]
+    );
+    assert_eq!((response.total_rows, response.applied_rows), (3, 1));
+    let imported = app
+        .registry
+        .get_enterprise(GetEnterpriseRequest {
+            name: format!("{DISTRICT}/enterprises/{multi_line}"),
+        })
+        .await
+        .expect("the row with a multi-line address is imported")
+        .into_inner();
+    assert_eq!(
+        imported.registered_address,
+        "上海市静安区南京西路1266号\n恒隆广场12楼"
+    );
+
+    let unix = format!(
+        "uscc,display_name\n\n{},坏代码公司\n\n\n{},又一家\n",
+        bad_uscc(83),
+        bad_uscc(84)
+    );
+    let response = import(&mut app, ImportKind::Enterprises, &unix).await;
+    assert_eq!(lines_and_fields(&response), vec![(3, "uscc"), (6, "uscc")]);
+}
+
+async fn an_empty_file_is_rejected_as_having_no_header_row(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    for empty in ["", "\u{feff}", "\r\n\r\n", "\u{feff}\n\n"] {
+        let status = app
+            .registry
+            .import_records(ImportRecordsRequest {
+                parent: DISTRICT.to_owned(),
+                kind: ImportKind::Enterprises as i32,
+                csv: empty.as_bytes().to_vec(),
+                validate_only: false,
+            })
+            .await
+            .expect_err("an empty file is rejected");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{empty:?}");
+        assert!(
+            status.message().contains("empty or has no header row"),
+            "{empty:?}: {}",
+            status.message()
+        );
+        assert!(!status.message().contains("missing required"), "{empty:?}");
+    }
+}
+
+async fn an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_lower_case_form(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    app.create_building("b-1", "nanjingxilu", None).await;
+    let status = app
+        .registry
+        .create_unit(CreateUnitRequest {
+            parent: format!("{DISTRICT}/buildings/b-1"),
+            unit: Some(Unit {
+                display_name: "B1-01".to_owned(),
+                floor: -1,
+                area_square_meters: 120.0,
+                ..Unit::default()
+            }),
+            unit_id: "B1-01".to_owned(),
+            request_id: String::new(),
+        })
+        .await;
+    let status = assert_code(status, tonic::Code::InvalidArgument);
+    assert!(status.message().contains("unit_id"), "{}", status.message());
+    assert!(status.message().contains("'b1-01'"), "{}", status.message());
+
+    let units =
+        "楼宇编号,单元编号,单元名称,楼层,面积\nb-1,B1-01,B1-01,-1,120\nb-1,b1-02,B1-02,-1,80\n";
+    let response = import(&mut app, ImportKind::Units, units).await;
+    assert_eq!(lines_and_fields(&response), vec![(2, "单元编号")]);
+    assert!(
+        response.errors[0].message.contains("'b1-01'"),
+        "{}",
+        response.errors[0].message
+    );
+    assert_eq!(response.applied_rows, 1);
+    let listed = app
+        .registry
+        .list_units(ListUnitsRequest {
+            parent: format!("{DISTRICT}/buildings/b-1"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = listed.units.iter().map(|unit| unit.name.as_str()).collect();
+    assert_eq!(names, vec!["districts/jingan/buildings/b-1/units/b1-02"]);
+}
+
 backend_tests!(
     import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_column,
     a_file_with_an_unknown_column_is_rejected_whole,
+    row_errors_name_the_physical_line_of_an_excel_file_with_crlf_blank_lines_and_multi_line_cells,
+    an_empty_file_is_rejected_as_having_no_header_row,
+    an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_lower_case_form,
 );

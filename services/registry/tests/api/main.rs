@@ -6,6 +6,7 @@ mod enterprises;
 mod events;
 mod helpers;
 mod import;
+mod page_tokens;
 mod races;
 mod server;
 mod tenancies;

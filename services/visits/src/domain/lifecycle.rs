@@ -29,6 +29,19 @@ pub fn allowed(from: DemandStatus, to: DemandStatus) -> bool {
     )
 }
 
+/// Whether a demand in status `duplicate` may be merged into one in status
+/// `kept`. Both must be open, except that one of them may be `RESOLVED`:
+/// that is how an enterprise's "not solved" is recorded when it has raised a
+/// new demand of the same category meanwhile, which a reopen would collide
+/// with. A resolved `kept` is reopened by the merge; a resolved `duplicate`
+/// is withdrawn into the open one.
+pub fn may_merge(kept: DemandStatus, duplicate: DemandStatus) -> bool {
+    let resolved = DemandStatus::Resolved;
+    (is_open(kept) || kept == resolved)
+        && (is_open(duplicate) || duplicate == resolved)
+        && !(kept == resolved && duplicate == resolved)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +79,18 @@ mod tests {
         assert!(!allowed(InProgress, Confirmed));
         assert!(!allowed(Resolved, Withdrawn));
         assert!(!allowed(Open, Unspecified));
+    }
+
+    #[test]
+    fn a_merge_takes_open_demands_and_at_most_one_resolved() {
+        assert!(may_merge(Open, InProgress));
+        assert!(may_merge(Referred, Resolved));
+        assert!(may_merge(Resolved, Reopened));
+        assert!(!may_merge(Resolved, Resolved));
+        for finished in [Confirmed, Withdrawn] {
+            assert!(!may_merge(Open, finished), "{finished:?}");
+            assert!(!may_merge(finished, Open), "{finished:?}");
+            assert!(!may_merge(Resolved, finished), "{finished:?}");
+        }
     }
 }

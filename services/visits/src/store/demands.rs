@@ -212,6 +212,19 @@ impl Store {
                 to.as_str_name()
             )));
         }
+        if to == DemandStatus::Reopened
+            && let Some(open) = self.open_demand_like(&mut transaction, &current).await?
+        {
+            // The index on open demands would refuse the reopen anyway; this
+            // read only lets the refusal name the demand to merge with.
+            let open = self.names.name("demands", &open);
+            return Err(VisitsError::FailedPrecondition(format!(
+                "该企业已有同类未办结需求 {open}，请用 MergeDemands 将本需求并入该需求 \
+                 the enterprise has another open demand of this category, {open}: \
+                 merge this one into it with MergeDemands instead (name {open}, duplicate {})",
+                current.name
+            )));
+        }
         let (updated, event) = self
             .change_status(
                 &mut transaction,
@@ -235,7 +248,10 @@ impl Store {
     }
 
     /// Merges `duplicate` into `keep`: the duplicate's reports move over and
-    /// it is withdrawn, marked merged.
+    /// it is withdrawn, marked merged. One of the two may be `RESOLVED`
+    /// (see [`lifecycle::may_merge`]): a resolved duplicate is withdrawn
+    /// into the open demand, a resolved `keep` is reopened, and either way
+    /// `reason` records why the enterprise says it is not solved.
     pub async fn merge_demands(
         &self,
         call: &Call,
@@ -259,23 +275,51 @@ impl Store {
         let merged_status =
             DemandStatus::try_from(merged.status).unwrap_or(DemandStatus::Unspecified);
         let kept_status = DemandStatus::try_from(kept.status).unwrap_or(DemandStatus::Unspecified);
-        if !lifecycle::is_open(merged_status) || !lifecycle::is_open(kept_status) {
+        if !lifecycle::may_merge(kept_status, merged_status) {
             return Err(VisitsError::FailedPrecondition(
-                "只能合并未办结的需求 only demands still open can be merged".to_owned(),
+                "只能合并未办结的需求，或一个已办结（企业反映未解决）与一个未办结的需求 \
+                 only open demands can be merged, or one resolved demand the enterprise says is not solved with an open one"
+                    .to_owned(),
             ));
         }
-        sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2")
-            .bind(louyu_kit::time::now_micros())
-            .bind(keep)
-            .execute(&mut *transaction)
-            .await?;
+        let reopens = kept_status == DemandStatus::Resolved;
+        let merges_resolved = merged_status == DemandStatus::Resolved;
+        if (reopens || merges_resolved) && reason.is_empty() {
+            return Err(InvalidArgument::new(
+                "reason",
+                "合并已办结的需求时必须填写企业反映未解决的情况 is required when a resolved demand is merged: why the enterprise says it is not solved",
+            )
+            .into());
+        }
+        if !reopens {
+            // Holds the kept demand open until commit: a concurrent change
+            // of its status makes this merge lose instead of filing reports
+            // under a demand that just closed.
+            let held =
+                sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2 AND status = $3")
+                    .bind(louyu_kit::time::now_micros())
+                    .bind(keep)
+                    .bind(i64::from(kept_status as i32))
+                    .execute(&mut *transaction)
+                    .await?;
+            if held.rows_affected() != 1 {
+                return Err(VisitsError::Conflict);
+            }
+        }
         sqlx::query("UPDATE demand_reports SET demand_id = $1 WHERE demand_id = $2")
             .bind(keep)
             .bind(duplicate)
             .execute(&mut *transaction)
             .await?;
-        let why = format!("合并至 merged into {}: {reason}", kept.name);
-        let (_, event) = self
+        let why = if merges_resolved {
+            format!(
+                "企业反映未解决，合并至 the enterprise says it is not solved; merged into {}: {reason}",
+                kept.name
+            )
+        } else {
+            format!("合并至 merged into {}: {reason}", kept.name)
+        };
+        let (_, withdrawn) = self
             .change_status(
                 &mut transaction,
                 &merged,
@@ -286,8 +330,29 @@ impl Store {
                 Some(keep),
             )
             .await?;
+        let mut events = vec![withdrawn];
+        if reopens {
+            // After the duplicate is withdrawn, so that the two never stand
+            // open together against the one-open-demand-per-category index.
+            let why = format!(
+                "企业反映未解决，并入 the enterprise says it is not solved; merged in {}: {reason}",
+                merged.name
+            );
+            let (_, reopened) = self
+                .change_status(
+                    &mut transaction,
+                    &kept,
+                    kept_status,
+                    DemandStatus::Reopened,
+                    &call.context.actor,
+                    &why,
+                    None,
+                )
+                .await?;
+            events.push(reopened);
+        }
         let kept = self.demand_in(&mut transaction, keep).await?;
-        self.finish(transaction, call, &kept.name.clone(), &kept, vec![event])
+        self.finish(transaction, call, &kept.name.clone(), &kept, events)
             .await?;
         Ok(kept)
     }
@@ -339,6 +404,25 @@ impl Store {
             },
         );
         Ok((demand, event))
+    }
+
+    /// The id of the open demand of the same enterprise and category as
+    /// `demand`, other than `demand` itself.
+    async fn open_demand_like(
+        &self,
+        connection: &mut AnyConnection,
+        demand: &Demand,
+    ) -> Result<Option<String>, VisitsError> {
+        let open = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM demands WHERE uscc = $1 AND category = $2 AND id <> $3 AND status IN ({})",
+            open_statuses_sql()
+        )))
+        .bind(last_id(&demand.enterprise))
+        .bind(i64::from(demand.category))
+        .bind(last_id(&demand.name))
+        .fetch_optional(&mut *connection)
+        .await?;
+        Ok(open)
     }
 
     /// Flags the open demands of an enterprise that left the district (a

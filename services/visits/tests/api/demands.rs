@@ -273,6 +273,193 @@ async fn a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand(backend: Tes
     assert_invalid_field(across, "duplicate");
 }
 
+async fn merge(
+    suite: &mut Suite,
+    keep: &str,
+    duplicate: &str,
+    reason: &str,
+) -> Result<Demand, tonic::Status> {
+    suite
+        .visits
+        .merge_demands(MergeDemandsRequest {
+            name: keep.to_owned(),
+            duplicate: duplicate.to_owned(),
+            reason: reason.to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn get(suite: &mut Suite, name: &str) -> Demand {
+    suite
+        .visits
+        .get_demand(GetDemandRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Raises a demand and moves it to `RESOLVED`.
+async fn resolved(suite: &mut Suite, code: &str, category: DemandCategory) -> Demand {
+    let demand = raise(suite, code, category).await.demand.unwrap();
+    for step in [DemandStatus::Referred, DemandStatus::Resolved] {
+        transition(suite, &demand.name, step).await.unwrap();
+    }
+    get(suite, &demand.name).await
+}
+
+async fn a_resolved_demand_the_enterprise_says_is_not_solved_is_merged_with_the_newer_open_one(
+    backend: TestBackend,
+) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+
+    // The tax question was resolved; meanwhile the enterprise raised a new
+    // one, and now says the first is not solved either.
+    let old = resolved(&mut suite, &world.a, DemandCategory::Tax).await;
+    let newer = raise(&mut suite, &world.a, DemandCategory::Tax).await;
+    assert!(!newer.linked, "a resolved demand takes no new reports");
+    let newer = newer.demand.unwrap();
+    let reopen = transition(&mut suite, &old.name, DemandStatus::Reopened).await;
+    let refused = assert_code(reopen, Code::FailedPrecondition);
+    assert!(
+        refused.message().contains(&newer.name) && refused.message().contains("MergeDemands"),
+        "the refusal names the demand to merge with: {}",
+        refused.message()
+    );
+
+    let without_reason = merge(&mut suite, &newer.name, &old.name, "").await;
+    assert_invalid_field(without_reason, "reason");
+    let kept = merge(&mut suite, &newer.name, &old.name, "企业反映退税仍未到账")
+        .await
+        .expect("a resolved demand merges into the open one");
+    assert_eq!(kept.status, DemandStatus::Open as i32);
+    assert_eq!(kept.report_count, 2, "the old report moves over");
+    let merged = get(&mut suite, &old.name).await;
+    assert_eq!(merged.status, DemandStatus::Withdrawn as i32);
+    assert_eq!(merged.merged_into, newer.name);
+    let last = merged.history.last().unwrap();
+    assert_eq!(
+        (last.from_status, last.to_status),
+        (
+            DemandStatus::Resolved as i32,
+            DemandStatus::Withdrawn as i32
+        )
+    );
+    assert!(last.reason.contains("not solved") && last.reason.contains("退税仍未到账"));
+
+    // The other way round: the older demand stays and is reopened, the newer
+    // one goes into it.
+    let older = resolved(&mut suite, &world.a, DemandCategory::Legal).await;
+    let newest = raise(&mut suite, &world.a, DemandCategory::Legal)
+        .await
+        .demand
+        .unwrap();
+    let reopened = merge(&mut suite, &older.name, &newest.name, "合同纠纷仍未解决")
+        .await
+        .expect("a resolved demand that stays is reopened");
+    assert_eq!(reopened.status, DemandStatus::Reopened as i32);
+    assert_eq!(reopened.report_count, 2);
+    let last = reopened.history.last().unwrap();
+    assert_eq!(
+        (last.from_status, last.to_status),
+        (DemandStatus::Resolved as i32, DemandStatus::Reopened as i32)
+    );
+    assert_eq!(get(&mut suite, &newest.name).await.merged_into, older.name);
+
+    // Two resolved demands, or a confirmed one, are not merged.
+    let first = resolved(&mut suite, &world.b, DemandCategory::Tax).await;
+    let second = resolved(&mut suite, &world.b, DemandCategory::Financing).await;
+    let both_resolved = merge(&mut suite, &first.name, &second.name, "同一问题").await;
+    assert_code(both_resolved, Code::FailedPrecondition);
+    transition(&mut suite, &second.name, DemandStatus::Confirmed)
+        .await
+        .unwrap();
+    let open = raise(&mut suite, &world.b, DemandCategory::Other)
+        .await
+        .demand
+        .unwrap();
+    let confirmed = merge(&mut suite, &open.name, &second.name, "同一问题").await;
+    assert_code(confirmed, Code::FailedPrecondition);
+
+    let open_tax = suite
+        .visits
+        .count_demands(CountDemandsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!(
+                "enterprise = \"{}\" AND status != WITHDRAWN",
+                enterprise(&world.a)
+            ),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(open_tax.total, 2, "one tax and one legal demand remain");
+}
+
+async fn notes_and_descriptions_may_span_lines_but_no_other_control_character_is_accepted(
+    backend: TestBackend,
+) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    let mut visit = visit_request(&[&world.a], "b-1", 0);
+    visit.notes = "一、租约明年到期\r\n二、希望扩租".to_owned();
+    let mut multi_line = draft(&world.a, DemandCategory::OfficeSpace);
+    multi_line.description = "需要增加办公面积：\n约300平方米".to_owned();
+    let submitted = suite
+        .visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(visit.clone()),
+            demands: vec![multi_line],
+            request_id: String::new(),
+        })
+        .await
+        .expect("notes and a description over several lines are accepted")
+        .into_inner();
+    assert_eq!(
+        submitted.visit.unwrap().notes,
+        "一、租约明年到期\n二、希望扩租"
+    );
+    assert_eq!(
+        submitted.demands[0].description,
+        "需要增加办公面积：\n约300平方米"
+    );
+
+    visit.observations[0].relocation_destination = "浦东\n新区".to_owned();
+    let two_line_place = suite
+        .visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(visit),
+            demands: Vec::new(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(
+        two_line_place,
+        "visit.observations[0].relocation_destination",
+    );
+    let mut with_nul = draft(&world.a, DemandCategory::Tax);
+    with_nul.description = "税务\u{0}问题".to_owned();
+    let nul = suite
+        .visits
+        .create_demand(CreateDemandRequest {
+            parent: DISTRICT.to_owned(),
+            demand: Some(with_nul),
+            request_id: String::new(),
+        })
+        .await;
+    assert_invalid_field(nul, "demand.description");
+}
+
 async fn an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan(backend: TestBackend) {
     let Some(mut suite) = spawn_suite(backend).await else {
         return;
@@ -363,5 +550,7 @@ async fn an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan(backe
 backend_tests!(
     every_transition_the_lifecycle_forbids_fails_as_failed_precondition,
     a_duplicate_demand_is_linked_and_two_can_be_merged_by_hand,
+    a_resolved_demand_the_enterprise_says_is_not_solved_is_merged_with_the_newer_open_one,
+    notes_and_descriptions_may_span_lines_but_no_other_control_character_is_accepted,
     an_enterprise_moving_out_flags_its_open_demands_and_ends_its_plan,
 );

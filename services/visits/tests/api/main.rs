@@ -3,6 +3,7 @@
 
 mod demands;
 mod helpers;
+mod page_tokens;
 mod plans;
 mod races;
 mod visits;

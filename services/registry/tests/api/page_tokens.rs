@@ -1,0 +1,36 @@
+use louyu_kit::backend_tests;
+use louyu_kit::config::Config;
+use louyu_kit::server::Shutdown;
+use louyu_kit::testing::{CapturedLogs, TestBackend, TestDatabase};
+use secrecy::SecretString;
+
+/// A deployment on PostgreSQL that forgot `LOUYU_PAGE_TOKEN_SECRET` is
+/// warned at start, as the visits service does; the local SQLite run is not.
+async fn the_registry_warns_at_start_when_a_deployment_signs_page_tokens_with_the_development_key(
+    backend: TestBackend,
+) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let config = Config {
+        listen: Some("127.0.0.1:0".to_owned()),
+        database_url: Some(SecretString::from(database.url().to_owned())),
+        ..Config::default()
+    };
+    assert!(config.uses_development_page_token_secret());
+    let logs = CapturedLogs::start();
+    let application = louyu_registry::startup::Application::build(&config, &Shutdown::new())
+        .await
+        .expect("the registry builds");
+    drop(application);
+    let warned = logs.text().contains("development key");
+    match backend {
+        TestBackend::Postgres => assert!(warned, "no warning in: {}", logs.text()),
+        TestBackend::Sqlite => assert!(!warned, "a local run is warned: {}", logs.text()),
+    }
+}
+
+backend_tests!(
+    the_registry_warns_at_start_when_a_deployment_signs_page_tokens_with_the_development_key,
+);
