@@ -190,6 +190,31 @@ impl Store {
         Ok((inserted.rows_affected() == 1).then_some(id))
     }
 
+    /// Locks demands until the transaction ends, in id order, so that a
+    /// change of status is decided on the status as it is at commit and two
+    /// calls locking the same pair never wait for each other in a cycle.
+    /// SQLite needs no row locks: its writers run one at a time.
+    async fn lock_demands(
+        &self,
+        connection: &mut AnyConnection,
+        ids: &[&str],
+    ) -> Result<(), VisitsError> {
+        let lock = self.db.row_lock(RowLock::ForUpdate, "demands");
+        if lock.is_empty() {
+            return Ok(());
+        }
+        let mut query = SqlQuery::new("SELECT id FROM demands WHERE id IN (");
+        for (index, id) in ids.iter().enumerate() {
+            if index > 0 {
+                query.push(", ");
+            }
+            query.push_value(SqlValue::Text((*id).to_owned()));
+        }
+        query.push(") ORDER BY id").push(&lock);
+        query.build().fetch_all(&mut *connection).await?;
+        Ok(())
+    }
+
     pub async fn transition_demand(
         &self,
         call: &Call,
@@ -201,6 +226,7 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
+        self.lock_demands(&mut transaction, &[id]).await?;
         let current = self.demand_in(&mut transaction, id).await?;
         let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
         if !lifecycle::allowed(from, to) {
@@ -263,6 +289,8 @@ impl Store {
         if let Some(response) = replayed {
             return Ok(response);
         }
+        self.lock_demands(&mut transaction, &[keep, duplicate])
+            .await?;
         let kept = self.demand_in(&mut transaction, keep).await?;
         let merged = self.demand_in(&mut transaction, duplicate).await?;
         if kept.enterprise != merged.enterprise {

@@ -123,7 +123,119 @@ async fn one_demand_raised_by_twenty_callers_at_once_is_one_demand_with_twenty_r
     assert_eq!(open.demands.len(), 1);
 }
 
+async fn raise(suite: &mut Suite, code: &str, category: DemandCategory) -> Demand {
+    suite
+        .visits
+        .create_demand(CreateDemandRequest {
+            parent: DISTRICT.to_owned(),
+            demand: Some(draft(code, category)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .demand
+        .unwrap()
+}
+
+async fn one_transition_of_twenty_at_once_wins_and_the_others_are_judged_on_its_result(
+    backend: TestBackend,
+) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    let demand = raise(&mut suite, &world.a, DemandCategory::Tax).await;
+    let results = race(RACERS, |_| {
+        let mut visits = suite.visits.clone();
+        let name = demand.name.clone();
+        async move {
+            visits
+                .transition_demand(TransitionDemandRequest {
+                    name,
+                    to_status: DemandStatus::InProgress as i32,
+                    reason: "开始办理 started".to_owned(),
+                    request_id: String::new(),
+                })
+                .await
+        }
+    })
+    .await;
+    // The losers see IN_PROGRESS, from which IN_PROGRESS is not a move.
+    assert_eq!(tally(&results, &[tonic::Code::FailedPrecondition]), 1);
+    let fetched = suite
+        .visits
+        .get_demand(GetDemandRequest {
+            name: demand.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.status, DemandStatus::InProgress as i32);
+    assert_eq!(fetched.history.len(), 2, "raised, then one change");
+}
+
+async fn two_demands_merged_into_each_other_at_once_end_as_one(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    for round in 0..5 {
+        let first = raise(&mut suite, &world.b, DemandCategory::Safety).await;
+        // A second open demand of the same enterprise, in another category.
+        let second = raise(&mut suite, &world.b, DemandCategory::Legal).await;
+        let pairs = [
+            (first.name.clone(), second.name.clone()),
+            (second.name.clone(), first.name.clone()),
+        ];
+        let results = race(2, |index| {
+            let mut visits = suite.visits.clone();
+            let (name, duplicate) = pairs[index].clone();
+            async move {
+                visits
+                    .merge_demands(MergeDemandsRequest {
+                        name,
+                        duplicate,
+                        reason: "同一件事 the same matter".to_owned(),
+                        request_id: String::new(),
+                    })
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(
+            tally(&results, &[tonic::Code::FailedPrecondition]),
+            1,
+            "round {round}: one merge wins"
+        );
+        for name in [&first.name, &second.name] {
+            let demand = suite
+                .visits
+                .get_demand(GetDemandRequest { name: name.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            if demand.status != DemandStatus::Withdrawn as i32 {
+                assert_eq!(demand.reports.len(), 2, "round {round}: both reports kept");
+                // Close it, so the next round raises new demands.
+                suite
+                    .visits
+                    .transition_demand(TransitionDemandRequest {
+                        name: name.clone(),
+                        to_status: DemandStatus::Withdrawn as i32,
+                        reason: "本轮结束 round over".to_owned(),
+                        request_id: String::new(),
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 backend_tests!(
     twenty_identical_submissions_all_get_the_first_response,
     one_demand_raised_by_twenty_callers_at_once_is_one_demand_with_twenty_reports,
+    one_transition_of_twenty_at_once_wins_and_the_others_are_judged_on_its_result,
+    two_demands_merged_into_each_other_at_once_end_as_one,
 );
