@@ -119,3 +119,144 @@ fn a_start_up_error_is_one_line_naming_the_cause_and_never_the_password() {
     assert!(line.contains("does not exist"), "{line}");
     assert!(!missing.exists(), "the mistyped folder was not created");
 }
+
+/// `louyu serve registry` as a Deployment runs it, with its log lines read
+/// for the address it bound.
+struct Served {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Served {
+    fn start(database_url: &str, drain_delay: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_louyu"))
+            .args(["serve", "registry", "--listen", "127.0.0.1:0"])
+            .env("LOUYU_DATABASE_URL", database_url)
+            .env("LOUYU_DRAIN_DELAY", drain_delay)
+            .env("LOUYU_SHUTDOWN_GRACE_SECONDS", "600")
+            .env("LOUYU_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env_remove("LOUYU_LISTEN")
+            .env_remove("LOUYU_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start louyu");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if entry["message"] == "registry serving" {
+                    let address = entry["address"].as_str().unwrap_or_default().to_owned();
+                    let _ = sender.send(format!("http://{address}"));
+                }
+            }
+        });
+        let address = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the registry listens");
+        Self { child, address }
+    }
+
+    fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the process to exit; panics after `deadline`.
+    async fn exit_within(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "louyu still running after {deadline:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn health_of(address: &str) -> Result<i32, Box<dyn std::error::Error>> {
+    let channel = tonic::transport::Channel::from_shared(address.to_owned())?
+        .connect()
+        .await?;
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner()
+        .status;
+    Ok(status)
+}
+
+/// SIGTERM: the server answers NOT_SERVING, to new connections too, for the
+/// drain delay, and an open health watch does not hold it for the 600 s grace
+/// period.
+async fn sigterm_drains_then_stops_without_waiting_for_health_watches(
+    backend: louyu_kit::testing::TestBackend,
+) {
+    use tokio_stream::StreamExt;
+    use tonic_health::pb::health_check_response::ServingStatus;
+
+    let Some(database) = louyu_kit::testing::TestDatabase::create(backend).await else {
+        return;
+    };
+    let drain_delay = Duration::from_secs(1);
+    let mut served = Served::start(database.url(), "1s");
+    let channel = tonic::transport::Channel::from_shared(served.address.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut watch = tonic_health::pb::health_client::HealthClient::new(channel)
+        .watch(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    let terminated = Instant::now();
+    served.terminate();
+    let not_serving = watch.next().await.unwrap().unwrap();
+    assert_eq!(not_serving.status, ServingStatus::NotServing as i32);
+    assert_eq!(
+        health_of(&served.address).await.unwrap(),
+        ServingStatus::NotServing as i32,
+        "a new connection is still answered while draining"
+    );
+    assert!(terminated.elapsed() < drain_delay);
+
+    let status = served.exit_within(Duration::from_secs(30)).await;
+    assert!(status.success(), "louyu exits cleanly: {status}");
+    assert!(
+        terminated.elapsed() >= drain_delay,
+        "it answered for the drain delay"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .is_ok_and(|next| !matches!(next, Some(Ok(_)))),
+        "the watch stream ended"
+    );
+}
+
+louyu_kit::backend_tests!(sigterm_drains_then_stops_without_waiting_for_health_watches);
