@@ -3,7 +3,7 @@
 //! run through sqlx's `Any` driver; where the schema must differ, each backend
 //! keeps its own migrations.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,18 +76,18 @@ impl Db {
     /// the password.
     pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
         install_default_drivers();
-        let url = url.expose_secret();
-        let backend = Backend::of_url(url)?;
-        let url = match backend {
+        let configured_url = url.expose_secret();
+        let backend = Backend::of_url(configured_url)?;
+        let pool_url = match backend {
             Backend::Sqlite => {
-                let sqlite = SqliteTarget::parse(url)?;
+                let sqlite = SqliteTarget::parse(configured_url)?;
                 sqlite.check_first_connection().await?;
                 sqlite.url
             }
             Backend::Postgres => {
-                let postgres = PostgresTarget::parse(url)?;
+                let postgres = PostgresTarget::parse(configured_url)?;
                 postgres.check_first_connection().await?;
-                url.to_owned()
+                configured_url.to_owned()
             }
         };
         let options = match backend {
@@ -107,7 +107,7 @@ impl Db {
         };
         let pool = options
             .acquire_timeout(Duration::from_secs(30))
-            .connect(&url)
+            .connect(&pool_url)
             .await
             .map_err(|error| {
                 anyhow::anyhow!(
@@ -230,7 +230,7 @@ impl SqliteTarget {
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
         {
-            Some(folder) if folder == Path::new(DEFAULT_SQLITE_FOLDER) => {
+            Some(folder) if is_default_sqlite_folder(folder) => {
                 std::fs::create_dir_all(folder).map_err(|error| {
                     anyhow::anyhow!(
                         "无法创建数据库文件夹 cannot create the database folder {}: {error}",
@@ -285,6 +285,15 @@ impl SqliteTarget {
         };
         anyhow::bail!("数据库无法使用 cannot use {}: {cause}", self.describe())
     }
+}
+
+/// `data` or `./data`.
+fn is_default_sqlite_folder(folder: &Path) -> bool {
+    let without_current_dir: PathBuf = folder
+        .components()
+        .filter(|component| !matches!(component, Component::CurDir))
+        .collect();
+    without_current_dir == Path::new(DEFAULT_SQLITE_FOLDER)
 }
 
 fn describe_sqlite_error(error: &sqlx::Error) -> String {
@@ -426,6 +435,14 @@ mod tests {
                 .url,
             "sqlite::memory:?cache=shared&mode=rwc"
         );
+    }
+
+    #[test]
+    fn only_the_default_data_folder_may_be_missing() {
+        assert!(is_default_sqlite_folder(Path::new("data")));
+        assert!(is_default_sqlite_folder(Path::new("./data")));
+        assert!(!is_default_sqlite_folder(Path::new("dat")));
+        assert!(!is_default_sqlite_folder(Path::new("/srv/data")));
     }
 
     #[test]
