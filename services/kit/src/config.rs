@@ -71,7 +71,11 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Most requests served at once, across connections.
     pub concurrency_limit: usize,
-    /// How long a stopping server waits for calls in flight.
+    /// How long a stopping server keeps answering, with health NOT_SERVING,
+    /// before its listener closes: `5s`, `500ms`, `0s`.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub drain_delay: Duration,
+    /// How long a stopping server then waits for calls in flight.
     pub shutdown_grace_seconds: u64,
     /// How often an idle event feed looks for events committed by other
     /// replicas.
@@ -98,6 +102,7 @@ impl Default for Config {
             referral_url: local_url(ServiceName::Referral),
             request_timeout_seconds: 30,
             concurrency_limit: 256,
+            drain_delay: Duration::from_secs(5),
             shutdown_grace_seconds: 20,
             feed_poll_interval_ms: 1000,
             page_token_secret: SecretString::from(DEVELOPMENT_PAGE_TOKEN_SECRET),
@@ -164,6 +169,10 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_CONCURRENCY_LIMIT") {
             self.concurrency_limit = parse_env("LOUYU_CONCURRENCY_LIMIT", &value)?;
+        }
+        if let Some(value) = text("LOUYU_DRAIN_DELAY") {
+            self.drain_delay = parse_duration(&value)
+                .ok_or_else(|| anyhow::anyhow!("LOUYU_DRAIN_DELAY has an invalid value"))?;
         }
         if let Some(value) = text("LOUYU_SHUTDOWN_GRACE_SECONDS") {
             self.shutdown_grace_seconds = parse_env("LOUYU_SHUTDOWN_GRACE_SECONDS", &value)?;
@@ -232,6 +241,7 @@ impl Config {
         crate::server::ServerSettings {
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
             concurrency_limit: self.concurrency_limit,
+            drain_delay: self.drain_delay,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
     }
@@ -239,6 +249,28 @@ impl Config {
     pub fn feed_poll_interval(&self) -> Duration {
         Duration::from_millis(self.feed_poll_interval_ms)
     }
+}
+
+/// A duration written with its unit, `5s` or `500ms`, as `drain_delay` is.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Some(milliseconds) = text.strip_suffix("ms") {
+        return milliseconds.trim().parse().ok().map(Duration::from_millis);
+    }
+    text.strip_suffix('s')?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom("expected a duration with its unit, such as \"5s\" or \"500ms\"")
+    })
 }
 
 fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> anyhow::Result<T> {
@@ -287,6 +319,24 @@ mod tests {
         assert_eq!(
             config.otlp_endpoint.as_deref(),
             Some("http://collector:4317")
+        );
+    }
+
+    #[test]
+    fn the_drain_delay_is_a_duration_with_its_unit() {
+        assert_eq!(Config::default().drain_delay, Duration::from_secs(5));
+        let from_file: Config = toml::from_str("drain_delay = \"2s\"\n").unwrap();
+        assert_eq!(from_file.drain_delay, Duration::from_secs(2));
+        assert!(toml::from_str::<Config>("drain_delay = 2\n").is_err());
+        let mut config = Config::default();
+        config
+            .apply_env(|key| (key == "LOUYU_DRAIN_DELAY").then(|| "250ms".to_owned()))
+            .unwrap();
+        assert_eq!(config.drain_delay, Duration::from_millis(250));
+        assert!(
+            config
+                .apply_env(|key| (key == "LOUYU_DRAIN_DELAY").then(|| "5".to_owned()))
+                .is_err()
         );
     }
 

@@ -3,7 +3,8 @@
 //! run through sqlx's `Any` driver; where the schema must differ, each backend
 //! keeps its own migrations.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,9 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Any, AnyPool, Connection, Executor};
 use tokio::sync::watch;
 
 /// A write transaction.
@@ -64,14 +67,39 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// How long start-up waits for the database's first answer. A database that
+/// cannot be reached fails the start within this, with its cause, instead of
+/// after the pool's 30 s wait for a connection.
+const FIRST_CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The SQLite statements every connection runs first.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+
+/// The folder a relative SQLite path may name without it existing yet: the
+/// default `sqlite://data/<service>.db` works on a fresh checkout.
+const DEFAULT_SQLITE_FOLDER: &str = "data";
+
 impl Db {
+    /// Connects, after checking with one connection that the database can be
+    /// reached and written. Every error is one line that names the database
+    /// (host, port, database and user, or the file) and the cause, and never
+    /// the password.
     pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
         install_default_drivers();
-        let url = url.expose_secret();
-        let backend = Backend::of_url(url)?;
-        let url = match backend {
-            Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => url.to_owned(),
+        let configured_url = url.expose_secret();
+        let backend = Backend::of_url(configured_url)?;
+        let pool_url = match backend {
+            Backend::Sqlite => {
+                let sqlite = SqliteTarget::parse(configured_url)?;
+                sqlite.check_first_connection().await?;
+                sqlite.url
+            }
+            Backend::Postgres => {
+                let postgres = PostgresTarget::parse(configured_url)?;
+                postgres.check_first_connection().await?;
+                configured_url.to_owned()
+            }
         };
         let options = match backend {
             // SQLite allows one writer at a time; write transactions begin
@@ -81,12 +109,7 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|connection, _| {
                         Box::pin(async move {
-                            connection
-                                .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
-                                )
-                                .await?;
+                            connection.execute(SQLITE_SETUP).await?;
                             Ok(())
                         })
                     })
@@ -95,9 +118,14 @@ impl Db {
         };
         let pool = options
             .acquire_timeout(Duration::from_secs(30))
-            .connect(&url)
+            .connect(&pool_url)
             .await
-            .context("cannot connect to the database")?;
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "数据库连接失败 cannot open the database pool: {}",
+                    describe_error(&error)
+                )
+            })?;
         let (events_committed, _) = watch::channel(0);
         Ok(Self {
             pool,
@@ -185,32 +213,227 @@ impl Db {
     }
 }
 
-/// Creates the folder of a SQLite file and asks for the file to be created
-/// when missing, so the default `sqlite://data/registry.db` works on a fresh
-/// checkout.
-fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
-    };
-    if !path.is_empty()
-        && path != ":memory:"
-        && let Some(parent) = Path::new(path)
+/// A SQLite database named by a URL: its file (none for `:memory:`) and the
+/// URL that opens it, creating the file when missing.
+#[derive(Debug)]
+struct SqliteTarget {
+    file: Option<PathBuf>,
+    url: String,
+}
+
+impl SqliteTarget {
+    /// Refuses a URL without a path: SQLite would give each pooled
+    /// connection its own empty temporary database. Creates the default
+    /// `data` folder when missing; any other folder must exist, so that a
+    /// mistyped path fails instead of starting on a new, empty database.
+    fn parse(url: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        anyhow::ensure!(
+            !path.is_empty(),
+            "数据库地址缺少文件路径 the sqlite: URL names no file; give one, such as \
+             sqlite://data/registry.db"
+        );
+        let url_creating_the_file = match query {
+            Some(query) if query.contains("mode=") => url.to_owned(),
+            Some(_) => format!("{url}&mode=rwc"),
+            None => format!("{url}?mode=rwc"),
+        };
+        if path == ":memory:" {
+            return Ok(Self {
+                file: None,
+                url: url_creating_the_file,
+            });
+        }
+        let file = PathBuf::from(path);
+        match file
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
+        {
+            Some(folder) if is_default_sqlite_folder(folder) => {
+                std::fs::create_dir_all(folder).map_err(|error| {
+                    anyhow::anyhow!(
+                        "无法创建数据库文件夹 cannot create the database folder {}: {error}",
+                        folder.display()
+                    )
+                })?;
+            }
+            Some(folder) if !folder.is_dir() => anyhow::bail!(
+                "数据库文件夹不存在 the database folder {} does not exist; create it, or fix \
+                 the path (only ./{DEFAULT_SQLITE_FOLDER} is created automatically)",
+                folder.display()
+            ),
+            _ => {}
+        }
+        Ok(Self {
+            file: Some(file),
+            url: url_creating_the_file,
+        })
     }
-    Ok(match query {
-        Some(query) if query.contains("mode=") => url.to_owned(),
-        Some(_) => format!("{url}&mode=rwc"),
-        None => format!("{url}?mode=rwc"),
-    })
+
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(file) => format!("the SQLite file {}", file.display()),
+            None => "the in-memory SQLite database".to_owned(),
+        }
+    }
+
+    /// Opens one connection, sets it up as the pool will, and writes in a
+    /// transaction it rolls back: a file that cannot be written fails here.
+    async fn check_first_connection(&self) -> anyhow::Result<()> {
+        let checked = async {
+            let mut connection = SqliteConnection::connect(&self.url).await?;
+            connection.execute(SQLITE_SETUP).await?;
+            // Rewriting the header's user version, rolled back, is the
+            // smallest write; a read-only file refuses it.
+            let user_version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut connection)
+                .await?;
+            connection.execute("BEGIN IMMEDIATE").await?;
+            connection
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA user_version = {user_version}"
+                )))
+                .await?;
+            connection.execute("ROLLBACK").await?;
+            connection.close().await
+        };
+        let cause = match tokio::time::timeout(FIRST_CONNECTION_DEADLINE, checked).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => describe_sqlite_error(&error),
+            Err(_) => no_answer_within_deadline(),
+        };
+        anyhow::bail!("数据库无法使用 cannot use {}: {cause}", self.describe())
+    }
+}
+
+/// `data` or `./data`.
+fn is_default_sqlite_folder(folder: &Path) -> bool {
+    let without_current_dir: PathBuf = folder
+        .components()
+        .filter(|component| !matches!(component, Component::CurDir))
+        .collect();
+    without_current_dir == Path::new(DEFAULT_SQLITE_FOLDER)
+}
+
+fn describe_sqlite_error(error: &sqlx::Error) -> String {
+    let primary_code = error
+        .as_database_error()
+        .and_then(|database_error| database_error.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(|code| code & 0xff);
+    match primary_code {
+        Some(8) => "文件只读 it is read-only (attempt to write a readonly database)".to_owned(),
+        Some(14) => "无法打开文件 the file cannot be opened".to_owned(),
+        Some(5) => "被另一个进程锁定 another process holds it locked".to_owned(),
+        Some(26) => "不是 SQLite 数据库 the file is not a SQLite database".to_owned(),
+        _ => describe_error(error),
+    }
+}
+
+/// A PostgreSQL server named by a URL, with what an error may name of it.
+#[derive(Debug)]
+struct PostgresTarget {
+    options: PgConnectOptions,
+}
+
+impl PostgresTarget {
+    fn parse(url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|error| {
+            anyhow::anyhow!(
+                "数据库地址无效 the PostgreSQL URL is not valid: {}",
+                describe_error(&error)
+            )
+        })?;
+        if let Some(file) = ssl_root_cert_file(url) {
+            anyhow::ensure!(
+                file.is_file(),
+                "无法读取 sslrootcert 文件 the sslrootcert file {} cannot be read",
+                file.display()
+            );
+        }
+        Ok(Self { options })
+    }
+
+    fn describe(&self) -> String {
+        let options = &self.options;
+        format!(
+            "PostgreSQL at {}:{} (database {}, user {})",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or(options.get_username()),
+            options.get_username()
+        )
+    }
+
+    async fn check_first_connection(&self) -> anyhow::Result<()> {
+        let checked = async {
+            let connection = PgConnection::connect_with(&self.options).await?;
+            connection.close().await
+        };
+        let cause = match tokio::time::timeout(FIRST_CONNECTION_DEADLINE, checked).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => describe_postgres_error(&error),
+            Err(_) => no_answer_within_deadline(),
+        };
+        anyhow::bail!(
+            "数据库连接失败 cannot connect to {}: {cause}",
+            self.describe()
+        )
+    }
+}
+
+/// The file a URL's `sslrootcert` names (sqlx also reads `ssl-root-cert`
+/// and `ssl-ca`), unless it holds the certificate itself.
+fn ssl_root_cert_file(url: &str) -> Option<PathBuf> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| matches!(*key, "sslrootcert" | "ssl-root-cert" | "ssl-ca"))
+        .map(|(_, value)| value)
+        .filter(|value| !value.starts_with("-----") && !value.contains('%'))
+        .map(PathBuf::from)
+}
+
+fn describe_postgres_error(error: &sqlx::Error) -> String {
+    if let sqlx::Error::Io(io_error) = error {
+        // rustls reports a certificate it does not accept as invalid data.
+        return match io_error.kind() {
+            std::io::ErrorKind::ConnectionRefused => "连接被拒绝 connection refused".to_owned(),
+            std::io::ErrorKind::InvalidData => format!("TLS 失败 TLS failed: {io_error}"),
+            _ => format!("网络错误 network error: {io_error}"),
+        };
+    }
+    if let sqlx::Error::Tls(tls_error) = error {
+        return format!("TLS 失败 TLS failed: {tls_error}");
+    }
+    let Some(database_error) = error.as_database_error() else {
+        return describe_error(error);
+    };
+    let server_says = database_error.message();
+    match database_error.code().as_deref() {
+        Some("28P01" | "28000") => format!("认证失败 authentication failed ({server_says})"),
+        Some("3D000") => format!("数据库不存在 the database does not exist ({server_says})"),
+        _ => describe_error(error),
+    }
+}
+
+fn no_answer_within_deadline() -> String {
+    format!(
+        "{0} 秒内无应答 no answer within {0} s",
+        FIRST_CONNECTION_DEADLINE.as_secs()
+    )
+}
+
+fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::error::ErrorChain(error).to_string()
 }
 
 /// Whether a database error means that this transaction lost a race that the
@@ -237,15 +460,26 @@ mod tests {
 
     #[test]
     fn sqlite_urls_ask_for_the_file_to_be_created() {
-        let folder = std::env::temp_dir().join(format!("louyu-db-test-{}", std::process::id()));
-        let url = format!("sqlite://{}/nested/x.db", folder.display());
-        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
-        assert!(folder.join("nested").is_dir());
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/x.db", folder.path().display());
         assert_eq!(
-            prepare_sqlite_url("sqlite::memory:?cache=shared").unwrap(),
+            SqliteTarget::parse(&url).unwrap().url,
+            format!("{url}?mode=rwc")
+        );
+        assert_eq!(
+            SqliteTarget::parse("sqlite::memory:?cache=shared")
+                .unwrap()
+                .url,
             "sqlite::memory:?cache=shared&mode=rwc"
         );
-        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[test]
+    fn only_the_default_data_folder_may_be_missing() {
+        assert!(is_default_sqlite_folder(Path::new("data")));
+        assert!(is_default_sqlite_folder(Path::new("./data")));
+        assert!(!is_default_sqlite_folder(Path::new("dat")));
+        assert!(!is_default_sqlite_folder(Path::new("/srv/data")));
     }
 
     #[test]

@@ -131,18 +131,24 @@ pub fn internal(operation: &str, cause: &(dyn std::error::Error + 'static)) -> S
     Status::internal("内部错误 internal error")
 }
 
-/// Displays an error with its sources, for logs.
+/// Displays an error with its sources on one line, for logs and for the
+/// start-up error a person reads. A cause whose text the line already holds
+/// is left out: sqlx and anyhow's context often repeat their source's text.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}", self.0)?;
+        let mut line = self.0.to_string();
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(formatter, ": {cause}")?;
+            let text = cause.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
             source = cause.source();
         }
-        Ok(())
+        formatter.write_str(&line)
     }
 }
 
@@ -161,5 +167,16 @@ mod tests {
         assert_eq!(bad_request.field_violations.len(), 1);
         assert_eq!(bad_request.field_violations[0].field, "enterprise.uscc");
         assert!(status.message().contains("enterprise.uscc"));
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line_without_repeated_causes() {
+        let io_error = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = anyhow::Error::new(sqlx::Error::Io(io_error)).context("cannot start");
+        let error: &(dyn std::error::Error + 'static) = error.as_ref();
+        assert_eq!(
+            ErrorChain(error).to_string(),
+            "cannot start: error communicating with database: refused"
+        );
     }
 }

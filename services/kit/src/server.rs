@@ -1,25 +1,44 @@
 //! Server bootstrap shared by every service: health, reflection (v1 and
-//! v1alpha), tracing of each request, a request timeout and a global
-//! concurrency limit, and graceful shutdown (health turns NOT_SERVING, streams
-//! end, calls in flight drain under a grace period).
+//! v1alpha) of exactly the services served, tracing of each request, a
+//! request timeout and a global concurrency limit, gRPC's status codes for
+//! requests that cannot be read, and graceful shutdown (health turns
+//! NOT_SERVING, the server keeps answering for a drain delay, then the
+//! listener closes, streams end and calls in flight drain under a grace
+//! period).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::{Stream, StreamExt};
+use prost::Message;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::codegen::http;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request, Response, Status};
 use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+use tonic_health::server::{HealthReporter, HealthService};
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::util::MapResponseLayer;
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub request_timeout: Duration,
     pub concurrency_limit: usize,
+    /// How long a stopping server keeps answering, with health NOT_SERVING,
+    /// before its listener closes: time for a Kubernetes readiness probe and
+    /// the endpoints controller to take the pod out of its Service.
+    pub drain_delay: Duration,
+    /// How long calls still in flight get once the listener has closed.
     pub shutdown_grace: Duration,
 }
 
@@ -85,6 +104,41 @@ async fn wait_for_signal() {
     }
 }
 
+/// Whether a server can answer everything it advertises. Until it is marked
+/// ready, health reports NOT_SERVING while the server already answers calls
+/// (`louyu up --demo` loads its demo data through the registry's own API).
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Readiness {
+    /// Ready from the start: a server with nothing to load first.
+    pub fn ready() -> Self {
+        let (sender, _) = watch::channel(true);
+        Self {
+            sender: Arc::new(sender),
+        }
+    }
+
+    /// Not ready until `mark_ready` is called.
+    pub fn pending() -> Self {
+        let (sender, _) = watch::channel(false);
+        Self {
+            sender: Arc::new(sender),
+        }
+    }
+
+    pub fn mark_ready(&self) {
+        self.sender.send_replace(true);
+    }
+
+    async fn wait(&self) {
+        let mut receiver = self.sender.subscribe();
+        let _ = receiver.wait_for(|ready| *ready).await;
+    }
+}
+
 /// A bound gRPC listener. Binding first lets tests ask for port 0 and learn
 /// the port before serving.
 pub struct GrpcServer {
@@ -109,51 +163,59 @@ impl GrpcServer {
     }
 
     /// Serves `routes` plus health and reflection until `shutdown`, then
-    /// drains. `service_names` are the fully qualified gRPC services whose
-    /// health is reported (besides the overall `""`).
+    /// drains. `service_names` are the fully qualified gRPC services that
+    /// `routes` serves: health reports each of them (besides the overall
+    /// `""`), and reflection lists them and nothing else. Health stays
+    /// NOT_SERVING until `readiness` is ready.
     pub async fn serve(
         self,
         routes: Routes,
         service_names: &[&str],
         settings: &ServerSettings,
         shutdown: Shutdown,
+        readiness: Readiness,
     ) -> anyhow::Result<()> {
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        for name in service_names {
-            health_reporter
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
-        }
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(louyu_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(louyu_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let health_reporter = HealthReporter::new();
+        let mut health_names = vec![String::new()];
+        health_names.extend(service_names.iter().map(|name| (*name).to_owned()));
+        set_health(&health_reporter, &health_names, ServingStatus::NotServing).await;
+        let (listener_closed, listener_closed_receiver) = watch::channel(false);
+        let health_service = HealthServer::new(ClosingHealth {
+            inner: HealthService::from_health_reporter(health_reporter.clone()),
+            listener_closed: listener_closed_receiver.clone(),
+        });
         let routes = routes
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+            .add_service(reflection_v1(service_names)?)
+            .add_service(reflection_v1alpha(service_names)?);
 
-        let names: Vec<String> = service_names
-            .iter()
-            .map(|name| (*name).to_owned())
-            .collect();
-        let stopping = {
+        // Ready, then SERVING until the stop signal; NOT_SERVING while still
+        // answering for the drain delay; then the listener closes.
+        let lifecycle = {
+            let drain_delay = settings.drain_delay;
             let shutdown = shutdown.clone();
-            let health_reporter = health_reporter.clone();
+            let health_names = health_names.clone();
             async move {
-                shutdown.wait().await;
-                health_reporter
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                for name in &names {
-                    health_reporter
-                        .set_service_status(name, ServingStatus::NotServing)
-                        .await;
+                tokio::select! {
+                    _ = readiness.wait() => {
+                        set_health(&health_reporter, &health_names, ServingStatus::Serving).await;
+                    }
+                    _ = shutdown.wait() => {}
                 }
+                shutdown.wait().await;
+                set_health(&health_reporter, &health_names, ServingStatus::NotServing).await;
+                tracing::info!(
+                    drain_delay_ms = drain_delay.as_millis() as u64,
+                    "health is NOT_SERVING; still answering until the drain delay ends"
+                );
+                tokio::time::sleep(drain_delay).await;
+                listener_closed.send_replace(true);
+            }
+        };
+        let stop_accepting = {
+            let mut listener_closed = listener_closed_receiver;
+            async move {
+                let _ = listener_closed.wait_for(|closed| *closed).await;
             }
         };
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
@@ -161,12 +223,13 @@ impl GrpcServer {
             .trace_fn(crate::telemetry::grpc_request_span)
             .timeout(settings.request_timeout)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
+            .layer(MapResponseLayer::new(conventional_status))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, stopping);
+            .serve_with_incoming_shutdown(incoming, stop_accepting);
         tokio::pin!(server);
         tokio::select! {
             result = &mut server => return result.context("the gRPC server failed"),
-            _ = shutdown.wait() => {}
+            _ = lifecycle => {}
         }
         match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
             Ok(result) => result.context("the gRPC server failed while draining"),
@@ -180,3 +243,166 @@ impl GrpcServer {
         }
     }
 }
+
+async fn set_health(reporter: &HealthReporter, names: &[String], status: ServingStatus) {
+    for name in names {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// tonic's health service, whose `Watch` streams end when the listener
+/// closes: an open watch would otherwise hold the server for the whole grace
+/// period, since tonic's streams end only when the reporter is dropped.
+struct ClosingHealth {
+    inner: HealthService,
+    listener_closed: watch::Receiver<bool>,
+}
+
+type HealthWatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Health for ClosingHealth {
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        self.inner.check(request).await
+    }
+
+    type WatchStream = HealthWatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let statuses = self.inner.watch(request).await?.into_inner();
+        let mut listener_closed = self.listener_closed.clone();
+        let closed = async move {
+            let _ = listener_closed.wait_for(|closed| *closed).await;
+        };
+        Ok(Response::new(Box::pin(statuses.take_until(closed))))
+    }
+}
+
+/// The health and reflection services every server adds to its own.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+const REFLECTION_SERVICES: [&str; 2] = [
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+fn reflection_v1(
+    service_names: &[&str],
+) -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection + use<>,
+    >,
+> {
+    Ok(reflection_builder(service_names)?
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .build_v1()?)
+}
+
+fn reflection_v1alpha(
+    service_names: &[&str],
+) -> anyhow::Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection + use<>,
+    >,
+> {
+    Ok(reflection_builder(service_names)?
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?)
+}
+
+/// A reflection builder that lists `service_names`, health and both
+/// reflection versions, and resolves only the symbols of their files.
+fn reflection_builder(
+    service_names: &[&str],
+) -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_file_descriptor_set(descriptors_of(service_names)?)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for name in service_names
+        .iter()
+        .copied()
+        .chain([HEALTH_SERVICE])
+        .chain(REFLECTION_SERVICES)
+    {
+        builder = builder.with_service_name(name);
+    }
+    Ok(builder)
+}
+
+/// The Louyu files that define one of `service_names`, and every file they
+/// import, directly or not. (Decoding drops custom options; Louyu's protos
+/// declare none.)
+fn descriptors_of(service_names: &[&str]) -> anyhow::Result<FileDescriptorSet> {
+    let set = FileDescriptorSet::decode(louyu_proto::FILE_DESCRIPTOR_SET)
+        .context("the Louyu descriptor set does not decode")?;
+    let mut wanted: Vec<String> = set
+        .file
+        .iter()
+        .filter(|file| {
+            file.service.iter().any(|service| {
+                let full_name = format!("{}.{}", file.package(), service.name());
+                service_names.contains(&full_name.as_str())
+            })
+        })
+        .map(|file| file.name().to_owned())
+        .collect();
+    let mut files: HashMap<String, FileDescriptorProto> = set
+        .file
+        .into_iter()
+        .map(|file| (file.name().to_owned(), file))
+        .collect();
+    let mut kept = Vec::new();
+    while let Some(name) = wanted.pop() {
+        if let Some(file) = files.remove(&name) {
+            wanted.extend(file.dependency.iter().cloned());
+            kept.push(file);
+        }
+    }
+    Ok(FileDescriptorSet { file: kept })
+}
+
+/// Gives requests that cannot be read gRPC's conventional codes: a message
+/// over the size limit is RESOURCE_EXHAUSTED (tonic says OUT_OF_RANGE), and
+/// one that is not valid protobuf is INVALID_ARGUMENT (tonic says INTERNAL,
+/// with the decoder's text). tonic reports both before the handler runs, in
+/// the headers of a trailers-only response, which is where this looks; a
+/// stream of requests (only reflection takes one) keeps tonic's codes.
+fn conventional_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    let replacement = match status.code() {
+        Code::OutOfRange if status.message().starts_with(TONIC_TOO_LARGE) => {
+            let limit = status
+                .message()
+                .rsplit_once("the limit is: ")
+                .map(|(_, limit)| limit.trim_end_matches(" bytes"))
+                .unwrap_or("?");
+            Status::resource_exhausted(format!(
+                "请求超过大小上限 {limit} 字节 the request exceeds the size limit of {limit} bytes"
+            ))
+        }
+        Code::Internal if status.message().starts_with(PROST_DECODE_FAILED) => {
+            Status::invalid_argument(
+                "请求不是有效的 protobuf 消息 the request is not a valid protobuf message",
+            )
+        }
+        _ => return response,
+    };
+    let headers = response.headers_mut();
+    headers.remove("grpc-status-details-bin");
+    if replacement.add_header(headers).is_err() {
+        tracing::warn!("a request's status could not be rewritten");
+    }
+    response
+}
+
+/// How tonic and prost begin the messages `conventional_status` rewrites;
+/// the tests in services/registry/tests/api/server.rs notice if they change.
+const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
+const PROST_DECODE_FAILED: &str = "failed to decode Protobuf message";

@@ -99,7 +99,8 @@ impl Drop for TestDatabase {
     }
 }
 
-fn postgres_server_url() -> Option<String> {
+/// The server `LOUYU_TEST_POSTGRES_URL` names; `None` outside CI when unset.
+pub fn postgres_server_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VARIABLE) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|value| value == "true") => {

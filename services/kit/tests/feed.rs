@@ -11,7 +11,7 @@ use louyu_kit::audit::RequestContext;
 use louyu_kit::backend_tests;
 use louyu_kit::db::Db;
 use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, FeedStatus, NewEvent};
-use louyu_kit::server::{GrpcServer, ServerSettings, Shutdown};
+use louyu_kit::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
 use louyu_kit::testing::{TestBackend, TestDatabase};
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
@@ -31,6 +31,7 @@ fn settings() -> ServerSettings {
     ServerSettings {
         request_timeout: Duration::from_secs(10),
         concurrency_limit: 64,
+        drain_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),
     }
 }
@@ -50,6 +51,7 @@ async fn serve_feed(
                 &["louyu.common.v1.EventFeedService"],
                 &settings(),
                 shutdown,
+                Readiness::ready(),
             )
             .await
             .expect("serve");

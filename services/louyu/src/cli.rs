@@ -1,13 +1,14 @@
-//! The command line. Every flag has a `LOUYU_*` environment twin; flags win
-//! over the environment, which wins over the config file, which wins over
-//! the defaults.
+//! The command line. Each subcommand takes only the flags it uses, and every
+//! setting flag has a `LOUYU_*` environment twin; flags win over the
+//! environment, which wins over the config file, which wins over the
+//! defaults.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use louyu_kit::config::{Config, ServiceName};
-use louyu_kit::server::Shutdown;
+use louyu_kit::server::{Readiness, Shutdown};
 use louyu_proto::registry::v1::ImportKind;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use secrecy::SecretString;
@@ -19,35 +20,56 @@ use secrecy::SecretString;
     about = "楼宇 Louyu: the district's office buildings and the enterprises in them"
 )]
 pub struct Cli {
-    /// TOML config file.
-    #[arg(long, env = "LOUYU_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// The district this deployment serves, e.g. `jingan`.
-    #[arg(long, env = "LOUYU_DISTRICT", global = true)]
-    district: Option<String>,
-    /// Database URL: `sqlite://data/registry.db` or `postgres://…`.
-    #[arg(
-        long,
-        env = "LOUYU_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
-    /// Address to listen on, e.g. `0.0.0.0:50051`.
-    #[arg(long, env = "LOUYU_LISTEN", global = true)]
-    listen: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// What every subcommand reads its settings from.
+#[derive(Debug, Args)]
+struct Settings {
+    /// TOML config file.
+    #[arg(long, env = "LOUYU_CONFIG")]
+    config: Option<PathBuf>,
+    /// The district this deployment serves, e.g. `jingan`.
+    #[arg(long, env = "LOUYU_DISTRICT")]
+    district: Option<String>,
+}
+
+/// The database of the one service a subcommand works on.
+#[derive(Debug, Args)]
+struct Database {
+    /// Database URL: `sqlite://data/registry.db` or `postgres://…`.
+    #[arg(long, env = "LOUYU_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+// Each subcommand takes only the flags it uses, so its help lists exactly
+// what it accepts.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve one service.
-    Serve { service: Service },
+    Serve {
+        service: Service,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        database: Database,
+        /// Address to listen on, e.g. `0.0.0.0:50051`.
+        #[arg(long, env = "LOUYU_LISTEN")]
+        listen: Option<String>,
+    },
     /// Apply a service's database migrations and exit.
-    Migrate { service: Service },
+    Migrate {
+        service: Service,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        database: Database,
+    },
     /// Load a CSV file into the registry (see docs/import.md).
     Import {
+        #[command(flatten)]
+        settings: Settings,
         /// What the file holds.
         #[arg(long, value_enum)]
         kind: ImportFileKind,
@@ -62,6 +84,8 @@ enum Command {
     },
     /// Run the whole suite in one process on embedded SQLite under ./data.
     Up {
+        #[command(flatten)]
+        settings: Settings,
         /// Load demo data into an empty registry.
         #[arg(long)]
         demo: bool,
@@ -96,16 +120,30 @@ enum ImportFileKind {
 }
 
 impl Cli {
-    /// Defaults, the config file, the environment, then these flags.
+    /// Defaults, the config file, the environment, then the flags.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut config = Config::load(self.config.as_deref())?;
-        if let Some(district) = &self.district {
+        let (settings, database, listen) = match &self.command {
+            Command::Serve {
+                settings,
+                database,
+                listen,
+                ..
+            } => (settings, Some(database), listen.as_ref()),
+            Command::Migrate {
+                settings, database, ..
+            } => (settings, Some(database), None),
+            Command::Import { settings, .. } | Command::Up { settings, .. } => {
+                (settings, None, None)
+            }
+        };
+        let mut config = Config::load(settings.config.as_deref())?;
+        if let Some(district) = &settings.district {
             config.district = district.clone();
         }
-        if let Some(url) = &self.database_url {
+        if let Some(url) = database.and_then(|database| database.database_url.as_ref()) {
             config.database_url = Some(SecretString::from(url.clone()));
         }
-        if let Some(listen) = &self.listen {
+        if let Some(listen) = listen {
             config.listen = Some(listen.clone());
         }
         config.validate()?;
@@ -115,7 +153,9 @@ impl Cli {
     /// The name telemetry reports this process under.
     pub fn service_label(&self) -> &'static str {
         match &self.command {
-            Command::Serve { service } | Command::Migrate { service } => service.name().as_str(),
+            Command::Serve { service, .. } | Command::Migrate { service, .. } => {
+                service.name().as_str()
+            }
             Command::Import { .. } => "import",
             Command::Up { .. } => "suite",
         }
@@ -123,8 +163,8 @@ impl Cli {
 
     pub async fn run(self, config: Config) -> anyhow::Result<()> {
         match self.command {
-            Command::Serve { service } => serve(service, &config).await,
-            Command::Migrate { service } => match service {
+            Command::Serve { service, .. } => serve(service, &config).await,
+            Command::Migrate { service, .. } => match service {
                 Service::Registry => louyu_registry::startup::migrate(&config).await,
                 Service::Visits => louyu_visits::startup::migrate(&config).await,
             },
@@ -133,6 +173,7 @@ impl Cli {
                 validate_only,
                 registry_url,
                 file,
+                ..
             } => {
                 let url = registry_url.unwrap_or(config.registry_url.clone());
                 import(&config, &url, kind, validate_only, &file).await
@@ -140,6 +181,7 @@ impl Cli {
             Command::Up {
                 demo,
                 ephemeral_ports,
+                ..
             } => up(&config, demo, ephemeral_ports).await,
         }
     }
@@ -173,19 +215,32 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     if ephemeral_ports {
         base.listen = Some("127.0.0.1:0".to_owned());
     }
+    // No load balancer stands in front of a local run: Ctrl-C stops at once.
+    base.drain_delay = std::time::Duration::ZERO;
+    // With demo data, health stays NOT_SERVING until it is loaded: the
+    // services answer from the start (the demo loads through the registry's
+    // API), but what they advertise is there only then.
+    let readiness = if demo {
+        Readiness::pending()
+    } else {
+        Readiness::ready()
+    };
     let registry = louyu_registry::startup::Application::build(&base, &shutdown).await?;
     let registry_url = format!("http://{}", registry.local_addr());
-    let registry_task = tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    let registry_task =
+        tokio::spawn(registry.run_until_stopped_once_ready(shutdown.clone(), readiness.clone()));
     // Each service reaches the others at the addresses they actually bound.
     let mut wired = base.clone();
     wired.registry_url = registry_url.clone();
     let visits = louyu_visits::startup::Application::build(&wired, &shutdown).await?;
     let visits_url = format!("http://{}", visits.local_addr());
-    let visits_task = tokio::spawn(visits.run_until_stopped(shutdown.clone()));
+    let visits_task =
+        tokio::spawn(visits.run_until_stopped_once_ready(shutdown.clone(), readiness.clone()));
     if demo {
         crate::demo::load(&registry_url, &config.district)
             .await
             .context("cannot load the demo data")?;
+        readiness.mark_ready();
     }
     tracing::info!(registry = %registry_url, visits = %visits_url, "louyu is up; Ctrl-C stops it");
     let (registry_result, visits_result) = tokio::join!(registry_task, visits_task);

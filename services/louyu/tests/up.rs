@@ -87,6 +87,89 @@ impl Drop for Suite {
     }
 }
 
+/// Health says SERVING only once the service can answer what it advertises:
+/// with `--demo`, once the demo district is loaded. The registry already
+/// answers before that (the demo loads through its API), so a health check
+/// made as soon as it listens must not say SERVING while buildings are
+/// missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn louyu_up_reports_serving_only_once_the_demo_data_is_loaded() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let folder = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args(["up", "--demo", "--ephemeral-ports"])
+        .current_dir(folder.path())
+        .env("LOUYU_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("LOUYU_DATABASE_URL")
+        .env_remove("LOUYU_LISTEN")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start louyu");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "registry serving" {
+                let address = entry["address"].as_str().unwrap_or_default().to_owned();
+                let _ = sender.send(format!("http://{address}"));
+            }
+        }
+    });
+    let registry_url = receiver
+        .recv_timeout(DEADLINE)
+        .expect("the registry listens");
+    let suite = Suite {
+        child,
+        registry_url: registry_url.clone(),
+        visits_url: String::new(),
+    };
+
+    let channel = tonic::transport::Channel::from_shared(registry_url)
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the registry");
+    let mut health = HealthClient::new(channel.clone());
+    let mut registry = RegistryServiceClient::new(channel);
+    let started = Instant::now();
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("health answers")
+            .into_inner()
+            .status;
+        if status == ServingStatus::Serving as i32 {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "the registry becomes SERVING");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let buildings = registry
+        .list_buildings(ListBuildingsRequest {
+            parent: DISTRICT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        buildings.buildings.len(),
+        3,
+        "SERVING came only after the demo district was loaded"
+    );
+    suite.stop();
+}
+
 fn import(registry_url: &str, file: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_louyu"))
         .args([

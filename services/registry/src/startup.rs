@@ -8,7 +8,7 @@ use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::db::Db;
 use louyu_kit::feed::FeedServer;
 use louyu_kit::page::PageTokens;
-use louyu_kit::server::{GrpcServer, Shutdown};
+use louyu_kit::server::{GrpcServer, Readiness, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 use louyu_proto::registry::v1::registry_service_server::RegistryServiceServer;
@@ -84,6 +84,17 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        self.run_until_stopped_once_ready(shutdown, Readiness::ready())
+            .await
+    }
+
+    /// Serves until `shutdown`, with health NOT_SERVING until `readiness` is
+    /// ready: `louyu up --demo` holds it until the demo data is loaded.
+    pub async fn run_until_stopped_once_ready(
+        self,
+        shutdown: Shutdown,
+        readiness: Readiness,
+    ) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr(), "registry serving");
         let served = self
             .server
@@ -96,6 +107,7 @@ impl Application {
                 ],
                 &self.settings,
                 shutdown,
+                readiness,
             )
             .await;
         self.db.close().await;

@@ -9,7 +9,7 @@ use louyu_kit::db::Db;
 use louyu_kit::feed::{Consumer, FeedServer};
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::PageTokens;
-use louyu_kit::server::{GrpcServer, Shutdown};
+use louyu_kit::server::{GrpcServer, Readiness, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 use louyu_proto::visits::v1::visits_service_server::VisitsServiceServer;
@@ -90,6 +90,17 @@ impl Application {
 
     /// Serves, and follows the registry's feed, until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        self.run_until_stopped_once_ready(shutdown, Readiness::ready())
+            .await
+    }
+
+    /// Serves until `shutdown`, with health NOT_SERVING until `readiness` is
+    /// ready: `louyu up --demo` holds it until the demo data is loaded.
+    pub async fn run_until_stopped_once_ready(
+        self,
+        shutdown: Shutdown,
+        readiness: Readiness,
+    ) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr(), "visits serving");
         let consuming = tokio::spawn(self.consumer.run(shutdown.subscribe()));
         let served = self
@@ -103,6 +114,7 @@ impl Application {
                 ],
                 &self.settings,
                 shutdown,
+                readiness,
             )
             .await;
         let _ = consuming.await;

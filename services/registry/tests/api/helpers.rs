@@ -34,15 +34,25 @@ pub struct TestApp {
 /// Starts a registry on a fresh database; `None` when the backend is not
 /// available outside CI (the test is then skipped).
 pub async fn spawn_app(backend: TestBackend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// `spawn_app`, with the test's own changes to the configuration.
+pub async fn spawn_app_with(
+    backend: TestBackend,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     louyu_kit::telemetry::init_for_tests();
     let database = TestDatabase::create(backend).await?;
-    let config = Config {
+    let mut config = Config {
         listen: Some("127.0.0.1:0".to_owned()),
         database_url: Some(SecretString::from(database.url().to_owned())),
         feed_poll_interval_ms: 100,
+        drain_delay: Duration::ZERO,
         shutdown_grace_seconds: 5,
         ..Config::default()
     };
+    configure(&mut config);
     let shutdown = Shutdown::new();
     let application = louyu_registry::startup::Application::build(&config, &shutdown)
         .await
@@ -71,6 +81,11 @@ impl TestApp {
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
         self.shutdown.trigger();
+        self.wait_until_stopped().await;
+    }
+
+    /// Waits for a server already told to stop to finish.
+    pub async fn wait_until_stopped(&mut self) {
         if let Some(server) = self.server.take() {
             tokio::time::timeout(DEADLINE, server)
                 .await

@@ -33,6 +33,7 @@ fn config(database: &TestDatabase, registry_url: &str) -> Config {
         database_url: Some(SecretString::from(database.url().to_owned())),
         registry_url: registry_url.to_owned(),
         feed_poll_interval_ms: 100,
+        drain_delay: Duration::ZERO,
         shutdown_grace_seconds: 5,
         ..Config::default()
     }
