@@ -551,15 +551,8 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Records that the consumer halted, so a restart does not read on.
     async fn halt(&self, reason: String) -> ConsumeError {
-        let recorded =
-            sqlx::query("UPDATE consumer_cursors SET halted = $1, updated_at = $2 WHERE feed = $3")
-                .bind(&reason)
-                .bind(crate::time::now_micros())
-                .bind(&self.feed)
-                .execute(self.db.pool())
-                .await;
-        match recorded {
-            Ok(_) => ConsumeError::Halted(reason),
+        match record_halt(&self.db, &self.feed, &reason).await {
+            Ok(()) => ConsumeError::Halted(reason),
             Err(error) => ConsumeError::Database(error),
         }
     }
@@ -632,6 +625,19 @@ async fn cursor_state(db: &Db, feed: &str) -> sqlx::Result<CursorState> {
 /// the first time.
 pub async fn cursor_of(db: &Db, feed: &str) -> sqlx::Result<i64> {
     Ok(cursor_state(db, feed).await?.last_sequence)
+}
+
+/// Records that the consumer of `feed` halted and why: it reads nothing
+/// more, across restarts, until [`resume_from_start`].
+pub async fn record_halt(db: &Db, feed: &str, reason: &str) -> sqlx::Result<()> {
+    cursor_state(db, feed).await?;
+    sqlx::query("UPDATE consumer_cursors SET halted = $1, updated_at = $2 WHERE feed = $3")
+        .bind(reason)
+        .bind(crate::time::now_micros())
+        .bind(feed)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Why the consumer of `feed` halted, or `None` while it follows.

@@ -17,6 +17,8 @@ use futures::{Stream, StreamExt};
 use prost::Message;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use tokio::net::TcpListener;
+
+use crate::feed::FeedStatus;
 use tokio::sync::watch;
 use tonic::codegen::http;
 use tonic::service::Routes;
@@ -144,6 +146,15 @@ impl Readiness {
 pub struct GrpcServer {
     listener: TcpListener,
     local_addr: SocketAddr,
+    feeds: Vec<(String, watch::Receiver<FeedStatus>)>,
+}
+
+/// The health service name under which a consumer of `feed` reports: SERVING
+/// while it follows, NOT_SERVING once it halted. The server's overall health
+/// does not follow it, so a halted feed alerts operators without taking the
+/// service out of its load balancer.
+pub fn feed_health_name(feed: &str) -> String {
+    format!("louyu.feed.{feed}")
 }
 
 impl GrpcServer {
@@ -155,7 +166,15 @@ impl GrpcServer {
         Ok(Self {
             listener,
             local_addr,
+            feeds: Vec::new(),
         })
+    }
+
+    /// Reports a feed consumer's status in health, under
+    /// [`feed_health_name`].
+    pub fn report_feed(mut self, feed: &str, status: watch::Receiver<FeedStatus>) -> Self {
+        self.feeds.push((feed_health_name(feed), status));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -179,6 +198,8 @@ impl GrpcServer {
         let mut health_names = vec![String::new()];
         health_names.extend(service_names.iter().map(|name| (*name).to_owned()));
         set_health(&health_reporter, &health_names, ServingStatus::NotServing).await;
+        let feed_names: Vec<String> = self.feeds.iter().map(|(name, _)| name.clone()).collect();
+        set_health(&health_reporter, &feed_names, ServingStatus::NotServing).await;
         let (listener_closed, listener_closed_receiver) = watch::channel(false);
         let health_service = HealthServer::new(ClosingHealth {
             inner: HealthService::from_health_reporter(health_reporter.clone()),
@@ -195,14 +216,18 @@ impl GrpcServer {
             let drain_delay = settings.drain_delay;
             let shutdown = shutdown.clone();
             let health_names = health_names.clone();
+            let feeds = self.feeds;
             async move {
+                let following = async {
+                    readiness.wait().await;
+                    set_health(&health_reporter, &health_names, ServingStatus::Serving).await;
+                    report_feeds(&health_reporter, feeds).await;
+                };
                 tokio::select! {
-                    _ = readiness.wait() => {
-                        set_health(&health_reporter, &health_names, ServingStatus::Serving).await;
-                    }
+                    _ = following => {}
                     _ = shutdown.wait() => {}
                 }
-                shutdown.wait().await;
+                set_health(&health_reporter, &feed_names, ServingStatus::NotServing).await;
                 set_health(&health_reporter, &health_names, ServingStatus::NotServing).await;
                 tracing::info!(
                     drain_delay_ms = drain_delay.as_millis() as u64,
@@ -242,6 +267,28 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// Follows each feed consumer's status into health, until every status
+/// channel closes (the consumers ended); the caller stops it at shutdown.
+async fn report_feeds(
+    reporter: &HealthReporter,
+    feeds: Vec<(String, watch::Receiver<FeedStatus>)>,
+) {
+    let reporting = feeds.into_iter().map(|(name, mut status)| async move {
+        loop {
+            let serving = match *status.borrow_and_update() {
+                FeedStatus::Following => ServingStatus::Serving,
+                FeedStatus::Halted { .. } => ServingStatus::NotServing,
+            };
+            reporter.set_service_status(&name, serving).await;
+            if status.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    futures::future::join_all(reporting).await;
+    std::future::pending::<()>().await;
 }
 
 async fn set_health(reporter: &HealthReporter, names: &[String], status: ServingStatus) {

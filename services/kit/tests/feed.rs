@@ -362,6 +362,7 @@ struct Following {
     status: tokio::sync::watch::Receiver<FeedStatus>,
     stop: Shutdown,
     task: tokio::task::JoinHandle<()>,
+    health: tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
     _database: TestDatabase,
 }
 
@@ -381,12 +382,46 @@ async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> 
     .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
     let status = consumer.status();
     let stop = Shutdown::new();
-    let task = tokio::spawn(consumer.run(stop.subscribe()));
+    // The consumer's own server reports the consumer in its health.
+    let server = GrpcServer::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .report_feed("producer", consumer.status());
+    let health_address = server.local_addr();
+    let routes = Routes::new(EventFeedServiceServer::new(FeedServer::new(
+        db.clone(),
+        stop.subscribe(),
+        Duration::from_millis(200),
+    )));
+    let serving_stop = stop.clone();
+    let serving = tokio::spawn(async move {
+        server
+            .serve(
+                routes,
+                &["louyu.common.v1.EventFeedService"],
+                &settings(),
+                serving_stop,
+                Readiness::ready(),
+            )
+            .await
+            .expect("serve");
+    });
+    let consuming = tokio::spawn(consumer.run(stop.subscribe()));
+    let task = tokio::spawn(async move {
+        consuming.await.unwrap();
+        serving.await.unwrap();
+    });
+    let health = tonic_health::pb::health_client::HealthClient::new(
+        tonic::transport::Channel::from_shared(format!("http://{health_address}"))
+            .unwrap()
+            .connect_lazy(),
+    );
     Some(Following {
         db,
         status,
         stop,
         task,
+        health,
         _database: database,
     })
 }
@@ -415,6 +450,24 @@ impl Following {
             FeedStatus::Halted { reason } => reason,
             FeedStatus::Following => unreachable!(),
         }
+    }
+
+    /// Waits until the consumer's health, as its server reports it, is
+    /// `expected`.
+    async fn wait_for_health(&self, expected: tonic_health::ServingStatus) {
+        let health = self.health.clone();
+        louyu_kit::testing::eventually(&format!("the feed's health is {expected:?}"), || {
+            let mut health = health.clone();
+            async move {
+                let response = health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: louyu_kit::server::feed_health_name("producer"),
+                    })
+                    .await;
+                response.is_ok_and(|response| response.into_inner().status == expected as i32)
+            }
+        })
+        .await;
     }
 
     async fn applied(&self) -> i64 {
@@ -482,6 +535,9 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
         return;
     };
     following.wait_for_cursor(10).await;
+    following
+        .wait_for_health(tonic_health::ServingStatus::Serving)
+        .await;
 
     // The producer comes back on a backup taken at event 5, and writes on:
     // its events 6 to 12 are new events under numbers the cursor passed.
@@ -499,6 +555,9 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
 
     let reason = following.wait_until_halted().await;
     assert!(reason.contains("event 10"), "{reason}");
+    following
+        .wait_for_health(tonic_health::ServingStatus::NotServing)
+        .await;
     assert_eq!(
         feed::cursor_of(&following.db, "producer").await.unwrap(),
         10
@@ -526,6 +585,9 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
     following.wait_for_cursor(12).await;
     assert_eq!(following.applied().await, 10 + 7);
     assert_eq!(*following.status.borrow(), FeedStatus::Following);
+    following
+        .wait_for_health(tonic_health::ServingStatus::Serving)
+        .await;
 
     following.stop().await;
     producer_stop.trigger();

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use louyu_kit::config::{Config, ServiceName};
+use louyu_kit::db::Db;
+use louyu_kit::feed;
 use louyu_kit::server::{Readiness, Shutdown};
 use louyu_proto::registry::v1::ImportKind;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -82,6 +84,12 @@ enum Command {
         /// The CSV file (UTF-8, with a header row).
         file: PathBuf,
     },
+    /// Event feeds after a database restore (see "After a restore" in
+    /// docs/architecture.md).
+    Feed {
+        #[command(subcommand)]
+        action: FeedAction,
+    },
     /// Run the whole suite in one process on embedded SQLite under ./data.
     Up {
         #[command(flatten)]
@@ -94,6 +102,41 @@ enum Command {
         #[arg(long)]
         ephemeral_ports: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedAction {
+    /// Start a new epoch of a service's feed, after restoring its database
+    /// from a backup: every consumer of the feed then halts instead of
+    /// skipping events.
+    NewEpoch {
+        /// The service whose database was restored.
+        service: Service,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Resume a halted consumer from the start of the feed it follows; it
+    /// applies the whole feed again, which changes nothing it had applied.
+    Resume {
+        /// The service that consumes the feed, e.g. `visits`.
+        service: Service,
+        /// The feed it follows, e.g. `registry`.
+        feed: String,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+impl FeedAction {
+    fn service(&self) -> Service {
+        match self {
+            FeedAction::NewEpoch { service, .. } | FeedAction::Resume { service, .. } => *service,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,6 +174,15 @@ impl Cli {
             } => (settings, Some(database), listen.as_ref()),
             Command::Migrate {
                 settings, database, ..
+            }
+            | Command::Feed {
+                action:
+                    FeedAction::NewEpoch {
+                        settings, database, ..
+                    }
+                    | FeedAction::Resume {
+                        settings, database, ..
+                    },
             } => (settings, Some(database), None),
             Command::Import { settings, .. } | Command::Up { settings, .. } => {
                 (settings, None, None)
@@ -156,6 +208,7 @@ impl Cli {
             Command::Serve { service, .. } | Command::Migrate { service, .. } => {
                 service.name().as_str()
             }
+            Command::Feed { action } => action.service().name().as_str(),
             Command::Import { .. } => "import",
             Command::Up { .. } => "suite",
         }
@@ -168,6 +221,7 @@ impl Cli {
                 Service::Registry => louyu_registry::startup::migrate(&config).await,
                 Service::Visits => louyu_visits::startup::migrate(&config).await,
             },
+            Command::Feed { action } => feed(action, &config).await,
             Command::Import {
                 kind,
                 validate_only,
@@ -185,6 +239,42 @@ impl Cli {
             } => up(&config, demo, ephemeral_ports).await,
         }
     }
+}
+
+async fn feed(action: FeedAction, config: &Config) -> anyhow::Result<()> {
+    let service_name = action.service().name();
+    let service = service_name.as_str();
+    let db = Db::connect(&config.database_url(service_name)).await?;
+    let outcome = match action {
+        FeedAction::NewEpoch { .. } => {
+            let epoch = feed::renew_epoch(&db)
+                .await
+                .with_context(|| format!("cannot start a new epoch of the {service} feed"))?;
+            println!(
+                "the {service} feed is now in epoch {epoch}; each consumer halts at its next read: \
+                 resume it with `louyu feed resume <service> {service}`"
+            );
+            Ok(())
+        }
+        FeedAction::Resume { feed: name, .. } => {
+            let resumed = feed::resume_from_start(&db, &name)
+                .await
+                .with_context(|| format!("cannot resume the {service} consumer of {name}"))?;
+            if resumed {
+                println!(
+                    "the {service} consumer of the {name} feed reads it again from the start; \
+                     a running {service} picks this up within ten seconds"
+                );
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "the {service} consumer of the {name} feed is not halted: nothing to resume"
+                ))
+            }
+        }
+    };
+    db.close().await;
+    outcome
 }
 
 async fn serve(service: Service, config: &Config) -> anyhow::Result<()> {

@@ -260,3 +260,59 @@ async fn sigterm_drains_then_stops_without_waiting_for_health_watches(
 }
 
 louyu_kit::backend_tests!(sigterm_drains_then_stops_without_waiting_for_health_watches);
+
+#[tokio::test]
+async fn after_a_restore_an_operator_renews_the_epoch_and_resumes_the_halted_consumer() {
+    use louyu_kit::db::Db;
+    use louyu_kit::feed;
+    use secrecy::SecretString;
+
+    let folder = tempfile::tempdir().unwrap();
+    let registry_url = format!("sqlite://{}/registry.db", folder.path().display());
+    let visits_url = format!("sqlite://{}/visits.db", folder.path().display());
+    for (service, url) in [("registry", &registry_url), ("visits", &visits_url)] {
+        let output = louyu(&["migrate", service, "--database-url", url]);
+        assert!(output.status.success(), "migrate {service}: {output:?}");
+    }
+    let registry = Db::connect(&SecretString::from(registry_url.clone()))
+        .await
+        .unwrap();
+    let before = feed::current_epoch(&registry).await.unwrap();
+    let renewed = louyu(&[
+        "feed",
+        "new-epoch",
+        "registry",
+        "--database-url",
+        &registry_url,
+    ]);
+    assert!(renewed.status.success(), "{renewed:?}");
+    let after = feed::current_epoch(&registry).await.unwrap();
+    assert_ne!(before, after, "a new epoch");
+    assert!(String::from_utf8_lossy(&renewed.stdout).contains(&after));
+
+    let resume = [
+        "feed",
+        "resume",
+        "visits",
+        "registry",
+        "--database-url",
+        &visits_url,
+    ];
+    let refused = louyu(&resume);
+    assert!(!refused.status.success(), "nothing to resume: {refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not halted"));
+
+    let visits = Db::connect(&SecretString::from(visits_url.clone()))
+        .await
+        .unwrap();
+    feed::record_halt(&visits, "registry", "the feed has no event 10")
+        .await
+        .unwrap();
+    let resumed = louyu(&resume);
+    assert!(resumed.status.success(), "{resumed:?}");
+    assert_eq!(
+        feed::halted_reason(&visits, "registry").await.unwrap(),
+        None
+    );
+    assert_eq!(feed::cursor_of(&visits, "registry").await.unwrap(), 0);
+}

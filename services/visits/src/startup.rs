@@ -74,7 +74,9 @@ impl Application {
                 db.clone(),
                 page_tokens,
             )));
-        let server = GrpcServer::bind(&config.listen_address(ServiceName::Visits)).await?;
+        let server = GrpcServer::bind(&config.listen_address(ServiceName::Visits))
+            .await?
+            .report_feed(consumer.feed(), consumer.status());
         Ok(Self {
             server,
             routes,
