@@ -231,8 +231,19 @@ async fn sigterm_drains_then_stops_without_waiting_for_health_watches(
         .await
         .unwrap()
         .into_inner();
-    let first = watch.next().await.unwrap().unwrap();
-    assert_eq!(first.status, ServingStatus::Serving as i32);
+    // Health turns SERVING just after the "serving" log line: wait for it.
+    let serving = async {
+        loop {
+            let update = watch.next().await.unwrap().unwrap();
+            if update.status == ServingStatus::Serving as i32 {
+                return;
+            }
+            assert_eq!(update.status, ServingStatus::NotServing as i32);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .expect("health turns SERVING");
 
     let terminated = Instant::now();
     served.terminate();
