@@ -330,6 +330,9 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
+/// The gauge of halted consumers, labelled by `feed`.
+pub const HALTED_METRIC: &str = "louyu_feed_consumer_halted";
+
 /// Whether a consumer is following its feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedStatus {
@@ -423,6 +426,7 @@ impl<H: EventHandler> Consumer<H> {
     /// why, reports [`FeedStatus::Halted`], and waits for an operator to
     /// resume it ([`resume_from_start`]), checking every `max_backoff`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.halted_gauge().set(0.0);
         let mut backoff = self.initial_backoff;
         while !*shutdown.borrow() {
             let outcome = tokio::select! {
@@ -437,11 +441,13 @@ impl<H: EventHandler> Consumer<H> {
                         "event consumer halted: its cursor no longer points into the producer's feed; \
                          see \"After a restore\" in docs/architecture.md"
                     );
+                    self.halted_gauge().set(1.0);
                     self.status.send_replace(FeedStatus::Halted { reason });
                     if !self.wait_until_resumed(&mut shutdown).await {
                         break;
                     }
                     tracing::info!(feed = %self.feed, "event consumer resumed");
+                    self.halted_gauge().set(0.0);
                     self.status.send_replace(FeedStatus::Following);
                     backoff = self.initial_backoff;
                     continue;
@@ -460,6 +466,12 @@ impl<H: EventHandler> Consumer<H> {
             }
             backoff = (backoff * 2).min(self.max_backoff);
         }
+    }
+
+    /// `louyu_feed_consumer_halted{feed}`: 1 while the consumer is halted,
+    /// 0 while it follows.
+    fn halted_gauge(&self) -> metrics::Gauge {
+        metrics::gauge!(HALTED_METRIC, "feed" => self.feed.clone())
     }
 
     /// Waits until the cursor is no longer halted; false when shutdown came

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -356,8 +358,10 @@ impl EventHandler for RecordEventId {
     }
 }
 
-/// A consumer of "producer" at `address`, on a fresh database.
+/// A consumer of the feed at `address`, on a fresh database, under a cursor
+/// name of its own (`feed`), so tests in parallel keep their metrics apart.
 struct Following {
+    feed: String,
     db: Db,
     status: tokio::sync::watch::Receiver<FeedStatus>,
     stop: Shutdown,
@@ -366,7 +370,78 @@ struct Following {
     _database: TestDatabase,
 }
 
-async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> {
+/// Gauges recorded through the `metrics` facade, by `name{label=value}`.
+#[derive(Default)]
+struct GaugeRecorder {
+    gauges: std::sync::Mutex<std::collections::HashMap<String, Arc<AtomicU64>>>,
+}
+
+impl metrics::Recorder for GaugeRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|label| format!("{}={}", label.key(), label.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        let gauge = self.gauges.lock().unwrap().entry(name).or_default().clone();
+        metrics::Gauge::from_arc(gauge)
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+static RECORDER: std::sync::OnceLock<&'static GaugeRecorder> = std::sync::OnceLock::new();
+
+fn recorder() -> &'static GaugeRecorder {
+    RECORDER.get_or_init(|| {
+        let recorder: &'static GaugeRecorder = Box::leak(Box::default());
+        metrics::set_global_recorder(recorder).expect("one recorder per test binary");
+        recorder
+    })
+}
+
+fn recorded_gauge(name: &str) -> Option<f64> {
+    let gauges = recorder().gauges.lock().unwrap();
+    gauges
+        .get(name)
+        .map(|gauge| f64::from_bits(gauge.load(std::sync::atomic::Ordering::SeqCst)))
+}
+
+async fn follow(backend: TestBackend, address: SocketAddr, feed: &str) -> Option<Following> {
+    recorder();
+    let feed = format!("{feed}-{backend:?}");
     let database = TestDatabase::create(backend).await?;
     let db = migrated(&database).await;
     sqlx::query("CREATE TABLE applied_ids (event_id TEXT PRIMARY KEY, resource TEXT NOT NULL)")
@@ -374,7 +449,7 @@ async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> 
         .await
         .unwrap();
     let consumer = Consumer::new(
-        "producer",
+        &feed,
         &format!("http://{address}"),
         db.clone(),
         RecordEventId,
@@ -386,7 +461,7 @@ async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> 
     let server = GrpcServer::bind("127.0.0.1:0")
         .await
         .unwrap()
-        .report_feed("producer", consumer.status());
+        .report_feed(&feed, consumer.status());
     let health_address = server.local_addr();
     let routes = Routes::new(EventFeedServiceServer::new(FeedServer::new(
         db.clone(),
@@ -417,6 +492,7 @@ async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> 
             .connect_lazy(),
     );
     Some(Following {
+        feed,
         db,
         status,
         stop,
@@ -429,9 +505,11 @@ async fn follow(backend: TestBackend, address: SocketAddr) -> Option<Following> 
 impl Following {
     async fn wait_for_cursor(&self, sequence: i64) {
         let db = self.db.clone();
+        let name = self.feed.clone();
         louyu_kit::testing::eventually(&format!("the cursor reaches {sequence}"), || {
             let db = db.clone();
-            async move { feed::cursor_of(&db, "producer").await.unwrap() == sequence }
+            let name = name.clone();
+            async move { feed::cursor_of(&db, &name).await.unwrap() == sequence }
         })
         .await;
     }
@@ -456,18 +534,23 @@ impl Following {
     /// `expected`.
     async fn wait_for_health(&self, expected: tonic_health::ServingStatus) {
         let health = self.health.clone();
+        let service = louyu_kit::server::feed_health_name(&self.feed);
         louyu_kit::testing::eventually(&format!("the feed's health is {expected:?}"), || {
             let mut health = health.clone();
+            let service = service.clone();
             async move {
                 let response = health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: louyu_kit::server::feed_health_name("producer"),
-                    })
+                    .check(tonic_health::pb::HealthCheckRequest { service })
                     .await;
                 response.is_ok_and(|response| response.into_inner().status == expected as i32)
             }
         })
         .await;
+    }
+
+    /// The `louyu_feed_consumer_halted` gauge of this consumer.
+    fn halted_gauge(&self) -> Option<f64> {
+        recorded_gauge(&format!("{}{{feed={}}}", feed::HALTED_METRIC, self.feed))
     }
 
     async fn applied(&self) -> i64 {
@@ -531,7 +614,7 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
         &producer_stop,
     )
     .await;
-    let Some(mut following) = follow(backend, address).await else {
+    let Some(mut following) = follow(backend, address, "restored").await else {
         return;
     };
     following.wait_for_cursor(10).await;
@@ -559,7 +642,14 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
         .wait_for_health(tonic_health::ServingStatus::NotServing)
         .await;
     assert_eq!(
-        feed::cursor_of(&following.db, "producer").await.unwrap(),
+        following.halted_gauge(),
+        Some(1.0),
+        "the halt is a metric too"
+    );
+    assert_eq!(
+        feed::cursor_of(&following.db, &following.feed)
+            .await
+            .unwrap(),
         10
     );
     assert_eq!(
@@ -568,7 +658,7 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
         "nothing read past the restore"
     );
     assert_eq!(
-        feed::halted_reason(&following.db, "producer")
+        feed::halted_reason(&following.db, &following.feed)
             .await
             .unwrap(),
         Some(reason),
@@ -578,13 +668,14 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
     // The operator resumes it from the start of the restored feed: the
     // events it had applied change nothing, the new ones are applied.
     assert!(
-        feed::resume_from_start(&following.db, "producer")
+        feed::resume_from_start(&following.db, &following.feed)
             .await
             .unwrap()
     );
     following.wait_for_cursor(12).await;
     assert_eq!(following.applied().await, 10 + 7);
     assert_eq!(*following.status.borrow(), FeedStatus::Following);
+    assert_eq!(following.halted_gauge(), Some(0.0));
     following
         .wait_for_health(tonic_health::ServingStatus::Serving)
         .await;
@@ -609,7 +700,7 @@ async fn a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it(backend: Tes
         &producer_stop,
     )
     .await;
-    let Some(mut following) = follow(backend, address).await else {
+    let Some(mut following) = follow(backend, address, "renewed").await else {
         return;
     };
     following.wait_for_cursor(3).await;
