@@ -86,6 +86,10 @@ pub struct Config {
     /// OTLP/gRPC collector for traces; also read from the standard
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otlp_endpoint: Option<String>,
+    /// Development and trials only: shifts the process's clock, `+30d`,
+    /// `-12h`, so deadlines and lease ends can be tried from outside.
+    #[serde(deserialize_with = "deserialize_clock_offset")]
+    pub dev_clock_offset: crate::time::ClockOffset,
 }
 
 impl Default for Config {
@@ -108,6 +112,7 @@ impl Default for Config {
             page_token_secret: SecretString::from(DEVELOPMENT_PAGE_TOKEN_SECRET),
             log_format: LogFormat::Pretty,
             otlp_endpoint: None,
+            dev_clock_offset: crate::time::ClockOffset::default(),
         }
     }
 }
@@ -190,6 +195,11 @@ impl Config {
                 _ => anyhow::bail!("LOUYU_LOG_FORMAT must be json or pretty"),
             };
         }
+        if let Some(value) = text("LOUYU_DEV_CLOCK_OFFSET") {
+            self.dev_clock_offset = value
+                .parse()
+                .map_err(|error| anyhow::anyhow!("LOUYU_DEV_CLOCK_OFFSET: {error}"))?;
+        }
         if let Some(value) =
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
@@ -271,6 +281,14 @@ fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
     parse_duration(&text).ok_or_else(|| {
         serde::de::Error::custom("expected a duration with its unit, such as \"5s\" or \"500ms\"")
     })
+}
+
+fn deserialize_clock_offset<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<crate::time::ClockOffset, D::Error> {
+    String::deserialize(deserializer)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> anyhow::Result<T> {

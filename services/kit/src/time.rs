@@ -1,14 +1,90 @@
 //! Instants are stored as microseconds since the Unix epoch (a BIGINT both
 //! databases hold alike) and leave the API as `google.protobuf.Timestamp`.
 
+//!
+//! Every service reads the time from [`now_micros`], the one clock of the
+//! process. In development and trials it can be shifted
+//! (`LOUYU_DEV_CLOCK_OFFSET=+30d`), so that deadlines, lease ends and expiries
+//! can be tried from outside the process.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Microseconds since the Unix epoch, now.
+/// How far this process's clock is shifted from the system's, in
+/// microseconds: 0 unless [`shift_clock`] was called.
+static CLOCK_OFFSET_MICROS: AtomicI64 = AtomicI64::new(0);
+
+/// Microseconds since the Unix epoch, now, on the process's clock.
 pub fn now_micros() -> i64 {
     let elapsed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("the clock is after 1970");
-    i64::try_from(elapsed.as_micros()).expect("microseconds fit in i64 until the year 294247")
+    let system =
+        i64::try_from(elapsed.as_micros()).expect("microseconds fit in i64 until the year 294247");
+    system + CLOCK_OFFSET_MICROS.load(Ordering::Relaxed)
+}
+
+/// Now, on the process's clock.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_micros()) * 1_000)
+        .expect("the clock is within time's range")
+}
+
+/// Shifts the process's clock for development and trials: every service in
+/// the process then lives `offset` ahead of (or behind) the system clock.
+pub fn shift_clock(offset: ClockOffset) {
+    CLOCK_OFFSET_MICROS.store(offset.micros, Ordering::Relaxed);
+}
+
+/// A shift of the clock, written with a sign, a number and a unit: `+30d`,
+/// `-12h`, `90m`, `3600s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClockOffset {
+    micros: i64,
+}
+
+impl ClockOffset {
+    pub fn is_zero(self) -> bool {
+        self.micros == 0
+    }
+}
+
+impl FromStr for ClockOffset {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("{text:?} is not a clock offset such as +30d, -12h, 90m or 3600s");
+        let text_trimmed = text.trim();
+        let (sign, unsigned) = match text_trimmed.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text_trimmed.strip_prefix('+').unwrap_or(text_trimmed)),
+        };
+        let split = unsigned
+            .find(|character: char| !character.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let (number, unit) = unsigned.split_at(split);
+        let number: i64 = number.parse().map_err(|_| invalid())?;
+        let seconds_per_unit = match unit {
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" => 1,
+            _ => return Err(invalid()),
+        };
+        number
+            .checked_mul(seconds_per_unit * 1_000_000 * sign)
+            .filter(|micros| micros.unsigned_abs() <= 100 * 366 * 86_400 * 1_000_000)
+            .map(|micros| ClockOffset { micros })
+            .ok_or_else(invalid)
+    }
+}
+
+impl fmt::Display for ClockOffset {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:+}s", self.micros / 1_000_000)
+    }
 }
 
 pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
@@ -25,6 +101,22 @@ pub fn micros_from_timestamp(timestamp: &prost_types::Timestamp) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_offsets_are_written_with_a_sign_a_number_and_a_unit() {
+        let seconds = |text: &str| {
+            text.parse::<ClockOffset>()
+                .map(|offset| offset.micros / 1_000_000)
+        };
+        assert_eq!(seconds("+30d"), Ok(30 * 86_400));
+        assert_eq!(seconds("-12h"), Ok(-12 * 3_600));
+        assert_eq!(seconds("90m"), Ok(5_400));
+        assert_eq!(seconds(" 3600s "), Ok(3_600));
+        for bad in ["", "30", "d", "+-3d", "3w", "1.5d", "99999999d"] {
+            assert!(seconds(bad).is_err(), "{bad:?} is refused");
+        }
+        assert_eq!("-2h".parse::<ClockOffset>().unwrap().to_string(), "-7200s");
+    }
 
     #[test]
     fn timestamps_round_trip_through_micros_including_before_the_epoch() {

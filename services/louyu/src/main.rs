@@ -30,5 +30,12 @@ async fn run() -> anyhow::Result<()> {
         config.log_format,
         config.otlp_endpoint.as_deref(),
     )?;
+    if !config.dev_clock_offset.is_zero() {
+        louyu_kit::time::shift_clock(config.dev_clock_offset);
+        tracing::warn!(
+            offset = %config.dev_clock_offset,
+            "the clock is shifted (LOUYU_DEV_CLOCK_OFFSET): for development and trials only"
+        );
+    }
     cli.run(config).await
 }

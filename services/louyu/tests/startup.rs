@@ -129,9 +129,14 @@ struct Served {
 
 impl Served {
     fn start(database_url: &str, drain_delay: &str) -> Self {
+        Self::start_with(database_url, drain_delay, &[])
+    }
+
+    fn start_with(database_url: &str, drain_delay: &str, environment: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_louyu"))
             .args(["serve", "registry", "--listen", "127.0.0.1:0"])
+            .envs(environment.iter().copied())
             .env("LOUYU_DATABASE_URL", database_url)
             .env("LOUYU_DRAIN_DELAY", drain_delay)
             .env("LOUYU_SHUTDOWN_GRACE_SECONDS", "600")
@@ -326,4 +331,48 @@ async fn after_a_restore_an_operator_renews_the_epoch_and_resumes_the_halted_con
         None
     );
     assert_eq!(feed::cursor_of(&visits, "registry").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_shifted_development_clock_dates_what_the_service_writes() {
+    use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+    use louyu_proto::registry::v1::{CreateEnterpriseRequest, Enterprise};
+
+    let folder = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/registry.db", folder.path().display());
+    let served = Served::start_with(&database_url, "0s", &[("LOUYU_DEV_CLOCK_OFFSET", "+400d")]);
+    let mut registry = RegistryServiceClient::connect(served.address.clone())
+        .await
+        .unwrap();
+    let created = registry
+        .create_enterprise(CreateEnterpriseRequest {
+            parent: "districts/jingan".to_owned(),
+            enterprise: Some(Enterprise {
+                uscc: louyu_registry::domain::uscc::sample(7),
+                display_name: "上海时钟测试有限公司".to_owned(),
+                ..Enterprise::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let written = created.create_time.unwrap().seconds;
+    let system_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let shift_days = (written - system_now) as f64 / 86_400.0;
+    assert!(
+        (399.9..400.1).contains(&shift_days),
+        "written {shift_days:.2} days ahead"
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args(["migrate", "registry", "--database-url", &database_url])
+        .env("LOUYU_DEV_CLOCK_OFFSET", "soon")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("LOUYU_DEV_CLOCK_OFFSET"));
 }

@@ -187,7 +187,7 @@ pub fn date_from_input(field: &str, text: &str) -> Result<time::Date, InvalidArg
 /// Today in Shanghai, where the district's calendar runs.
 pub fn today_in_shanghai() -> time::Date {
     let offset = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8 is a valid offset");
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
+    louyu_kit::time::now().to_offset(offset).date()
 }
 
 /// A contact as stored (JSON in a TEXT column). Personal data: no Debug.
