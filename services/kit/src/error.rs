@@ -1,6 +1,10 @@
-//! Validation errors with `google.rpc.BadRequest` field violations, and the
-//! one way unexpected errors leave a service: logged with their cause, sent as
-//! a bare `internal`.
+//! How errors leave a service, written once for all of them: each service's
+//! error enum implements [`ServiceError`], which gives every variant a
+//! [`ServiceErrorCode`] (one gRPC code, one HTTP status), and [`into_status`]
+//! and [`reply`] do the rest (quickwit's `quickwit-proto/src/error.rs`).
+//! Validation errors carry `google.rpc.BadRequest` field violations;
+//! unexpected errors are logged with their cause and sent as a bare
+//! `internal`.
 
 use std::fmt;
 
@@ -122,6 +126,116 @@ impl Violations {
             })
         }
     }
+}
+
+/// What kind of failure an error is, as a client sees it. Each kind has one
+/// gRPC code and one HTTP status, so every service, and the gateway's REST
+/// side, map alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceErrorCode {
+    /// The request is wrong; `google.rpc.BadRequest` names the fields.
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    /// The request is valid but the current state forbids it.
+    FailedPrecondition,
+    /// A concurrent change came first; nothing was written, retrying is safe.
+    Aborted,
+    /// A service this one needs cannot be reached; nothing was written.
+    Unavailable,
+    /// Not the caller's doing: logged with its cause, sent as a bare
+    /// `internal`.
+    Internal,
+}
+
+impl ServiceErrorCode {
+    pub fn grpc_code(self) -> Code {
+        match self {
+            ServiceErrorCode::InvalidArgument => Code::InvalidArgument,
+            ServiceErrorCode::NotFound => Code::NotFound,
+            ServiceErrorCode::AlreadyExists => Code::AlreadyExists,
+            ServiceErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ServiceErrorCode::Aborted => Code::Aborted,
+            ServiceErrorCode::Unavailable => Code::Unavailable,
+            ServiceErrorCode::Internal => Code::Internal,
+        }
+    }
+
+    /// The HTTP status of the same failure, as `google.rpc.Code` documents
+    /// it for HTTP APIs.
+    pub fn http_status(self) -> http::StatusCode {
+        match self {
+            ServiceErrorCode::InvalidArgument | ServiceErrorCode::FailedPrecondition => {
+                http::StatusCode::BAD_REQUEST
+            }
+            ServiceErrorCode::NotFound => http::StatusCode::NOT_FOUND,
+            ServiceErrorCode::AlreadyExists | ServiceErrorCode::Aborted => {
+                http::StatusCode::CONFLICT
+            }
+            ServiceErrorCode::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            ServiceErrorCode::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The kind of a failed database call: a deadlock or serialization
+    /// failure broken by PostgreSQL wrote nothing and is `Aborted`; anything
+    /// else is `Internal`.
+    pub fn of_database(error: &sqlx::Error) -> Self {
+        if crate::db::is_concurrency_conflict(error) {
+            ServiceErrorCode::Aborted
+        } else {
+            ServiceErrorCode::Internal
+        }
+    }
+}
+
+/// What every service's error enum gives the one conversion to a status.
+///
+/// The `Display` of a variant whose code is neither `InvalidArgument`,
+/// `Aborted` nor `Internal` is the message the client reads, in Chinese then
+/// English.
+pub trait ServiceError:
+    std::error::Error + From<InvalidArgument> + From<sqlx::Error> + Sized + 'static
+{
+    /// The service's name, for the logs of its internal errors.
+    const SERVICE: &'static str;
+
+    fn error_code(&self) -> ServiceErrorCode;
+
+    /// The violations of an `InvalidArgument` error.
+    fn invalid_argument(&self) -> Option<&InvalidArgument>;
+
+    /// Stored data that cannot be read back, such as a saved response that
+    /// no longer decodes.
+    fn corrupt(description: String) -> Self;
+}
+
+/// The message of every `ABORTED`: the caller may simply retry.
+pub const CONCURRENT_CHANGE: &str = "并发修改冲突，请重试 a concurrent change came first; retry";
+
+/// The one conversion of a service's error to a gRPC status.
+pub fn into_status<E: ServiceError>(error: E) -> Status {
+    let code = error.error_code();
+    match code {
+        ServiceErrorCode::InvalidArgument => match error.invalid_argument() {
+            Some(invalid) => invalid.clone().into_status(),
+            None => Status::invalid_argument(error.to_string()),
+        },
+        ServiceErrorCode::Aborted => Status::aborted(CONCURRENT_CHANGE),
+        ServiceErrorCode::Unavailable => {
+            tracing::warn!(service = E::SERVICE, error = %ErrorChain(&error), "dependency unavailable");
+            Status::unavailable(error.to_string())
+        }
+        ServiceErrorCode::Internal => internal(E::SERVICE, &error),
+        ServiceErrorCode::NotFound
+        | ServiceErrorCode::AlreadyExists
+        | ServiceErrorCode::FailedPrecondition => Status::new(code.grpc_code(), error.to_string()),
+    }
+}
+
+/// A handler's answer: the value, or its error as a status.
+pub fn reply<T, E: ServiceError>(result: Result<T, E>) -> crate::handler::Reply<T> {
+    result.map(tonic::Response::new).map_err(into_status)
 }
 
 /// The status for an error the caller cannot act on. The cause is logged

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod feed;
 pub mod filter;
+pub mod handler;
 pub mod idempotency;
 pub mod mutation;
 pub mod names;

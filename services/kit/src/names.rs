@@ -124,6 +124,20 @@ impl DistrictNames {
     }
 }
 
+/// The id a caller chose for a new resource, checked, or a generated one
+/// when the caller left it empty.
+pub fn chosen_or_generated_id(
+    field: &str,
+    chosen: &str,
+    prefix: &str,
+) -> Result<String, InvalidArgument> {
+    if chosen.is_empty() {
+        Ok(generate_id(prefix))
+    } else {
+        parse_resource_id(field, chosen)
+    }
+}
+
 /// A short random id for resources whose caller did not choose one, with a
 /// prefix saying what it names: `b-3f9c2a7d1e04`.
 pub fn generate_id(prefix: &str) -> String {

@@ -4,14 +4,15 @@
 use std::collections::{BTreeMap, HashSet};
 
 use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::handler::{Reply, reply};
 use louyu_kit::names::{DistrictNames, last_id};
-use louyu_kit::page::{PageQuery, PageTokens};
+use louyu_kit::page::PageTokens;
 use louyu_kit::text::Lines;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::AssignmentRole;
 use louyu_proto::visits::v1::visits_service_server::VisitsService;
 use louyu_proto::visits::v1::*;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use crate::domain::cadence::{Cadence, MICROS_PER_DAY, urgency_key};
 use crate::error::VisitsError;
@@ -37,10 +38,6 @@ impl VisitsApi {
     fn names(&self) -> &DistrictNames {
         self.store.names()
     }
-}
-
-fn reply<T>(result: Result<T, VisitsError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 /// The longest free text accepted, in characters.
@@ -257,18 +254,10 @@ impl VisitsService for VisitsApi {
     async fn submit_visit(
         &self,
         request: Request<SubmitVisitRequest>,
-    ) -> Result<Response<SubmitVisitResponse>, Status> {
+    ) -> Reply<SubmitVisitResponse> {
         let body = request.get_ref();
         self.names().parse_district("parent", &body.parent)?;
-        let call = Call::new(
-            &request,
-            "SubmitVisit",
-            &body.request_id,
-            &SubmitVisitRequest {
-                request_id: String::new(),
-                ..body.clone()
-            },
-        )?;
+        let call = Call::idempotent(&request)?;
         // A retry is answered from the first result, even while the registry
         // is down.
         if let Some(response) = self.store.replayed::<SubmitVisitResponse>(&call).await? {
@@ -357,51 +346,29 @@ impl VisitsService for VisitsApi {
         reply(self.store.submit_visit(&call, input, drafts).await)
     }
 
-    async fn get_visit(
-        &self,
-        request: Request<GetVisitRequest>,
-    ) -> Result<Response<Visit>, Status> {
+    async fn get_visit(&self, request: Request<GetVisitRequest>) -> Reply<Visit> {
         let id = self
             .names()
             .parse("name", &request.get_ref().name, "visits")?;
         reply(self.store.get_visit(&id).await)
     }
 
-    async fn list_visits(
-        &self,
-        request: Request<ListVisitsRequest>,
-    ) -> Result<Response<ListVisitsResponse>, Status> {
-        let body = request.into_inner();
+    async fn list_visits(&self, request: Request<ListVisitsRequest>) -> Reply<ListVisitsResponse> {
+        let body = request.get_ref();
         self.names().parse_district("parent", &body.parent)?;
-        let page = PageQuery::parse(
-            &self.page_tokens,
-            &format!("ListVisits|{}", body.parent),
-            &body.filter,
-            body.page_size,
-            &body.page_token,
-        )?;
-        let (visits, next_page_token) = self.store.list_visits(&page).await?;
-        Ok(Response::new(ListVisitsResponse {
-            visits,
-            next_page_token,
-        }))
+        louyu_kit::handler::list(&self.page_tokens, body, async |page| {
+            self.store.list_visits(page).await
+        })
+        .await
     }
 
     async fn create_demand(
         &self,
         request: Request<CreateDemandRequest>,
-    ) -> Result<Response<CreateDemandResponse>, Status> {
+    ) -> Reply<CreateDemandResponse> {
         let body = request.get_ref();
         self.names().parse_district("parent", &body.parent)?;
-        let call = Call::new(
-            &request,
-            "CreateDemand",
-            &body.request_id,
-            &CreateDemandRequest {
-                request_id: String::new(),
-                ..body.clone()
-            },
-        )?;
+        let call = Call::idempotent(&request)?;
         if let Some(response) = self.store.replayed::<CreateDemandResponse>(&call).await? {
             return Ok(Response::new(response));
         }
@@ -444,10 +411,7 @@ impl VisitsService for VisitsApi {
         reply(self.store.create_demand(&call, input).await)
     }
 
-    async fn get_demand(
-        &self,
-        request: Request<GetDemandRequest>,
-    ) -> Result<Response<Demand>, Status> {
+    async fn get_demand(&self, request: Request<GetDemandRequest>) -> Reply<Demand> {
         let id = self
             .names()
             .parse("name", &request.get_ref().name, "demands")?;
@@ -457,37 +421,18 @@ impl VisitsService for VisitsApi {
     async fn list_demands(
         &self,
         request: Request<ListDemandsRequest>,
-    ) -> Result<Response<ListDemandsResponse>, Status> {
-        let body = request.into_inner();
+    ) -> Reply<ListDemandsResponse> {
+        let body = request.get_ref();
         self.names().parse_district("parent", &body.parent)?;
-        let page = PageQuery::parse(
-            &self.page_tokens,
-            &format!("ListDemands|{}", body.parent),
-            &body.filter,
-            body.page_size,
-            &body.page_token,
-        )?;
-        let (demands, next_page_token) = self.store.list_demands(&page).await?;
-        Ok(Response::new(ListDemandsResponse {
-            demands,
-            next_page_token,
-        }))
+        louyu_kit::handler::list(&self.page_tokens, body, async |page| {
+            self.store.list_demands(page).await
+        })
+        .await
     }
 
-    async fn transition_demand(
-        &self,
-        request: Request<TransitionDemandRequest>,
-    ) -> Result<Response<Demand>, Status> {
+    async fn transition_demand(&self, request: Request<TransitionDemandRequest>) -> Reply<Demand> {
         let body = request.get_ref();
-        let call = Call::new(
-            &request,
-            "TransitionDemand",
-            &body.request_id,
-            &TransitionDemandRequest {
-                request_id: String::new(),
-                ..body.clone()
-            },
-        )?;
+        let call = Call::idempotent(&request)?;
         let mut violations = Violations::new();
         let id = violations.check(self.names().parse("name", &body.name, "demands"));
         let to = violations.check(known_enum::<DemandStatus>(
@@ -509,20 +454,9 @@ impl VisitsService for VisitsApi {
         )
     }
 
-    async fn merge_demands(
-        &self,
-        request: Request<MergeDemandsRequest>,
-    ) -> Result<Response<Demand>, Status> {
+    async fn merge_demands(&self, request: Request<MergeDemandsRequest>) -> Reply<Demand> {
         let body = request.get_ref();
-        let call = Call::new(
-            &request,
-            "MergeDemands",
-            &body.request_id,
-            &MergeDemandsRequest {
-                request_id: String::new(),
-                ..body.clone()
-            },
-        )?;
+        let call = Call::idempotent(&request)?;
         let mut violations = Violations::new();
         let keep = violations.check(self.names().parse("name", &body.name, "demands"));
         let duplicate =
@@ -547,7 +481,7 @@ impl VisitsService for VisitsApi {
     async fn count_demands(
         &self,
         request: Request<CountDemandsRequest>,
-    ) -> Result<Response<CountDemandsResponse>, Status> {
+    ) -> Reply<CountDemandsResponse> {
         let body = request.into_inner();
         self.names().parse_district("parent", &body.parent)?;
         let comparisons = louyu_kit::filter::parse(&body.filter)?;
@@ -559,7 +493,7 @@ impl VisitsService for VisitsApi {
     async fn list_due_visits(
         &self,
         request: Request<ListDueVisitsRequest>,
-    ) -> Result<Response<ListDueVisitsResponse>, Status> {
+    ) -> Reply<ListDueVisitsResponse> {
         let body = request.into_inner();
         let mut violations = Violations::new();
         violations.check(self.names().parse("staff", &body.staff, "staff"));
@@ -629,10 +563,7 @@ impl VisitsService for VisitsApi {
         Ok(Response::new(ListDueVisitsResponse { buildings }))
     }
 
-    async fn get_visit_plan(
-        &self,
-        request: Request<GetVisitPlanRequest>,
-    ) -> Result<Response<VisitPlan>, Status> {
+    async fn get_visit_plan(&self, request: Request<GetVisitPlanRequest>) -> Reply<VisitPlan> {
         let uscc = self
             .names()
             .parse("name", &request.get_ref().name, "visitPlans")?;
@@ -646,7 +577,7 @@ impl VisitsService for VisitsApi {
     async fn get_cadence_policy(
         &self,
         request: Request<GetCadencePolicyRequest>,
-    ) -> Result<Response<CadencePolicy>, Status> {
+    ) -> Reply<CadencePolicy> {
         let name = self.store.cadence_policy_name();
         if request.get_ref().name != name {
             return Err(InvalidArgument::new("name", format!("应为 must be {name}")).into());
@@ -662,7 +593,7 @@ impl VisitsService for VisitsApi {
     async fn update_cadence_policy(
         &self,
         request: Request<UpdateCadencePolicyRequest>,
-    ) -> Result<Response<CadencePolicy>, Status> {
+    ) -> Reply<CadencePolicy> {
         let body = request.get_ref();
         let Some(policy) = &body.cadence_policy else {
             return Err(InvalidArgument::new("cadence_policy", "必须填写 is required").into());
@@ -676,7 +607,7 @@ impl VisitsService for VisitsApi {
             .into());
         }
         let cadence = Cadence::parse(policy)?;
-        let call = Call::new(&request, "UpdateCadencePolicy", "", body)?;
+        let call = Call::new(&request);
         reply(self.store.update_cadence(&call, cadence).await)
     }
 }
