@@ -1,20 +1,20 @@
-//! gRPC handlers: parse the request, check it against the registry where it
-//! names registry resources, call the store, map errors.
-
-use std::collections::{BTreeMap, HashSet};
+//! gRPC handlers: parse the request, ask the registry where it names
+//! registry resources, call the store, reply. What the registry's answers
+//! mean is decided in `domain/`.
 
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_kit::handler::{Reply, reply};
+use louyu_kit::fields::{self, MAX_NAME_CHARS};
+use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::{DistrictNames, last_id};
 use louyu_kit::page::PageTokens;
-use louyu_kit::text::Lines;
+use louyu_kit::uscc::Uscc;
 use louyu_proto::common::v1::DemandCategory;
-use louyu_proto::registry::v1::AssignmentRole;
 use louyu_proto::visits::v1::visits_service_server::VisitsService;
 use louyu_proto::visits::v1::*;
 use tonic::{Request, Response};
 
-use crate::domain::cadence::{Cadence, MICROS_PER_DAY, urgency_key};
+use crate::domain::cadence::{Cadence, MICROS_PER_DAY};
+use crate::domain::{due, registry_answers};
 use crate::error::VisitsError;
 use crate::registry::Registry;
 use crate::store::{Call, DemandInput, ObservationInput, PlanScope, Store, VisitInput};
@@ -40,32 +40,6 @@ impl VisitsApi {
     }
 }
 
-/// The longest free text accepted, in characters.
-const MAX_TEXT: usize = 2000;
-
-/// Free text a person writes over several lines: notes, a description, a
-/// reason. Line breaks are kept; other control characters are rejected.
-fn text(field: &str, value: &str, required: bool) -> Result<String, InvalidArgument> {
-    louyu_kit::text::parse(field, value, MAX_TEXT, required, Lines::Many)
-}
-
-/// One line of text, such as a place name.
-fn one_line(field: &str, value: &str) -> Result<String, InvalidArgument> {
-    louyu_kit::text::parse(field, value, MAX_TEXT, false, Lines::One)
-}
-
-fn known_enum<E: TryFrom<i32>>(
-    field: &str,
-    value: i32,
-    required: bool,
-) -> Result<E, InvalidArgument> {
-    if value == 0 && required {
-        return Err(InvalidArgument::new(field, "必须填写 is required"));
-    }
-    E::try_from(value)
-        .map_err(|_| InvalidArgument::new(field, format!("未知的取值 unknown value {value}")))
-}
-
 /// Visits are recorded after the fact: not more than a day ahead (clock
 /// skew on phones), not before 2000.
 fn visit_time(field: &str, value: Option<&prost_types::Timestamp>) -> Result<i64, InvalidArgument> {
@@ -88,54 +62,49 @@ fn parse_observation(
     field: &str,
     value: &Observation,
 ) -> Result<ObservationInput, InvalidArgument> {
+    let field = |name: &str| format!("{field}.{name}");
     let mut violations = Violations::new();
-    let uscc = violations.check(names.parse(
-        &format!("{field}.enterprise"),
-        &value.enterprise,
-        "enterprises",
-    ));
+    let uscc = violations.check(names.parse_enterprise(&field("enterprise"), &value.enterprise));
     if let Some(months) = value.lease_months_left
         && !(0..=600).contains(&months)
     {
         violations.add(
-            format!("{field}.lease_months_left"),
+            field("lease_months_left"),
             "应在0至600之间 must be from 0 to 600",
         );
     }
-    let relocation_intent = violations.check(known_enum::<RelocationIntent>(
-        &format!("{field}.relocation_intent"),
+    let relocation_intent = violations.check(fields::known_enum::<RelocationIntent>(
+        &field("relocation_intent"),
         value.relocation_intent,
-        false,
     ));
-    let relocation_destination = violations.check(one_line(
-        &format!("{field}.relocation_destination"),
+    let relocation_destination = violations.check(fields::text(
+        &field("relocation_destination"),
         &value.relocation_destination,
+        MAX_NAME_CHARS,
+        false,
     ));
-    let expansion_fit = violations.check(known_enum::<ExpansionFit>(
-        &format!("{field}.expansion_fit"),
+    let expansion_fit = violations.check(fields::known_enum::<ExpansionFit>(
+        &field("expansion_fit"),
         value.expansion_fit,
-        false,
     ));
-    let headcount_trend = violations.check(known_enum::<Trend>(
-        &format!("{field}.headcount_trend"),
+    let headcount_trend = violations.check(fields::known_enum::<Trend>(
+        &field("headcount_trend"),
         value.headcount_trend,
-        false,
     ));
-    let business_trend = violations.check(known_enum::<Trend>(
-        &format!("{field}.business_trend"),
+    let business_trend = violations.check(fields::known_enum::<Trend>(
+        &field("business_trend"),
         value.business_trend,
-        false,
     ));
     if !(0..=5).contains(&value.satisfaction) {
         violations.add(
-            format!("{field}.satisfaction"),
+            field("satisfaction"),
             "满意度应为1至5（0表示未询问） must be 1 to 5, or 0 when not asked",
         );
     }
-    let notes = violations.check(text(&format!("{field}.notes"), &value.notes, false));
+    let notes = violations.check(fields::notes(&field("notes"), &value.notes, false));
     violations.into_result()?;
     Ok(ObservationInput {
-        uscc: uscc.unwrap_or_default().to_ascii_uppercase(),
+        uscc: uscc.expect("checked above").as_str().to_owned(),
         lease_months_left: value.lease_months_left.map(i64::from),
         lease_renewed: value.lease_renewed,
         relocation_intent: relocation_intent.unwrap_or_default(),
@@ -156,30 +125,25 @@ fn parse_draft(
     field: &str,
     value: &DemandDraft,
 ) -> Result<DemandInput, InvalidArgument> {
+    let field = |name: &str| format!("{field}.{name}");
     let mut violations = Violations::new();
-    let uscc = violations.check(names.parse(
-        &format!("{field}.enterprise"),
-        &value.enterprise,
-        "enterprises",
-    ));
-    let category = violations.check(known_enum::<DemandCategory>(
-        &format!("{field}.category"),
+    let uscc = violations.check(names.parse_enterprise(&field("enterprise"), &value.enterprise));
+    let category = violations.check(fields::required_enum::<DemandCategory>(
+        &field("category"),
         value.category,
-        true,
     ));
-    let description = violations.check(text(
-        &format!("{field}.description"),
+    let description = violations.check(fields::notes(
+        &field("description"),
         &value.description,
         true,
     ));
-    let urgency = violations.check(known_enum::<Urgency>(
-        &format!("{field}.urgency"),
+    let urgency = violations.check(fields::known_enum::<Urgency>(
+        &field("urgency"),
         value.urgency,
-        false,
     ));
     violations.into_result()?;
     Ok(DemandInput {
-        uscc: uscc.unwrap_or_default().to_ascii_uppercase(),
+        uscc: uscc.expect("checked above").as_str().to_owned(),
         building_id: String::new(),
         sub_district_id: String::new(),
         category: category.unwrap_or_default(),
@@ -191,61 +155,142 @@ fn parse_draft(
     })
 }
 
+/// A visit as submitted, parsed; checked against the registry afterwards.
+fn parse_visit(
+    names: &DistrictNames,
+    visit: &Visit,
+    demands: &[DemandDraft],
+) -> Result<(VisitInput, Vec<DemandInput>), InvalidArgument> {
+    let mut violations = Violations::new();
+    let building_id = violations.check(names.parse_building("visit.building", &visit.building));
+    if visit.staff.is_empty() {
+        violations.add(
+            "visit.staff",
+            "至少一名走访人员 at least one member of staff is required",
+        );
+    }
+    let mut staff_ids = Vec::new();
+    for (index, staff) in visit.staff.iter().enumerate() {
+        if let Some(id) =
+            violations.check(names.parse_staff(&format!("visit.staff[{index}]"), staff))
+            && !staff_ids.contains(&id)
+        {
+            staff_ids.push(id);
+        }
+    }
+    let time = violations.check(visit_time("visit.visit_time", visit.visit_time.as_ref()));
+    let kind = violations.check(fields::required_enum::<VisitKind>("visit.kind", visit.kind));
+    let notes = violations.check(fields::notes("visit.notes", &visit.notes, false));
+    let mut observations: Vec<ObservationInput> = Vec::new();
+    for (index, observation) in visit.observations.iter().enumerate() {
+        let field = format!("visit.observations[{index}]");
+        let Some(parsed) = violations.check(parse_observation(names, &field, observation)) else {
+            continue;
+        };
+        if observations
+            .iter()
+            .any(|earlier| earlier.uscc == parsed.uscc)
+        {
+            violations.add(
+                format!("{field}.enterprise"),
+                "同一企业只能有一条观察记录 one observation per enterprise",
+            );
+        } else {
+            observations.push(parsed);
+        }
+    }
+    let mut drafts = Vec::new();
+    for (index, draft) in demands.iter().enumerate() {
+        if let Some(parsed) =
+            violations.check(parse_draft(names, &format!("demands[{index}]"), draft))
+        {
+            drafts.push(parsed);
+        }
+    }
+    violations.into_result()?;
+    let input = VisitInput {
+        building_id: building_id.expect("checked above"),
+        staff_ids,
+        visit_time: time.expect("checked above"),
+        kind: kind.expect("checked above"),
+        notes: notes.unwrap_or_default(),
+        observations,
+    };
+    Ok((input, drafts))
+}
+
 impl VisitsApi {
-    /// Checks a visit against the registry: the building exists, the staff
-    /// exist and are active, every enterprise met or raising a demand is a
-    /// current tenant of the building. Returns the building's sub-district.
+    /// Asks the registry about a visit: the building, the staff and the
+    /// building's tenants; `registry_answers` decides on them. Returns the
+    /// building's sub-district.
     async fn check_visit_against_registry(
         &self,
-        building_name: &str,
-        staff: &[String],
-        observations: &[ObservationInput],
+        visit: &VisitInput,
         drafts: &[DemandInput],
     ) -> Result<String, VisitsError> {
-        let Some(building) = self.registry.building(building_name).await? else {
+        let building_name = self.names().building(&visit.building_id);
+        let Some(building) = self.registry.building(&building_name).await? else {
             return Err(InvalidArgument::new(
                 "visit.building",
                 format!("楼宇不存在 unknown building {building_name}"),
             )
             .into());
         };
-        let mut violations = Violations::new();
-        for (index, staff_name) in staff.iter().enumerate() {
-            match self.registry.staff(staff_name).await? {
-                Some(member) if member.active => {}
-                Some(_) => violations.add(
-                    format!("visit.staff[{index}]"),
-                    "该工作人员已离岗 is no longer active",
-                ),
-                None => violations.add(
-                    format!("visit.staff[{index}]"),
-                    format!("工作人员不存在 unknown staff {staff_name}"),
-                ),
-            }
+        let staff_names: Vec<String> = visit
+            .staff_ids
+            .iter()
+            .map(|id| self.names().staff(id))
+            .collect();
+        let mut staff = Vec::new();
+        for name in &staff_names {
+            staff.push((name.as_str(), self.registry.staff(name).await?));
         }
-        let tenants: HashSet<String> = self
+        let tenancies = self
             .registry
             .active_tenancies(&format!("building = \"{building_name}\""))
-            .await?
-            .into_iter()
-            .map(|tenancy| last_id(&tenancy.enterprise).to_owned())
-            .collect();
-        let not_tenant = "不是该楼宇的在租企业 is not a current tenant of the visited building";
-        for (index, observation) in observations.iter().enumerate() {
-            if !tenants.contains(&observation.uscc) {
-                violations.add(
+            .await?;
+        let mut violations = Violations::new();
+        registry_answers::check_visit_staff(&mut violations, &staff);
+        let met = visit
+            .observations
+            .iter()
+            .enumerate()
+            .map(|(index, observation)| {
+                (
                     format!("visit.observations[{index}].enterprise"),
-                    not_tenant,
-                );
-            }
-        }
-        for (index, draft) in drafts.iter().enumerate() {
-            if !tenants.contains(&draft.uscc) {
-                violations.add(format!("demands[{index}].enterprise"), not_tenant);
-            }
-        }
+                    observation.uscc.as_str(),
+                )
+            });
+        let raising = drafts
+            .iter()
+            .enumerate()
+            .map(|(index, draft)| (format!("demands[{index}].enterprise"), draft.uscc.as_str()));
+        let tenants = registry_answers::tenants(&tenancies);
+        registry_answers::check_tenants(&mut violations, &tenants, met.chain(raising));
         violations.into_result()?;
         Ok(last_id(&building.managing_sub_district).to_owned())
+    }
+
+    /// Places a demand in the building of the enterprise's tenancy it
+    /// belongs to.
+    async fn place_demand(&self, input: &mut DemandInput) -> Result<(), VisitsError> {
+        let enterprise = self.names().enterprise(&input.uscc);
+        let tenancies = self
+            .registry
+            .active_tenancies(&format!("enterprise = \"{enterprise}\""))
+            .await?;
+        let tenancy = registry_answers::tenancy_of_demand(&tenancies)?;
+        let (building_id, _) = self
+            .names()
+            .parse_unit("unit", &tenancy.unit)
+            .map_err(|_| VisitsError::Corrupt(format!("registry unit name {}", tenancy.unit)))?;
+        let building_name = self.names().building(&building_id);
+        let Some(building) = self.registry.building(&building_name).await? else {
+            return Err(VisitsError::not_found(building_name));
+        };
+        input.building_id = last_id(&building.name).to_owned();
+        input.sub_district_id = last_id(&building.managing_sub_district).to_owned();
+        Ok(())
     }
 }
 
@@ -260,89 +305,16 @@ impl VisitsService for VisitsApi {
         let call = Call::idempotent(&request)?;
         // A retry is answered from the first result, even while the registry
         // is down.
-        if let Some(response) = self.store.replayed::<SubmitVisitResponse>(&call).await? {
+        if let Some(response) = self.store.replayed(&call).await? {
             return Ok(Response::new(response));
         }
-        let Some(visit) = &body.visit else {
-            return Err(InvalidArgument::new("visit", "必须填写 is required").into());
-        };
-        let mut violations = Violations::new();
-        let building_id = violations.check(self.names().parse(
-            "visit.building",
-            &visit.building,
-            "buildings",
-        ));
-        if visit.staff.is_empty() {
-            violations.add(
-                "visit.staff",
-                "至少一名走访人员 at least one member of staff is required",
-            );
-        }
-        let mut staff_ids = Vec::new();
-        for (index, staff) in visit.staff.iter().enumerate() {
-            if let Some(id) = violations.check(self.names().parse(
-                &format!("visit.staff[{index}]"),
-                staff,
-                "staff",
-            )) && !staff_ids.contains(&id)
-            {
-                staff_ids.push(id);
-            }
-        }
-        let time = violations.check(visit_time("visit.visit_time", visit.visit_time.as_ref()));
-        let kind = violations.check(known_enum::<VisitKind>("visit.kind", visit.kind, true));
-        let notes = violations.check(text("visit.notes", &visit.notes, false));
-        let mut observations: Vec<ObservationInput> = Vec::new();
-        for (index, observation) in visit.observations.iter().enumerate() {
-            let field = format!("visit.observations[{index}]");
-            if let Some(parsed) =
-                violations.check(parse_observation(self.names(), &field, observation))
-            {
-                if observations
-                    .iter()
-                    .any(|earlier| earlier.uscc == parsed.uscc)
-                {
-                    violations.add(
-                        format!("{field}.enterprise"),
-                        "同一企业只能有一条观察记录 one observation per enterprise",
-                    );
-                } else {
-                    observations.push(parsed);
-                }
-            }
-        }
-        let mut drafts = Vec::new();
-        for (index, draft) in body.demands.iter().enumerate() {
-            if let Some(parsed) = violations.check(parse_draft(
-                self.names(),
-                &format!("demands[{index}]"),
-                draft,
-            )) {
-                drafts.push(parsed);
-            }
-        }
-        violations.into_result()?;
-        let building_id = building_id.expect("checked above");
-        let building_name = self.names().name("buildings", &building_id);
-        let staff_names: Vec<String> = staff_ids
-            .iter()
-            .map(|id| self.names().name("staff", id))
-            .collect();
-        let sub_district_id = self
-            .check_visit_against_registry(&building_name, &staff_names, &observations, &drafts)
-            .await?;
+        let visit = required("visit", body.visit.as_ref())?;
+        let (input, mut drafts) = parse_visit(self.names(), visit, &body.demands)?;
+        let sub_district_id = self.check_visit_against_registry(&input, &drafts).await?;
         for draft in &mut drafts {
-            draft.building_id = building_id.clone();
+            draft.building_id = input.building_id.clone();
             draft.sub_district_id = sub_district_id.clone();
         }
-        let input = VisitInput {
-            building_id,
-            staff_ids,
-            visit_time: time.expect("checked above"),
-            kind: kind.expect("checked above"),
-            notes: notes.unwrap_or_default(),
-            observations,
-        };
         reply(self.store.submit_visit(&call, input, drafts).await)
     }
 
@@ -369,45 +341,12 @@ impl VisitsService for VisitsApi {
         let body = request.get_ref();
         self.names().parse_district("parent", &body.parent)?;
         let call = Call::idempotent(&request)?;
-        if let Some(response) = self.store.replayed::<CreateDemandResponse>(&call).await? {
+        if let Some(response) = self.store.replayed(&call).await? {
             return Ok(Response::new(response));
         }
-        let Some(draft) = &body.demand else {
-            return Err(InvalidArgument::new("demand", "必须填写 is required").into());
-        };
+        let draft = required("demand", body.demand.as_ref())?;
         let mut input = parse_draft(self.names(), "demand", draft)?;
-        // The demand belongs to the building the enterprise occupies.
-        let enterprise = self.names().name("enterprises", &input.uscc);
-        let tenancies = self
-            .registry
-            .active_tenancies(&format!("enterprise = \"{enterprise}\""))
-            .await?;
-        // An enterprise in several buildings: the demand goes with the tenancy
-        // that started last, where the enterprise is most likely to be met.
-        let latest = tenancies.iter().max_by_key(|tenancy| {
-            tenancy
-                .lease_start
-                .as_ref()
-                .map(|date| (date.year, date.month, date.day))
-        });
-        let Some(tenancy) = latest else {
-            return Err(InvalidArgument::new(
-                "demand.enterprise",
-                "该企业在本区没有在租单元 the enterprise occupies no unit in the district",
-            )
-            .into());
-        };
-        let building_name = tenancy
-            .unit
-            .split("/units/")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let Some(building) = self.registry.building(&building_name).await? else {
-            return Err(VisitsError::not_found(building_name).into());
-        };
-        input.building_id = last_id(&building.name).to_owned();
-        input.sub_district_id = last_id(&building.managing_sub_district).to_owned();
+        self.place_demand(&mut input).await?;
         reply(self.store.create_demand(&call, input).await)
     }
 
@@ -435,12 +374,11 @@ impl VisitsService for VisitsApi {
         let call = Call::idempotent(&request)?;
         let mut violations = Violations::new();
         let id = violations.check(self.names().parse("name", &body.name, "demands"));
-        let to = violations.check(known_enum::<DemandStatus>(
+        let to = violations.check(fields::required_enum::<DemandStatus>(
             "to_status",
             body.to_status,
-            true,
         ));
-        let reason = violations.check(text("reason", &body.reason, true));
+        let reason = violations.check(fields::notes("reason", &body.reason, true));
         violations.into_result()?;
         reply(
             self.store
@@ -464,7 +402,7 @@ impl VisitsService for VisitsApi {
         if keep.is_some() && keep == duplicate {
             violations.add("duplicate", "不能与自身合并 must be another demand");
         }
-        let reason = violations.check(text("reason", &body.reason, false));
+        let reason = violations.check(fields::notes("reason", &body.reason, false));
         violations.into_result()?;
         reply(
             self.store
@@ -494,9 +432,9 @@ impl VisitsService for VisitsApi {
         &self,
         request: Request<ListDueVisitsRequest>,
     ) -> Reply<ListDueVisitsResponse> {
-        let body = request.into_inner();
+        let body = request.get_ref();
         let mut violations = Violations::new();
-        violations.check(self.names().parse("staff", &body.staff, "staff"));
+        violations.check(self.names().parse_staff("staff", &body.staff));
         if !(0..=365).contains(&body.horizon_days) {
             violations.add("horizon_days", "应在0至365之间 must be from 0 to 365");
         }
@@ -506,70 +444,33 @@ impl VisitsService for VisitsApi {
             .as_ref()
             .map(louyu_kit::time::micros_from_timestamp)
             .unwrap_or_else(louyu_kit::time::now_micros);
-        match self.registry.staff(&body.staff).await? {
-            Some(member) if member.active => {}
-            Some(_) => {
-                return Err(VisitsError::FailedPrecondition(
-                    "该工作人员已离岗 this member of staff is no longer active".to_owned(),
-                )
-                .into());
-            }
-            None => return Err(VisitsError::not_found(body.staff).into()),
-        }
-        let mut scope = PlanScope::default();
-        // Visit plans are the field workers' rounds: officers' assignments
-        // (safety, market supervision, ...) do not put buildings on the list.
-        let rounds = self
-            .registry
-            .assignments(&body.staff)
-            .await?
-            .into_iter()
-            .filter(|assignment| assignment.role == AssignmentRole::FieldWorker as i32);
-        for assignment in rounds {
-            if assignment.enterprise.is_empty() {
-                scope
-                    .building_ids
-                    .push(last_id(&assignment.building).to_owned());
-            } else {
-                scope.usccs.push(last_id(&assignment.enterprise).to_owned());
-            }
-        }
+        let member = self.registry.staff(&body.staff).await?;
+        registry_answers::check_worker(&body.staff, member)?;
+        let rounds = due::rounds(&self.registry.assignments(&body.staff).await?);
+        let scope = PlanScope {
+            building_ids: rounds.building_ids,
+            usccs: rounds.usccs,
+        };
         let until = as_of + i64::from(body.horizon_days) * MICROS_PER_DAY;
-        let mut due: Vec<_> = self
-            .store
-            .plans_in(&scope, as_of)
-            .await?
+        let plans = self.store.plans_in(&scope, as_of).await?;
+        let buildings = due::by_building(plans, until)
             .into_iter()
-            .filter(|plan| plan.due <= until)
-            .collect();
-        due.sort_by_key(|plan| urgency_key(plan.colour, plan.due, &plan.plan.enterprise));
-        // Group by building, keeping the buildings in the order of their most
-        // urgent visit.
-        let mut order: Vec<String> = Vec::new();
-        let mut groups: BTreeMap<String, Vec<VisitPlan>> = BTreeMap::new();
-        for plan in due {
-            if !groups.contains_key(&plan.building_id) {
-                order.push(plan.building_id.clone());
-            }
-            groups.entry(plan.building_id).or_default().push(plan.plan);
-        }
-        let buildings = order
-            .into_iter()
-            .map(|building_id| BuildingDueVisits {
-                building: self.names().name("buildings", &building_id),
-                plans: groups.remove(&building_id).unwrap_or_default(),
+            .map(|(building_id, plans)| BuildingDueVisits {
+                building: self.names().building(&building_id),
+                plans,
             })
             .collect();
         Ok(Response::new(ListDueVisitsResponse { buildings }))
     }
 
     async fn get_visit_plan(&self, request: Request<GetVisitPlanRequest>) -> Reply<VisitPlan> {
-        let uscc = self
+        let id = self
             .names()
             .parse("name", &request.get_ref().name, "visitPlans")?;
+        let uscc = Uscc::parse("name", &id)?;
         reply(
             self.store
-                .get_plan(&uscc.to_ascii_uppercase(), louyu_kit::time::now_micros())
+                .get_plan(uscc.as_str(), louyu_kit::time::now_micros())
                 .await,
         )
     }
@@ -595,9 +496,7 @@ impl VisitsService for VisitsApi {
         request: Request<UpdateCadencePolicyRequest>,
     ) -> Reply<CadencePolicy> {
         let body = request.get_ref();
-        let Some(policy) = &body.cadence_policy else {
-            return Err(InvalidArgument::new("cadence_policy", "必须填写 is required").into());
-        };
+        let policy = required("cadence_policy", body.cadence_policy.as_ref())?;
         let name = self.store.cadence_policy_name();
         if policy.name != name {
             return Err(InvalidArgument::new(
