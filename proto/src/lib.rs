@@ -80,3 +80,46 @@ pub fn method_of<M: prost::Name>() -> &'static str {
 pub fn type_url(full_name: &str) -> String {
     format!("type.googleapis.com/{full_name}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::v1::{
+        CreateEnterpriseRequest, ListBuildingsRequest, ListBuildingsResponse,
+    };
+
+    #[test]
+    fn the_method_is_the_request_type_name_without_request() {
+        assert_eq!(method_of::<CreateEnterpriseRequest>(), "CreateEnterprise");
+        assert_eq!(method_of::<ListBuildingsRequest>(), "ListBuildings");
+    }
+
+    #[test]
+    fn requests_with_a_request_id_clear_it_for_hashing() {
+        let mut request = CreateEnterpriseRequest {
+            parent: "districts/jingan".into(),
+            request_id: "r-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(request.request_id(), "r-1");
+        request.clear_request_id();
+        assert_eq!(request.request_id(), "");
+        assert_eq!(request.parent, "districts/jingan");
+    }
+
+    #[test]
+    fn list_requests_and_responses_get_their_traits_from_their_fields() {
+        let request = ListBuildingsRequest {
+            parent: "districts/jingan".into(),
+            filter: "managing_sub_district = \"x\"".into(),
+            page_size: 7,
+            page_token: "t".into(),
+        };
+        assert_eq!(request.parent(), "districts/jingan");
+        assert_eq!(request.page_size(), 7);
+        assert_eq!(request.page_token(), "t");
+        assert!(request.filter().starts_with("managing_sub_district"));
+        let response = ListBuildingsResponse::from_page(Vec::new(), "next".into());
+        assert_eq!(response.next_page_token, "next");
+    }
+}

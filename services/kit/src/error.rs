@@ -193,7 +193,9 @@ impl ServiceErrorCode {
 ///
 /// The `Display` of a variant whose code is neither `InvalidArgument`,
 /// `Aborted` nor `Internal` is the message the client reads, in Chinese then
-/// English.
+/// English. The `InvalidArgument` variant holds kit's [`InvalidArgument`] as
+/// its source (`#[error("{0}")] InvalidArgument(#[from] InvalidArgument)`),
+/// which is how its field violations reach the status.
 pub trait ServiceError:
     std::error::Error + From<InvalidArgument> + From<sqlx::Error> + Sized + 'static
 {
@@ -201,13 +203,6 @@ pub trait ServiceError:
     const SERVICE: &'static str;
 
     fn error_code(&self) -> ServiceErrorCode;
-
-    /// The violations of an `InvalidArgument` error.
-    fn invalid_argument(&self) -> Option<&InvalidArgument>;
-
-    /// Stored data that cannot be read back, such as a saved response that
-    /// no longer decodes.
-    fn corrupt(description: String) -> Self;
 }
 
 /// The message of every `ABORTED`: the caller may simply retry.
@@ -217,10 +212,13 @@ pub const CONCURRENT_CHANGE: &str = "并发修改冲突，请重试 a concurrent
 pub fn into_status<E: ServiceError>(error: E) -> Status {
     let code = error.error_code();
     match code {
-        ServiceErrorCode::InvalidArgument => match error.invalid_argument() {
-            Some(invalid) => invalid.clone().into_status(),
-            None => Status::invalid_argument(error.to_string()),
-        },
+        ServiceErrorCode::InvalidArgument => {
+            let source = std::error::Error::source(&error);
+            match source.and_then(|source| source.downcast_ref::<InvalidArgument>()) {
+                Some(invalid) => invalid.clone().into_status(),
+                None => Status::invalid_argument(error.to_string()),
+            }
+        }
         ServiceErrorCode::Aborted => Status::aborted(CONCURRENT_CHANGE),
         ServiceErrorCode::Unavailable => {
             tracing::warn!(service = E::SERVICE, error = %ErrorChain(&error), "dependency unavailable");
@@ -275,5 +273,72 @@ mod tests {
         assert_eq!(bad_request.field_violations.len(), 1);
         assert_eq!(bad_request.field_violations[0].field, "enterprise.uscc");
         assert!(status.message().contains("enterprise.uscc"));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum TestError {
+        #[error("{0}")]
+        InvalidArgument(#[from] InvalidArgument),
+        #[error("未找到 not found: {0}")]
+        NotFound(String),
+        #[error("database error")]
+        Database(#[from] sqlx::Error),
+    }
+
+    impl ServiceError for TestError {
+        const SERVICE: &'static str = "test";
+
+        fn error_code(&self) -> ServiceErrorCode {
+            match self {
+                TestError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
+                TestError::NotFound(_) => ServiceErrorCode::NotFound,
+                TestError::Database(cause) => ServiceErrorCode::of_database(cause),
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_error_keeps_its_field_violations_in_the_status() {
+        let error = TestError::from(InvalidArgument::new("name", "必须填写 is required"));
+        let status = into_status(error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        assert_eq!(bad_request.field_violations[0].field, "name");
+    }
+
+    #[test]
+    fn a_service_error_says_what_was_not_found_and_hides_internal_causes() {
+        let status = into_status(TestError::NotFound("districts/d/buildings/b".into()));
+        assert_eq!(status.code(), Code::NotFound);
+        assert!(status.message().contains("districts/d/buildings/b"));
+        let status = into_status(TestError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "内部错误 internal error");
+    }
+
+    #[test]
+    fn every_code_has_one_grpc_code_and_one_http_status() {
+        let cases = [
+            (
+                ServiceErrorCode::InvalidArgument,
+                Code::InvalidArgument,
+                400,
+            ),
+            (ServiceErrorCode::NotFound, Code::NotFound, 404),
+            (ServiceErrorCode::AlreadyExists, Code::AlreadyExists, 409),
+            (
+                ServiceErrorCode::FailedPrecondition,
+                Code::FailedPrecondition,
+                400,
+            ),
+            (ServiceErrorCode::Aborted, Code::Aborted, 409),
+            (ServiceErrorCode::Unavailable, Code::Unavailable, 503),
+            (ServiceErrorCode::Internal, Code::Internal, 500),
+        ];
+        for (code, grpc, http) in cases {
+            assert_eq!(code.grpc_code(), grpc, "{code:?}");
+            assert_eq!(code.http_status().as_u16(), http, "{code:?}");
+        }
     }
 }

@@ -63,7 +63,9 @@ impl MutationError {
         match self {
             MutationError::InvalidArgument(invalid) => E::from(invalid),
             MutationError::Database(database) => E::from(database),
-            MutationError::Corrupt(decode) => E::corrupt(decode.to_string()),
+            // A saved response that no longer decodes is stored data gone
+            // bad, which a service reports as it does any database failure.
+            MutationError::Corrupt(decode) => E::from(sqlx::Error::Decode(Box::new(decode))),
         }
     }
 }

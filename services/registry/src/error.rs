@@ -6,7 +6,7 @@ use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error(transparent)]
+    #[error("{0}")]
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
@@ -68,17 +68,6 @@ impl ServiceError for RegistryError {
             RegistryError::Database(cause) => ServiceErrorCode::of_database(cause),
             RegistryError::Corrupt(_) => ServiceErrorCode::Internal,
         }
-    }
-
-    fn invalid_argument(&self) -> Option<&InvalidArgument> {
-        match self {
-            RegistryError::InvalidArgument(invalid) => Some(invalid),
-            _ => None,
-        }
-    }
-
-    fn corrupt(description: String) -> Self {
-        RegistryError::Corrupt(description)
     }
 }
 

@@ -7,7 +7,7 @@ use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VisitsError {
-    #[error(transparent)]
+    #[error("{0}")]
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
@@ -57,17 +57,6 @@ impl ServiceError for VisitsError {
             VisitsError::Database(cause) => ServiceErrorCode::of_database(cause),
             VisitsError::Registry(_) | VisitsError::Corrupt(_) => ServiceErrorCode::Internal,
         }
-    }
-
-    fn invalid_argument(&self) -> Option<&InvalidArgument> {
-        match self {
-            VisitsError::InvalidArgument(invalid) => Some(invalid),
-            _ => None,
-        }
-    }
-
-    fn corrupt(description: String) -> Self {
-        VisitsError::Corrupt(description)
     }
 }
 
