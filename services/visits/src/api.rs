@@ -59,10 +59,10 @@ fn visit_time(field: &str, value: Option<&prost_types::Timestamp>) -> Result<i64
 
 fn parse_observation(
     names: &DistrictNames,
-    field: &str,
+    prefix: &str,
     value: &Observation,
 ) -> Result<ObservationInput, InvalidArgument> {
-    let field = |name: &str| format!("{field}.{name}");
+    let field = |name: &str| format!("{prefix}.{name}");
     let mut violations = Violations::new();
     let uscc = violations.check(names.parse_enterprise(&field("enterprise"), &value.enterprise));
     if let Some(months) = value.lease_months_left
@@ -122,10 +122,10 @@ fn parse_observation(
 /// registry afterwards.
 fn parse_draft(
     names: &DistrictNames,
-    field: &str,
+    prefix: &str,
     value: &DemandDraft,
 ) -> Result<DemandInput, InvalidArgument> {
-    let field = |name: &str| format!("{field}.{name}");
+    let field = |name: &str| format!("{prefix}.{name}");
     let mut violations = Violations::new();
     let uscc = violations.check(names.parse_enterprise(&field("enterprise"), &value.enterprise));
     let category = violations.check(fields::required_enum::<DemandCategory>(

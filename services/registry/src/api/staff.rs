@@ -84,9 +84,9 @@ pub(super) async fn list_assignments(
     request: Request<ListAssignmentsRequest>,
 ) -> Reply<ListAssignmentsResponse> {
     let body = request.get_ref();
-    let staff_id = api.names().parse_staff("parent", &body.parent)?;
+    let parent_id = api.names().parse_staff("parent", &body.parent)?;
     // `staff/-` lists the assignments of every member of staff (AIP-159).
-    let staff_id = (staff_id != "-").then_some(staff_id);
+    let staff_id = (parent_id != "-").then_some(parent_id);
     api.list(body, async |page| {
         api.store.list_assignments(staff_id.as_deref(), page).await
     })
