@@ -60,8 +60,10 @@ pub(super) async fn list_sub_districts(
 ) -> Reply<ListSubDistrictsResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    api.list(body, async |page| api.store.list_sub_districts(page).await)
-        .await
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_sub_districts(page).await
+    })
+    .await
 }
 
 fn parse_sub_district(

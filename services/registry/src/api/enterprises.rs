@@ -45,8 +45,10 @@ pub(super) async fn list(
 ) -> Reply<ListEnterprisesResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    api.list(body, async |page| api.store.list_enterprises(page).await)
-        .await
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_enterprises(page).await
+    })
+    .await
 }
 
 pub(super) async fn update(

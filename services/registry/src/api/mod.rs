@@ -15,14 +15,12 @@ mod units;
 mod update;
 
 use louyu_kit::handler::Reply;
-use louyu_kit::page::{PageQuery, PageTokens};
+use louyu_kit::page::PageTokens;
 use louyu_proto::registry::v1::registry_service_server::RegistryService;
 use louyu_proto::registry::v1::*;
-use louyu_proto::{ListRequest, ListResponse};
 use tonic::Request;
 
 use crate::domain::Names;
-use crate::error::RegistryError;
 use crate::store::Store;
 
 /// The district's display name and the store behind the API.
@@ -44,15 +42,6 @@ impl RegistryApi {
 
     fn names(&self) -> &Names {
         self.store.names()
-    }
-
-    /// Answers a List request with the page `fetch` reads from the store.
-    async fn list<M: ListRequest, R: ListResponse>(
-        &self,
-        request: &M,
-        fetch: impl AsyncFnOnce(&PageQuery) -> Result<(Vec<R::Item>, String), RegistryError>,
-    ) -> Reply<R> {
-        louyu_kit::handler::list(&self.page_tokens, request, fetch).await
     }
 }
 

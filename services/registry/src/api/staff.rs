@@ -42,8 +42,10 @@ pub(super) async fn list(
 ) -> Reply<ListStaffResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    api.list(body, async |page| api.store.list_staff(page).await)
-        .await
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_staff(page).await
+    })
+    .await
 }
 
 pub(super) async fn update(
@@ -87,7 +89,7 @@ pub(super) async fn list_assignments(
     let parent_id = api.names().parse_staff("parent", &body.parent)?;
     // `staff/-` lists the assignments of every member of staff (AIP-159).
     let staff_id = (parent_id != "-").then_some(parent_id);
-    api.list(body, async |page| {
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
         api.store.list_assignments(staff_id.as_deref(), page).await
     })
     .await

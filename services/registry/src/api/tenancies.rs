@@ -32,8 +32,10 @@ pub(super) async fn list(
 ) -> Reply<ListTenanciesResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    api.list(body, async |page| api.store.list_tenancies(page).await)
-        .await
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_tenancies(page).await
+    })
+    .await
 }
 
 pub(super) async fn end(api: &RegistryApi, request: Request<EndTenancyRequest>) -> Reply<Tenancy> {

@@ -42,7 +42,7 @@ pub(super) async fn list(
 ) -> Reply<ListUnitsResponse> {
     let body = request.get_ref();
     let building_id = api.names().parse_building("parent", &body.parent)?;
-    api.list(body, async |page| {
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
         api.store.list_units(&building_id, page).await
     })
     .await
@@ -54,8 +54,10 @@ pub(super) async fn list_vacant(
 ) -> Reply<ListVacantUnitsResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    api.list(body, async |page| api.store.list_vacant_units(page).await)
-        .await
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_vacant_units(page).await
+    })
+    .await
 }
 
 pub(super) async fn update(api: &RegistryApi, request: Request<UpdateUnitRequest>) -> Reply<Unit> {
