@@ -1,6 +1,10 @@
-//! Validation errors with `google.rpc.BadRequest` field violations, and the
-//! one way unexpected errors leave a service: logged with their cause, sent as
-//! a bare `internal`.
+//! How errors leave a service, written once for all of them: each service's
+//! error enum implements [`ServiceError`], which gives every variant a
+//! [`ServiceErrorCode`] (one gRPC code, one HTTP status), and [`into_status`]
+//! and [`reply`] do the rest (quickwit's `quickwit-proto/src/error.rs`).
+//! Validation errors carry `google.rpc.BadRequest` field violations;
+//! unexpected errors are logged with their cause and sent as a bare
+//! `internal`.
 
 use std::fmt;
 
@@ -124,6 +128,114 @@ impl Violations {
     }
 }
 
+/// What kind of failure an error is, as a client sees it. Each kind has one
+/// gRPC code and one HTTP status, so every service, and the gateway's REST
+/// side, map alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceErrorCode {
+    /// The request is wrong; `google.rpc.BadRequest` names the fields.
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    /// The request is valid but the current state forbids it.
+    FailedPrecondition,
+    /// A concurrent change came first; nothing was written, retrying is safe.
+    Aborted,
+    /// A service this one needs cannot be reached; nothing was written.
+    Unavailable,
+    /// Not the caller's doing: logged with its cause, sent as a bare
+    /// `internal`.
+    Internal,
+}
+
+impl ServiceErrorCode {
+    pub fn grpc_code(self) -> Code {
+        match self {
+            ServiceErrorCode::InvalidArgument => Code::InvalidArgument,
+            ServiceErrorCode::NotFound => Code::NotFound,
+            ServiceErrorCode::AlreadyExists => Code::AlreadyExists,
+            ServiceErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ServiceErrorCode::Aborted => Code::Aborted,
+            ServiceErrorCode::Unavailable => Code::Unavailable,
+            ServiceErrorCode::Internal => Code::Internal,
+        }
+    }
+
+    /// The HTTP status of the same failure, as `google.rpc.Code` documents
+    /// it for HTTP APIs.
+    pub fn http_status(self) -> http::StatusCode {
+        match self {
+            ServiceErrorCode::InvalidArgument | ServiceErrorCode::FailedPrecondition => {
+                http::StatusCode::BAD_REQUEST
+            }
+            ServiceErrorCode::NotFound => http::StatusCode::NOT_FOUND,
+            ServiceErrorCode::AlreadyExists | ServiceErrorCode::Aborted => {
+                http::StatusCode::CONFLICT
+            }
+            ServiceErrorCode::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            ServiceErrorCode::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The kind of a failed database call: a deadlock or serialization
+    /// failure broken by PostgreSQL wrote nothing and is `Aborted`; anything
+    /// else is `Internal`.
+    pub fn of_database(error: &sqlx::Error) -> Self {
+        if crate::db::is_concurrency_conflict(error) {
+            ServiceErrorCode::Aborted
+        } else {
+            ServiceErrorCode::Internal
+        }
+    }
+}
+
+/// What every service's error enum gives the one conversion to a status.
+///
+/// The `Display` of a variant whose code is neither `InvalidArgument`,
+/// `Aborted` nor `Internal` is the message the client reads, in Chinese then
+/// English. The `InvalidArgument` variant holds kit's [`InvalidArgument`] as
+/// its source (`#[error("{0}")] InvalidArgument(#[from] InvalidArgument)`),
+/// which is how its field violations reach the status.
+pub trait ServiceError:
+    std::error::Error + From<InvalidArgument> + From<sqlx::Error> + Sized + 'static
+{
+    /// The service's name, for the logs of its internal errors.
+    const SERVICE: &'static str;
+
+    fn error_code(&self) -> ServiceErrorCode;
+}
+
+/// The message of every `ABORTED`: the caller may simply retry.
+pub const CONCURRENT_CHANGE: &str = "并发修改冲突，请重试 a concurrent change came first; retry";
+
+/// The one conversion of a service's error to a gRPC status.
+pub fn into_status<E: ServiceError>(error: E) -> Status {
+    let code = error.error_code();
+    match code {
+        ServiceErrorCode::InvalidArgument => {
+            let source = std::error::Error::source(&error);
+            match source.and_then(|source| source.downcast_ref::<InvalidArgument>()) {
+                Some(invalid) => invalid.clone().into_status(),
+                None => Status::invalid_argument(error.to_string()),
+            }
+        }
+        ServiceErrorCode::Aborted => Status::aborted(CONCURRENT_CHANGE),
+        ServiceErrorCode::Unavailable => {
+            tracing::warn!(service = E::SERVICE, error = %ErrorChain(&error), "dependency unavailable");
+            Status::unavailable(error.to_string())
+        }
+        ServiceErrorCode::Internal => internal(E::SERVICE, &error),
+        ServiceErrorCode::NotFound
+        | ServiceErrorCode::AlreadyExists
+        | ServiceErrorCode::FailedPrecondition => Status::new(code.grpc_code(), error.to_string()),
+    }
+}
+
+/// A handler's answer: the value, or its error as a status.
+pub fn reply<T, E: ServiceError>(result: Result<T, E>) -> crate::handler::Reply<T> {
+    result.map(tonic::Response::new).map_err(into_status)
+}
+
 /// The status for an error the caller cannot act on. The cause is logged
 /// here, with the operation it broke; the client sees only that it happened.
 pub fn internal(operation: &str, cause: &(dyn std::error::Error + 'static)) -> Status {
@@ -178,5 +290,72 @@ mod tests {
             ErrorChain(error).to_string(),
             "cannot start: error communicating with database: refused"
         );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum TestError {
+        #[error("{0}")]
+        InvalidArgument(#[from] InvalidArgument),
+        #[error("未找到 not found: {0}")]
+        NotFound(String),
+        #[error("database error")]
+        Database(#[from] sqlx::Error),
+    }
+
+    impl ServiceError for TestError {
+        const SERVICE: &'static str = "test";
+
+        fn error_code(&self) -> ServiceErrorCode {
+            match self {
+                TestError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
+                TestError::NotFound(_) => ServiceErrorCode::NotFound,
+                TestError::Database(cause) => ServiceErrorCode::of_database(cause),
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_error_keeps_its_field_violations_in_the_status() {
+        let error = TestError::from(InvalidArgument::new("name", "必须填写 is required"));
+        let status = into_status(error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        assert_eq!(bad_request.field_violations[0].field, "name");
+    }
+
+    #[test]
+    fn a_service_error_says_what_was_not_found_and_hides_internal_causes() {
+        let status = into_status(TestError::NotFound("districts/d/buildings/b".into()));
+        assert_eq!(status.code(), Code::NotFound);
+        assert!(status.message().contains("districts/d/buildings/b"));
+        let status = into_status(TestError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "内部错误 internal error");
+    }
+
+    #[test]
+    fn every_code_has_one_grpc_code_and_one_http_status() {
+        let cases = [
+            (
+                ServiceErrorCode::InvalidArgument,
+                Code::InvalidArgument,
+                400,
+            ),
+            (ServiceErrorCode::NotFound, Code::NotFound, 404),
+            (ServiceErrorCode::AlreadyExists, Code::AlreadyExists, 409),
+            (
+                ServiceErrorCode::FailedPrecondition,
+                Code::FailedPrecondition,
+                400,
+            ),
+            (ServiceErrorCode::Aborted, Code::Aborted, 409),
+            (ServiceErrorCode::Unavailable, Code::Unavailable, 503),
+            (ServiceErrorCode::Internal, Code::Internal, 500),
+        ];
+        for (code, grpc, http) in cases {
+            assert_eq!(code.grpc_code(), grpc, "{code:?}");
+            assert_eq!(code.http_status().as_u16(), http, "{code:?}");
+        }
     }
 }

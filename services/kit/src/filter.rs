@@ -346,7 +346,7 @@ pub fn quoted_name(comparison: &Comparison) -> Result<&str, InvalidArgument> {
 
 /// A unified social credit code as stored: trimmed, upper case.
 pub fn normalise_uscc(id: &str) -> String {
-    id.trim().to_ascii_uppercase()
+    crate::uscc::normalise(id)
 }
 
 fn push_id_condition(

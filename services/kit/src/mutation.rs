@@ -2,11 +2,12 @@
 //! change, its idempotency key, its audit record and its events, so they
 //! commit together or not at all.
 
+use louyu_proto::{IdempotentRequest, method_of};
 use tonic::Request;
 
 use crate::audit::{self, RequestContext};
 use crate::db::{Db, Tx};
-use crate::error::InvalidArgument;
+use crate::error::{InvalidArgument, ServiceError};
 use crate::feed::{self, NewEvent};
 use crate::idempotency::{self, IdempotencyError, NextAction};
 
@@ -20,19 +21,28 @@ pub struct Call {
 }
 
 impl Call {
-    /// Reads the caller from `request`. `hashed` is the request with its
-    /// `request_id` cleared, so that retries hash alike.
-    pub fn new<T>(
-        request: &Request<T>,
-        method: &'static str,
-        request_id: &str,
-        hashed: &impl prost::Message,
-    ) -> Result<Self, InvalidArgument> {
+    /// A call without an idempotency key (updates and deletes, which are
+    /// safe to repeat as they are). The method is the request's type name.
+    pub fn new<M: prost::Message + prost::Name>(request: &Request<M>) -> Self {
+        Self {
+            context: RequestContext::from_metadata(request.metadata()),
+            method: method_of::<M>(),
+            request_id: String::new(),
+            request_hash: idempotency::request_hash(request.get_ref()),
+        }
+    }
+
+    /// A call whose `request_id` makes it safe to retry: the key is checked,
+    /// and the request is hashed without it so that retries hash alike.
+    pub fn idempotent<M: IdempotentRequest>(request: &Request<M>) -> Result<Self, InvalidArgument> {
+        let body = request.get_ref();
+        let mut hashed = body.clone();
+        hashed.clear_request_id();
         Ok(Self {
             context: RequestContext::from_metadata(request.metadata()),
-            method,
-            request_id: idempotency::parse_request_id(request_id)?,
-            request_hash: idempotency::request_hash(hashed),
+            method: method_of::<M>(),
+            request_id: idempotency::parse_request_id(body.request_id())?,
+            request_hash: idempotency::request_hash(&hashed),
         })
     }
 }
@@ -45,6 +55,19 @@ pub enum MutationError {
     Database(#[from] sqlx::Error),
     #[error("a stored response cannot be decoded")]
     Corrupt(#[from] prost::DecodeError),
+}
+
+impl MutationError {
+    /// The same failure as the calling service's error.
+    pub fn into_service_error<E: ServiceError>(self) -> E {
+        match self {
+            MutationError::InvalidArgument(invalid) => E::from(invalid),
+            MutationError::Database(database) => E::from(database),
+            // A saved response that no longer decodes is stored data gone
+            // bad, which a service reports as it does any database failure.
+            MutationError::Corrupt(decode) => E::from(sqlx::Error::Decode(Box::new(decode))),
+        }
+    }
 }
 
 impl From<IdempotencyError> for MutationError {

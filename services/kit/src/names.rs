@@ -1,6 +1,8 @@
-//! Resource names (AIP-122): `districts/jingan/buildings/b-0042`.
+//! Resource names (AIP-122): `districts/jingan/buildings/b-0042`, built and
+//! parsed into typed ids in one place for every service.
 
 use crate::error::InvalidArgument;
+use crate::uscc::Uscc;
 
 /// The longest resource id segment accepted.
 pub const MAX_ID_LENGTH: usize = 63;
@@ -68,7 +70,10 @@ pub fn last_id(name: &str) -> &str {
 }
 
 /// Builds and parses the resource names of the one district a deployment
-/// serves; a name of another district is rejected, not looked up.
+/// serves; a name of another district is rejected, not looked up. The
+/// registry's resources, which other services name too, have typed methods;
+/// a service's own collections use [`DistrictNames::name`] and
+/// [`DistrictNames::parse`].
 #[derive(Debug, Clone)]
 pub struct DistrictNames {
     district: String,
@@ -122,6 +127,110 @@ impl DistrictNames {
         self.check_district(field, ids[0])?;
         Ok(ids[1].to_owned())
     }
+
+    /// A name nested one level below a district collection:
+    /// `(parent_id, child_id)`.
+    fn parse_nested(
+        &self,
+        field: &str,
+        name: &str,
+        collection: &str,
+        child_collection: &str,
+    ) -> Result<(String, String), InvalidArgument> {
+        let ids = parse_name(field, name, &["districts", collection, child_collection])?;
+        self.check_district(field, ids[0])?;
+        Ok((ids[1].to_owned(), ids[2].to_owned()))
+    }
+
+    pub fn sub_district(&self, id: &str) -> String {
+        self.name("subDistricts", id)
+    }
+
+    pub fn building(&self, id: &str) -> String {
+        self.name("buildings", id)
+    }
+
+    pub fn unit(&self, building_id: &str, unit_id: &str) -> String {
+        format!("{}/units/{unit_id}", self.building(building_id))
+    }
+
+    pub fn enterprise(&self, uscc: &str) -> String {
+        self.name("enterprises", uscc)
+    }
+
+    pub fn tenancy(&self, id: &str) -> String {
+        self.name("tenancies", id)
+    }
+
+    pub fn staff(&self, id: &str) -> String {
+        self.name("staff", id)
+    }
+
+    pub fn assignment(&self, staff_id: &str, id: &str) -> String {
+        format!("{}/assignments/{id}", self.staff(staff_id))
+    }
+
+    pub fn department(&self, id: &str) -> String {
+        self.name("departments", id)
+    }
+
+    pub fn resource(&self, id: &str) -> String {
+        self.name("resources", id)
+    }
+
+    pub fn parse_sub_district(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "subDistricts")
+    }
+
+    pub fn parse_building(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "buildings")
+    }
+
+    pub fn parse_tenancy(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "tenancies")
+    }
+
+    pub fn parse_staff(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "staff")
+    }
+
+    pub fn parse_department(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "departments")
+    }
+
+    /// The enterprise's code, checked like any code a caller sends.
+    pub fn parse_enterprise(&self, field: &str, name: &str) -> Result<Uscc, InvalidArgument> {
+        let uscc = self.parse(field, name, "enterprises")?;
+        Uscc::parse(field, &uscc)
+    }
+
+    /// `(building_id, unit_id)`.
+    pub fn parse_unit(&self, field: &str, name: &str) -> Result<(String, String), InvalidArgument> {
+        self.parse_nested(field, name, "buildings", "units")
+    }
+
+    /// `(staff_id, assignment_id)`.
+    pub fn parse_assignment(
+        &self,
+        field: &str,
+        name: &str,
+    ) -> Result<(String, String), InvalidArgument> {
+        self.parse_nested(field, name, "staff", "assignments")
+    }
+}
+
+/// The id a caller chose for a new resource, checked, or a generated one
+/// when the caller left it empty.
+pub fn chosen_or_generated_id(
+    field: &str,
+    chosen: &str,
+    prefix: &str,
+) -> Result<String, InvalidArgument> {
+    if chosen.is_empty() {
+        Ok(generate_id(prefix))
+    } else {
+        parse_resource_id(field, chosen)
+    }
 }
 
 /// A short random id for resources whose caller did not choose one, with a
@@ -166,6 +275,39 @@ mod tests {
             let error = parse_name("building", name, &["districts", "buildings"]).unwrap_err();
             assert_eq!(error.violations[0].field, "building", "{name}");
         }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let names = DistrictNames::new("jingan");
+        assert_eq!(
+            names.parse_building("b", &names.building("b-1")).unwrap(),
+            "b-1"
+        );
+        assert_eq!(
+            names.parse_unit("u", &names.unit("b-1", "1203")).unwrap(),
+            ("b-1".to_owned(), "1203".to_owned())
+        );
+        let uscc = names
+            .parse_enterprise("e", "districts/jingan/enterprises/91440300708461136t")
+            .unwrap();
+        assert_eq!(uscc.as_str(), "91440300708461136T");
+    }
+
+    #[test]
+    fn names_of_another_district_are_rejected() {
+        let names = DistrictNames::new("jingan");
+        let error = names
+            .parse_building("building", "districts/xuhui/buildings/b-1")
+            .unwrap_err();
+        assert_eq!(error.violations[0].field, "building");
+        assert!(
+            names
+                .parse_unit("unit", "districts/xuhui/buildings/b-1/units/1")
+                .is_err()
+        );
+        assert!(names.parse_district("parent", "districts/xuhui").is_err());
+        assert!(names.parse_district("parent", "districts/jingan").is_ok());
     }
 
     #[test]

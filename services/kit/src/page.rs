@@ -182,6 +182,21 @@ impl PageQuery {
             scope,
         })
     }
+
+    /// [`PageQuery::parse`] for a List request, scoped to its method and
+    /// parent.
+    pub fn of_request<M: louyu_proto::ListRequest>(
+        tokens: &PageTokens,
+        request: &M,
+    ) -> Result<Self, InvalidArgument> {
+        Self::parse(
+            tokens,
+            &format!("{}|{}", louyu_proto::method_of::<M>(), request.parent()),
+            request.filter(),
+            request.page_size(),
+            request.page_token(),
+        )
+    }
 }
 
 /// Which way a List runs over its key column.

@@ -1,5 +1,6 @@
 //! Instants are stored as microseconds since the Unix epoch (a BIGINT both
 //! databases hold alike) and leave the API as `google.protobuf.Timestamp`.
+//! The districts' calendar and clocks run on Shanghai time.
 
 //!
 //! Every service reads the time from [`now_micros`], the one clock of the
@@ -98,6 +99,34 @@ pub fn micros_from_timestamp(timestamp: &prost_types::Timestamp) -> i64 {
     timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos) / 1_000
 }
 
+/// Shanghai's offset from UTC: +8 all year, with no daylight saving.
+pub const SHANGHAI: time::UtcOffset = time::macros::offset!(+8);
+
+/// Today in Shanghai, where the district's calendar runs.
+pub fn today_in_shanghai() -> time::Date {
+    now().to_offset(SHANGHAI).date()
+}
+
+/// An instant in Shanghai time, RFC 3339: `2026-11-27T09:30:00+08:00`.
+pub fn shanghai_time(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .ok()
+        .and_then(|instant| {
+            instant
+                .to_offset(SHANGHAI)
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 instant (as written in a filter) to microseconds.
+pub fn parse_instant(text: &str) -> Option<i64> {
+    let instant =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(instant.unix_timestamp_nanos() / 1_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +156,15 @@ mod tests {
             );
         }
         assert_eq!(timestamp_from_micros(-1).nanos, 999_999_000);
+    }
+
+    #[test]
+    fn instants_are_shown_in_shanghai_time() {
+        // 2026-11-27T01:30:00Z
+        let micros = 1_795_743_000_000_000;
+        assert_eq!(shanghai_time(micros), "2026-11-27T09:30:00+08:00");
+        assert_eq!(parse_instant("2026-11-27T09:30:00+08:00"), Some(micros));
+        assert_eq!(parse_instant("2026-11-27T01:30:00Z"), Some(micros));
+        assert_eq!(parse_instant("yesterday"), None);
     }
 }

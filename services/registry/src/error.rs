@@ -1,11 +1,12 @@
-//! The registry's errors and the one mapping to gRPC status.
+//! The registry's errors, each with its kind; kit turns them into a status.
 
-use louyu_kit::error::InvalidArgument;
+use louyu_kit::error::{InvalidArgument, ServiceError, ServiceErrorCode};
+use louyu_kit::mutation::MutationError;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error(transparent)]
+    #[error("{0}")]
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
@@ -43,14 +44,9 @@ impl RegistryError {
     }
 }
 
-impl From<louyu_kit::mutation::MutationError> for RegistryError {
-    fn from(error: louyu_kit::mutation::MutationError) -> Self {
-        use louyu_kit::mutation::MutationError;
-        match error {
-            MutationError::InvalidArgument(invalid) => RegistryError::InvalidArgument(invalid),
-            MutationError::Database(database) => RegistryError::Database(database),
-            MutationError::Corrupt(decode) => RegistryError::Corrupt(decode.to_string()),
-        }
+impl From<MutationError> for RegistryError {
+    fn from(error: MutationError) -> Self {
+        error.into_service_error()
     }
 }
 
@@ -60,20 +56,23 @@ impl From<serde_json::Error> for RegistryError {
     }
 }
 
+impl ServiceError for RegistryError {
+    const SERVICE: &'static str = "registry";
+
+    fn error_code(&self) -> ServiceErrorCode {
+        match self {
+            RegistryError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
+            RegistryError::NotFound { .. } => ServiceErrorCode::NotFound,
+            RegistryError::AlreadyExists { .. } => ServiceErrorCode::AlreadyExists,
+            RegistryError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
+            RegistryError::Database(cause) => ServiceErrorCode::of_database(cause),
+            RegistryError::Corrupt(_) => ServiceErrorCode::Internal,
+        }
+    }
+}
+
 impl From<RegistryError> for Status {
     fn from(error: RegistryError) -> Self {
-        match error {
-            RegistryError::InvalidArgument(invalid) => invalid.into_status(),
-            RegistryError::NotFound { .. } => Status::not_found(error.to_string()),
-            RegistryError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
-            RegistryError::FailedPrecondition(message) => Status::failed_precondition(message),
-            RegistryError::Database(ref cause) if louyu_kit::db::is_concurrency_conflict(cause) => {
-                Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
-            }
-            RegistryError::Database(ref cause) => {
-                louyu_kit::error::internal("registry database", cause)
-            }
-            RegistryError::Corrupt(_) => louyu_kit::error::internal("registry stored data", &error),
-        }
+        louyu_kit::error::into_status(error)
     }
 }

@@ -1,11 +1,13 @@
-//! The visits service's errors and the one mapping to gRPC status.
+//! The visits service's errors, each with its kind; kit turns them into a
+//! status.
 
-use louyu_kit::error::InvalidArgument;
+use louyu_kit::error::{InvalidArgument, ServiceError, ServiceErrorCode};
+use louyu_kit::mutation::MutationError;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VisitsError {
-    #[error(transparent)]
+    #[error("{0}")]
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
@@ -14,7 +16,7 @@ pub enum VisitsError {
     #[error("{0}")]
     FailedPrecondition(String),
     /// The registry could not be reached: retry later, nothing was written.
-    #[error("registry unavailable")]
+    #[error("登记服务暂时无法访问，请稍后重试 the registry cannot be reached; retry later")]
     RegistryUnavailable(#[source] tonic::Status),
     /// The registry answered with an error this service did not expect.
     #[error("registry call failed")]
@@ -36,40 +38,30 @@ impl VisitsError {
     }
 }
 
-impl From<louyu_kit::mutation::MutationError> for VisitsError {
-    fn from(error: louyu_kit::mutation::MutationError) -> Self {
-        use louyu_kit::mutation::MutationError;
-        match error {
-            MutationError::InvalidArgument(invalid) => VisitsError::InvalidArgument(invalid),
-            MutationError::Database(database) => VisitsError::Database(database),
-            MutationError::Corrupt(decode) => VisitsError::Corrupt(decode.to_string()),
+impl From<MutationError> for VisitsError {
+    fn from(error: MutationError) -> Self {
+        error.into_service_error()
+    }
+}
+
+impl ServiceError for VisitsError {
+    const SERVICE: &'static str = "visits";
+
+    fn error_code(&self) -> ServiceErrorCode {
+        match self {
+            VisitsError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
+            VisitsError::NotFound { .. } => ServiceErrorCode::NotFound,
+            VisitsError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
+            VisitsError::RegistryUnavailable(_) => ServiceErrorCode::Unavailable,
+            VisitsError::Conflict => ServiceErrorCode::Aborted,
+            VisitsError::Database(cause) => ServiceErrorCode::of_database(cause),
+            VisitsError::Registry(_) | VisitsError::Corrupt(_) => ServiceErrorCode::Internal,
         }
     }
 }
 
 impl From<VisitsError> for Status {
     fn from(error: VisitsError) -> Self {
-        match error {
-            VisitsError::InvalidArgument(invalid) => invalid.into_status(),
-            VisitsError::NotFound { .. } => Status::not_found(error.to_string()),
-            VisitsError::FailedPrecondition(message) => Status::failed_precondition(message),
-            VisitsError::RegistryUnavailable(ref cause) => {
-                tracing::warn!(code = ?cause.code(), "registry unavailable");
-                Status::unavailable(
-                    "登记服务暂时无法访问，请稍后重试 the registry cannot be reached; retry later",
-                )
-            }
-            VisitsError::Registry(ref cause) => louyu_kit::error::internal("registry call", cause),
-            VisitsError::Conflict => {
-                Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
-            }
-            VisitsError::Database(ref cause) if louyu_kit::db::is_concurrency_conflict(cause) => {
-                Status::aborted("并发修改冲突，请重试 a concurrent change came first; retry")
-            }
-            VisitsError::Database(ref cause) => {
-                louyu_kit::error::internal("visits database", cause)
-            }
-            VisitsError::Corrupt(_) => louyu_kit::error::internal("visits stored data", &error),
-        }
+        louyu_kit::error::into_status(error)
     }
 }

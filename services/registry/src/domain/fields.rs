@@ -1,43 +1,16 @@
-//! Parsing of the registry's field values: text, counts, areas, floors,
-//! dates, coordinates, contacts, enums and update masks.
+//! Parsing of the registry's field values: counts, areas, floors, dates,
+//! contacts and update masks, with kit's text, enum, phone and coordinate
+//! rules, which every service shares.
 
 use louyu_kit::error::{InvalidArgument, Violations};
-use louyu_kit::text::Lines;
-use louyu_proto::google::r#type::{Date, LatLng};
+pub use louyu_kit::fields::{
+    MAX_NAME_CHARS, MAX_TEXT_CHARS, distance_meters, enum_number, lat_lng, location,
+    multiline_text, name, phone, required_enum, text,
+};
+pub use louyu_kit::time::today_in_shanghai;
+use louyu_proto::google::r#type::Date;
 use louyu_proto::registry::v1::Contact;
 use serde::{Deserialize, Serialize};
-
-/// The longest display name accepted, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
-/// The longest free text (addresses, notes) accepted, in characters.
-pub const MAX_TEXT_CHARS: usize = 1000;
-
-/// One line of trimmed text of at most `max_chars` characters, with no
-/// control characters; empty only when not `required`.
-pub fn text(
-    field: &str,
-    value: &str,
-    max_chars: usize,
-    required: bool,
-) -> Result<String, InvalidArgument> {
-    louyu_kit::text::parse(field, value, max_chars, required, Lines::One)
-}
-
-/// Text a person may write over several lines (an address, opening hours):
-/// as [`text`], but `\n` and `\r\n` are kept, each as `\n`.
-pub fn multiline_text(
-    field: &str,
-    value: &str,
-    max_chars: usize,
-    required: bool,
-) -> Result<String, InvalidArgument> {
-    louyu_kit::text::parse(field, value, max_chars, required, Lines::Many)
-}
-
-/// A required display name.
-pub fn name(field: &str, value: &str) -> Result<String, InvalidArgument> {
-    text(field, value, MAX_NAME_CHARS, true)
-}
 
 /// A count of people: zero or more.
 pub fn count(field: &str, value: i32) -> Result<i64, InvalidArgument> {
@@ -90,38 +63,6 @@ pub fn floors(field: &str, value: i32) -> Result<i64, InvalidArgument> {
         ));
     }
     Ok(i64::from(value))
-}
-
-/// Optional WGS84 coordinates.
-pub fn location(
-    field: &str,
-    value: Option<&LatLng>,
-) -> Result<Option<(f64, f64)>, InvalidArgument> {
-    let Some(location) = value else {
-        return Ok(None);
-    };
-    let mut violations = Violations::new();
-    if !location.latitude.is_finite() || !(-90.0..=90.0).contains(&location.latitude) {
-        violations.add(
-            format!("{field}.latitude"),
-            "纬度应在-90至90之间 must be from -90 to 90",
-        );
-    }
-    if !location.longitude.is_finite() || !(-180.0..=180.0).contains(&location.longitude) {
-        violations.add(
-            format!("{field}.longitude"),
-            "经度应在-180至180之间 must be from -180 to 180",
-        );
-    }
-    violations.into_result()?;
-    Ok(Some((location.latitude, location.longitude)))
-}
-
-pub fn lat_lng(latitude: Option<f64>, longitude: Option<f64>) -> Option<LatLng> {
-    Some(LatLng {
-        latitude: latitude?,
-        longitude: longitude?,
-    })
 }
 
 /// A required calendar date.
@@ -184,12 +125,6 @@ pub fn date_from_input(field: &str, text: &str) -> Result<time::Date, InvalidArg
     }
 }
 
-/// Today in Shanghai, where the district's calendar runs.
-pub fn today_in_shanghai() -> time::Date {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8 is a valid offset");
-    louyu_kit::time::now().to_offset(offset).date()
-}
-
 /// A contact as stored (JSON in a TEXT column). Personal data: no Debug.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct StoredContact {
@@ -217,23 +152,6 @@ impl From<StoredContact> for Contact {
             email: contact.email,
         }
     }
-}
-
-/// A phone number, optional: digits with `+`, `-`, spaces and parentheses,
-/// at most 32. The error never repeats the value.
-pub fn phone(field: &str, value: &str) -> Result<String, InvalidArgument> {
-    let phone = value.trim();
-    let valid = phone.len() <= 32
-        && phone
-            .chars()
-            .all(|character| character.is_ascii_digit() || "+-() ".contains(character));
-    if !valid {
-        return Err(InvalidArgument::new(
-            field,
-            "电话号码只能含数字、空格和+-()，不超过32位 must be at most 32 digits, spaces and + - ( )",
-        ));
-    }
-    Ok(phone.to_owned())
 }
 
 /// A contact: a name is required; a phone is digits with `+`, `-`, spaces
@@ -264,26 +182,6 @@ pub fn contact(field: &str, value: &Contact) -> Result<StoredContact, InvalidArg
         phone: phone.unwrap_or_default(),
         email: email.to_owned(),
     })
-}
-
-/// A required enum value: known to this version of the API and not
-/// `..._UNSPECIFIED`.
-pub fn required_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E, InvalidArgument> {
-    if value == 0 {
-        return Err(InvalidArgument::new(field, "必须填写 is required"));
-    }
-    E::try_from(value)
-        .map_err(|_| InvalidArgument::new(field, format!("未知的取值 unknown value {value}")))
-}
-
-/// Maps a filter value (`ACTIVE` or `ENTERPRISE_STATUS_ACTIVE`) to an enum
-/// number, given prost's `from_str_name`.
-pub fn enum_number(
-    prefix: &str,
-    value: &str,
-    from_str_name: impl Fn(&str) -> Option<i32>,
-) -> Option<i32> {
-    from_str_name(value).or_else(|| from_str_name(&format!("{prefix}{value}")))
 }
 
 /// The field paths an update applies (AIP-134): the mask's paths, every
@@ -336,34 +234,9 @@ pub fn update_paths(
     Ok(accepted)
 }
 
-/// Great-circle distance in metres between two WGS84 points.
-pub fn distance_meters(from: (f64, f64), to: (f64, f64)) -> f64 {
-    const EARTH_RADIUS_METERS: f64 = 6_371_008.8;
-    let (latitude_from, longitude_from) = (from.0.to_radians(), from.1.to_radians());
-    let (latitude_to, longitude_to) = (to.0.to_radians(), to.1.to_radians());
-    let half_chord = ((latitude_to - latitude_from) / 2.0).sin().powi(2)
-        + latitude_from.cos()
-            * latitude_to.cos()
-            * ((longitude_to - longitude_from) / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_METERS * half_chord.sqrt().asin()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_is_trimmed_and_bounded() {
-        assert_eq!(name("n", "  恒隆广场 ").unwrap(), "恒隆广场");
-        assert_eq!(name("n", "   ").unwrap_err().violations[0].field, "n");
-        let long = "楼".repeat(10_000);
-        let error = name("n", &long).unwrap_err();
-        assert!(
-            error.violations[0].description.contains("not 10000"),
-            "{error}"
-        );
-        assert!(name("n", "a\u{0}b").is_err());
-    }
 
     #[test]
     fn dates_must_exist_on_the_calendar() {
@@ -424,14 +297,6 @@ mod tests {
         assert_eq!(unknown.violations[0].field, "update_mask");
         assert!(unknown.violations[0].description.contains("colour"));
         assert!(update_paths(Some(&mask(&["name"])), mutable, immutable, |_| false).is_err());
-    }
-
-    #[test]
-    fn distances_match_known_values() {
-        // One degree of latitude is about 111.2 km.
-        let distance = distance_meters((31.0, 121.0), (32.0, 121.0));
-        assert!((distance - 111_195.0).abs() < 50.0, "{distance}");
-        assert_eq!(distance_meters((31.2, 121.4), (31.2, 121.4)), 0.0);
     }
 
     #[test]

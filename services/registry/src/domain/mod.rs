@@ -1,9 +1,8 @@
 //! The registry's types and rules, with no I/O. Raw request values are parsed
-//! here once; past the API layer only these types are used.
+//! here once; past the API layer only these types are used. Names, codes and
+//! the field rules every service shares live in kit.
 
 pub mod fields;
-pub mod names;
-pub mod uscc;
 
-pub use names::Names;
-pub use uscc::Uscc;
+pub use louyu_kit::names::DistrictNames as Names;
+pub use louyu_kit::uscc::{self, Uscc};

@@ -1,4 +1,5 @@
-//! The unified social credit code (统一社会信用代码), GB 32100-2015.
+//! The unified social credit code (统一社会信用代码), GB 32100-2015, that
+//! names an enterprise in every service.
 //!
 //! 18 characters from a 31-character set (digits and capital letters without
 //! I, O, S, V and Z). The last is a check character: the weighted sum of the
@@ -7,7 +8,7 @@
 
 use std::fmt;
 
-use louyu_kit::error::InvalidArgument;
+use crate::error::InvalidArgument;
 
 const CHARACTERS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const WEIGHTS: [u32; 17] = [
@@ -23,7 +24,7 @@ impl Uscc {
     /// Parses a code, normalising surrounding spaces and lower case; `field`
     /// names the request field in the error.
     pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidArgument> {
-        let code = raw.trim().to_ascii_uppercase();
+        let code = normalise(raw);
         let length = code.chars().count();
         if length != LENGTH {
             return Err(InvalidArgument::new(
@@ -69,6 +70,13 @@ impl fmt::Display for Uscc {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(&self.0)
     }
+}
+
+/// A code as stored and compared: trimmed, upper case. Where a value is
+/// only looked up (a filter), not accepted, it is normalised without the
+/// check.
+pub fn normalise(raw: &str) -> String {
+    raw.trim().to_ascii_uppercase()
 }
 
 fn value_of(character: char) -> Option<u32> {

@@ -1,0 +1,176 @@
+//! Buildings.
+
+use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::handler::{Reply, reply, required};
+use louyu_kit::names::chosen_or_generated_id;
+use louyu_proto::registry::v1::*;
+use tonic::Request;
+
+use super::RegistryApi;
+use super::update::{IMMUTABLE, Update, mutable_fields};
+use crate::domain::{Names, fields};
+use crate::store::{BuildingInput, Call, CouncilMemberRecord};
+
+pub(super) async fn create(
+    api: &RegistryApi,
+    request: Request<CreateBuildingRequest>,
+) -> Reply<Building> {
+    let body = request.get_ref();
+    api.names().parse_district("parent", &body.parent)?;
+    let call = Call::idempotent(&request)?;
+    let mut violations = Violations::new();
+    let id = violations.check(chosen_or_generated_id(
+        "building_id",
+        &body.building_id,
+        "b",
+    ));
+    let input = violations.check(
+        required("building", body.building.as_ref())
+            .and_then(|building| parse_building(api.names(), building)),
+    );
+    violations.into_result()?;
+    let (id, input) = (id.expect("checked above"), input.expect("checked above"));
+    reply(api.store.create_building(&call, &id, input).await)
+}
+
+pub(super) async fn get(
+    api: &RegistryApi,
+    request: Request<GetBuildingRequest>,
+) -> Reply<Building> {
+    let id = api
+        .names()
+        .parse_building("name", &request.get_ref().name)?;
+    reply(api.store.get_building(&id).await)
+}
+
+pub(super) async fn list(
+    api: &RegistryApi,
+    request: Request<ListBuildingsRequest>,
+) -> Reply<ListBuildingsResponse> {
+    let body = request.get_ref();
+    api.names().parse_district("parent", &body.parent)?;
+    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+        api.store.list_buildings(page).await
+    })
+    .await
+}
+
+pub(super) async fn update(
+    api: &RegistryApi,
+    request: Request<UpdateBuildingRequest>,
+) -> Reply<Building> {
+    let body = request.get_ref();
+    let patch = required("building", body.building.as_ref())?;
+    let id = api.names().parse_building("building.name", &patch.name)?;
+    let mutable = mutable_fields!(
+        Building;
+        display_name, address, location, floors_above_ground, floors_below_ground, managing_sub_district,
+        property_manager, council_members, building_chief
+    );
+    let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
+    let call = Call::new(&request);
+    let names = api.names().clone();
+    reply(
+        api.store
+            .update_building(&call, &id, move |current: &mut Building| {
+                update.apply(current);
+                Ok((parse_building(&names, current)?, update.paths))
+            })
+            .await,
+    )
+}
+
+fn parse_building(names: &Names, value: &Building) -> Result<BuildingInput, InvalidArgument> {
+    let mut violations = Violations::new();
+    let display_name = violations.check(fields::name("building.display_name", &value.display_name));
+    let address = violations.check(fields::multiline_text(
+        "building.address",
+        &value.address,
+        fields::MAX_TEXT_CHARS,
+        true,
+    ));
+    let location = violations.check(fields::location(
+        "building.location",
+        value.location.as_ref(),
+    ));
+    let above = violations.check(fields::floors(
+        "building.floors_above_ground",
+        value.floors_above_ground,
+    ));
+    let below = violations.check(fields::floors(
+        "building.floors_below_ground",
+        value.floors_below_ground,
+    ));
+    let sub_district = if value.managing_sub_district.is_empty() {
+        violations.add(
+            "building.managing_sub_district",
+            "必须填写所属街道 is required: every building has exactly one managing sub-district",
+        );
+        None
+    } else {
+        violations.check(names.parse_sub_district(
+            "building.managing_sub_district",
+            &value.managing_sub_district,
+        ))
+    };
+    let property_manager = violations.check(fields::text(
+        "building.property_manager",
+        &value.property_manager,
+        fields::MAX_NAME_CHARS,
+        false,
+    ));
+    let mut council_members = Vec::new();
+    for (index, member) in value.council_members.iter().enumerate() {
+        if let Some(record) = violations.check(parse_council_member(names, index, member)) {
+            council_members.push(record);
+        }
+    }
+    let building_chief = match &value.building_chief {
+        Some(chief) => violations.check(fields::contact("building.building_chief", chief)),
+        None => None,
+    };
+    violations.into_result()?;
+    Ok(BuildingInput {
+        display_name: display_name.unwrap_or_default(),
+        address: address.unwrap_or_default(),
+        location: location.flatten(),
+        floors_above_ground: above.unwrap_or_default(),
+        floors_below_ground: below.unwrap_or_default(),
+        managing_sub_district: sub_district.unwrap_or_default(),
+        property_manager: property_manager.unwrap_or_default(),
+        council_members,
+        building_chief,
+    })
+}
+
+fn parse_council_member(
+    names: &Names,
+    index: usize,
+    member: &CouncilMember,
+) -> Result<CouncilMemberRecord, InvalidArgument> {
+    let field = format!("building.council_members[{index}]");
+    let mut violations = Violations::new();
+    let contact = violations.check(
+        required(&format!("{field}.contact"), member.contact.as_ref())
+            .and_then(|contact| fields::contact(&format!("{field}.contact"), contact)),
+    );
+    let role = violations.check(fields::text(
+        &format!("{field}.role"),
+        &member.role,
+        50,
+        false,
+    ));
+    let enterprise = if member.enterprise.is_empty() {
+        Some(String::new())
+    } else {
+        violations
+            .check(names.parse_enterprise(&format!("{field}.enterprise"), &member.enterprise))
+            .map(|uscc| uscc.as_str().to_owned())
+    };
+    violations.into_result()?;
+    Ok(CouncilMemberRecord {
+        contact: contact.expect("checked above"),
+        role: role.expect("checked above"),
+        enterprise: enterprise.expect("checked above"),
+    })
+}

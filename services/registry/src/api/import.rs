@@ -1,0 +1,20 @@
+//! CSV import of buildings, units, enterprises and tenancies.
+
+use louyu_kit::audit::RequestContext;
+use louyu_kit::handler::{Reply, reply};
+use louyu_proto::registry::v1::*;
+use tonic::Request;
+
+use super::RegistryApi;
+use crate::domain::fields;
+
+pub(super) async fn import_records(
+    api: &RegistryApi,
+    request: Request<ImportRecordsRequest>,
+) -> Reply<ImportRecordsResponse> {
+    let context = RequestContext::from_metadata(request.metadata());
+    let body = request.into_inner();
+    api.names().parse_district("parent", &body.parent)?;
+    let kind = fields::required_enum::<ImportKind>("kind", body.kind)?;
+    reply(crate::import::import(&api.store, &context, kind, &body.csv, body.validate_only).await)
+}
