@@ -2,6 +2,7 @@ use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
+use louyu_kit::page::ChildRows;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::{Department, DepartmentKind};
 use sqlx::Row;
@@ -195,29 +196,41 @@ impl Store {
         connection: &mut sqlx::AnyConnection,
         departments: &mut [Department],
     ) -> Result<(), RegistryError> {
-        for department in departments {
-            let id = last_id(&department.name).to_owned();
-            let categories: Vec<i64> =
-                sqlx::query_scalar("SELECT category FROM department_categories WHERE department_id = $1 ORDER BY category")
-                    .bind(&id)
-                    .fetch_all(&mut *connection)
-                    .await?;
+        let ids: Vec<String> = departments
+            .iter()
+            .map(|department| last_id(&department.name).to_owned())
+            .collect();
+        let mut categories = ChildRows::fetch(
+            &mut *connection,
+            "SELECT department_id, category FROM department_categories WHERE 1 = 1",
+            "department_id",
+            ids.iter().map(String::as_str),
+            "category",
+        )
+        .await?;
+        let mut jurisdictions = ChildRows::fetch(
+            &mut *connection,
+            "SELECT department_id, sub_district_id FROM department_jurisdictions WHERE 1 = 1",
+            "department_id",
+            ids.iter().map(String::as_str),
+            "sub_district_id",
+        )
+        .await?;
+        for (department, id) in departments.iter_mut().zip(&ids) {
             department.demand_categories = categories
-                .into_iter()
-                .map(|category| {
-                    i32::try_from(category).map_err(|_| RegistryError::Corrupt("category".into()))
-                })
-                .collect::<Result<_, _>>()?;
-            let sub_districts: Vec<String> = sqlx::query_scalar(
-                "SELECT sub_district_id FROM department_jurisdictions WHERE department_id = $1 ORDER BY sub_district_id",
-            )
-            .bind(&id)
-            .fetch_all(&mut *connection)
-            .await?;
-            department.jurisdiction = sub_districts
+                .take(id)
                 .iter()
-                .map(|id| self.names.sub_district(id))
-                .collect();
+                .map(|row| super::int32(row, "category"))
+                .collect::<Result<_, _>>()?;
+            department.jurisdiction = jurisdictions
+                .take(id)
+                .iter()
+                .map(|row| {
+                    Ok(self
+                        .names
+                        .sub_district(&row.try_get::<String, _>("sub_district_id")?))
+                })
+                .collect::<Result<_, RegistryError>>()?;
         }
         Ok(())
     }

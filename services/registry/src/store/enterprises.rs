@@ -1,6 +1,7 @@
 use louyu_kit::db::RowLock;
-use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::names::last_id;
+use louyu_kit::page::ChildRows;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -204,32 +205,29 @@ impl Store {
         executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
         enterprises: &mut [Enterprise],
     ) -> Result<(), RegistryError> {
-        if enterprises.is_empty() {
-            return Ok(());
-        }
-        let mut query = SqlQuery::new(
-            "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1 AND uscc IN (",
-        );
-        for (index, enterprise) in enterprises.iter().enumerate() {
-            if index > 0 {
-                query.push(", ");
-            }
-            query.push_value(SqlValue::Text(last_id(&enterprise.name).to_owned()));
-        }
-        query.push(") ORDER BY building_id, unit_id");
-        let rows = query.build().fetch_all(executor).await?;
-        for row in rows {
-            let uscc: String = row.try_get("uscc")?;
-            let unit = self.names.unit(
-                &row.try_get::<String, _>("building_id")?,
-                &row.try_get::<String, _>("unit_id")?,
-            );
-            if let Some(enterprise) = enterprises
-                .iter_mut()
-                .find(|enterprise| last_id(&enterprise.name) == uscc)
-            {
-                enterprise.occupied_units.push(unit);
-            }
+        let usccs: Vec<String> = enterprises
+            .iter()
+            .map(|enterprise| last_id(&enterprise.name).to_owned())
+            .collect();
+        let mut units = ChildRows::fetch(
+            executor,
+            "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1",
+            "uscc",
+            usccs.iter().map(String::as_str),
+            "building_id, unit_id",
+        )
+        .await?;
+        for (enterprise, uscc) in enterprises.iter_mut().zip(&usccs) {
+            enterprise.occupied_units = units
+                .take(uscc)
+                .iter()
+                .map(|row| {
+                    Ok(self.names.unit(
+                        &row.try_get::<String, _>("building_id")?,
+                        &row.try_get::<String, _>("unit_id")?,
+                    ))
+                })
+                .collect::<Result<_, RegistryError>>()?;
         }
         Ok(())
     }

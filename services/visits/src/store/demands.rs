@@ -4,7 +4,7 @@ use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
-use louyu_kit::page::{self, Order, PageQuery};
+use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
@@ -491,56 +491,70 @@ impl Store {
         .await?
         .ok_or_else(|| VisitsError::not_found(self.names.name("demands", id)))?;
         let mut demand = self.demand_from_row(&row)?;
-        self.fill_demand(connection, &mut demand, id).await?;
+        self.fill_demands(connection, std::slice::from_mut(&mut demand))
+            .await?;
         Ok(demand)
     }
 
-    async fn fill_demand(
+    /// Fills the reports and history of a page of demands: one query per
+    /// child table for the whole page.
+    async fn fill_demands(
         &self,
         connection: &mut AnyConnection,
-        demand: &mut Demand,
-        id: &str,
+        demands: &mut [Demand],
     ) -> Result<(), VisitsError> {
-        let reports = sqlx::query(
-            "SELECT visit_id, description, actor, reported_at FROM demand_reports WHERE demand_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        demand.reports = reports
+        let ids: Vec<String> = demands
             .iter()
-            .map(|row| -> Result<DemandReport, VisitsError> {
-                let visit: Option<String> = row.try_get("visit_id")?;
-                Ok(DemandReport {
-                    visit: visit
-                        .map(|visit| self.names.name("visits", &visit))
-                        .unwrap_or_default(),
-                    description: row.try_get("description")?,
-                    actor: row.try_get("actor")?,
-                    report_time: timestamp(row.try_get("reported_at")?),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
-        let rows = sqlx::query(
-            "SELECT from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
-             WHERE demand_id = $1 ORDER BY id",
+            .map(|demand| last_id(&demand.name).to_owned())
+            .collect();
+        let mut reports = ChildRows::fetch(
+            &mut *connection,
+            "SELECT demand_id, visit_id, description, actor, reported_at FROM demand_reports WHERE 1 = 1",
+            "demand_id",
+            ids.iter().map(String::as_str),
+            "id",
         )
-        .bind(id)
-        .fetch_all(&mut *connection)
         .await?;
-        demand.history = rows
-            .iter()
-            .map(|row| -> Result<StatusChange, VisitsError> {
-                Ok(StatusChange {
-                    from_status: int32(row, "from_status")?,
-                    to_status: int32(row, "to_status")?,
-                    actor: row.try_get("actor")?,
-                    reason: row.try_get("reason")?,
-                    time: timestamp(row.try_get("changed_at")?),
+        let mut history = ChildRows::fetch(
+            &mut *connection,
+            "SELECT demand_id, from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
+             WHERE 1 = 1",
+            "demand_id",
+            ids.iter().map(String::as_str),
+            "id",
+        )
+        .await?;
+        for (demand, id) in demands.iter_mut().zip(&ids) {
+            demand.reports = reports
+                .take(id)
+                .iter()
+                .map(|row| -> Result<DemandReport, VisitsError> {
+                    let visit: Option<String> = row.try_get("visit_id")?;
+                    Ok(DemandReport {
+                        visit: visit
+                            .map(|visit| self.names.name("visits", &visit))
+                            .unwrap_or_default(),
+                        description: row.try_get("description")?,
+                        actor: row.try_get("actor")?,
+                        report_time: timestamp(row.try_get("reported_at")?),
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()?;
+            demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
+            demand.history = history
+                .take(id)
+                .iter()
+                .map(|row| -> Result<StatusChange, VisitsError> {
+                    Ok(StatusChange {
+                        from_status: int32(row, "from_status")?,
+                        to_status: int32(row, "to_status")?,
+                        actor: row.try_get("actor")?,
+                        reason: row.try_get("reason")?,
+                        time: timestamp(row.try_get("changed_at")?),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
         Ok(())
     }
 
@@ -562,10 +576,7 @@ impl Store {
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
-        for demand in &mut demands {
-            let id = last_id(&demand.name).to_owned();
-            self.fill_demand(&mut connection, demand, &id).await?;
-        }
+        self.fill_demands(&mut connection, &mut demands).await?;
         Ok((demands, next))
     }
 

@@ -1,7 +1,7 @@
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
-use louyu_kit::page::{self, Order, PageQuery};
+use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -129,48 +129,73 @@ impl Store {
         .await?
         .ok_or_else(|| VisitsError::not_found(self.names.name("visits", id)))?;
         let mut visit = self.visit_from_row(&row)?;
-        self.fill_visit(connection, &mut visit, id).await?;
+        self.fill_visits(connection, std::slice::from_mut(&mut visit))
+            .await?;
         Ok(visit)
     }
 
-    async fn fill_visit(
+    /// Fills the staff, observations and demands of a page of visits: one
+    /// query per child table for the whole page.
+    async fn fill_visits(
         &self,
         connection: &mut AnyConnection,
-        visit: &mut Visit,
-        id: &str,
+        visits: &mut [Visit],
     ) -> Result<(), VisitsError> {
-        let staff: Vec<String> = sqlx::query_scalar(
-            "SELECT staff_id FROM visit_staff WHERE visit_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        visit.staff = staff
+        let ids: Vec<String> = visits
             .iter()
-            .map(|staff_id| self.names.name("staff", staff_id))
+            .map(|visit| last_id(&visit.name).to_owned())
             .collect();
-        let rows = sqlx::query(
-            "SELECT uscc, lease_months_left, lease_renewed, relocation_intent, relocation_destination, expansion_need, \
-             expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
-             WHERE visit_id = $1 ORDER BY position",
+        let mut staff = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, staff_id FROM visit_staff WHERE 1 = 1",
+            "visit_id",
+            ids.iter().map(String::as_str),
+            "position",
         )
-        .bind(id)
-        .fetch_all(&mut *connection)
         .await?;
-        visit.observations = rows
-            .iter()
-            .map(|row| self.observation_from_row(row))
-            .collect::<Result<_, _>>()?;
-        let demands: Vec<String> = sqlx::query_scalar(
-            "SELECT demand_id FROM demand_reports WHERE visit_id = $1 ORDER BY id",
+        let mut observations = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, uscc, lease_months_left, lease_renewed, relocation_intent, relocation_destination, \
+             expansion_need, expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
+             WHERE 1 = 1",
+            "visit_id",
+            ids.iter().map(String::as_str),
+            "position",
         )
-        .bind(id)
-        .fetch_all(&mut *connection)
         .await?;
-        visit.demands = demands
-            .iter()
-            .map(|demand_id| self.names.name("demands", demand_id))
-            .collect();
+        let mut demands = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, demand_id FROM demand_reports WHERE 1 = 1",
+            "visit_id",
+            ids.iter().map(String::as_str),
+            "id",
+        )
+        .await?;
+        for (visit, id) in visits.iter_mut().zip(&ids) {
+            visit.staff = staff
+                .take(id)
+                .iter()
+                .map(|row| {
+                    Ok(self
+                        .names
+                        .name("staff", &row.try_get::<String, _>("staff_id")?))
+                })
+                .collect::<Result<_, VisitsError>>()?;
+            visit.observations = observations
+                .take(id)
+                .iter()
+                .map(|row| self.observation_from_row(row))
+                .collect::<Result<_, _>>()?;
+            visit.demands = demands
+                .take(id)
+                .iter()
+                .map(|row| {
+                    Ok(self
+                        .names
+                        .name("demands", &row.try_get::<String, _>("demand_id")?))
+                })
+                .collect::<Result<_, VisitsError>>()?;
+        }
         Ok(())
     }
 
@@ -191,10 +216,7 @@ impl Store {
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
-        for visit in &mut visits {
-            let id = last_id(&visit.name).to_owned();
-            self.fill_visit(&mut connection, visit, &id).await?;
-        }
+        self.fill_visits(&mut connection, &mut visits).await?;
         Ok((visits, next))
     }
 
