@@ -32,41 +32,41 @@ impl Store {
         id: &str,
         input: DepartmentInput,
     ) -> Result<Department, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.department(id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM departments WHERE id = $1",
-            &[id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        let now = louyu_kit::time::now_micros();
-        sqlx::query(
-            "INSERT INTO departments (id, display_name, kind, office_phone, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(i64::from(input.kind as i32))
-        .bind(&input.office_phone)
-        .bind(now)
-        .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.department(id);
+            if exists(
+                &mut transaction,
+                "SELECT 1 FROM departments WHERE id = $1",
+                &[id],
+            )
+            .await?
+            {
+                return Err(RegistryError::AlreadyExists { resource: name });
+            }
+            let now = louyu_kit::time::now_micros();
+            sqlx::query(
+                "INSERT INTO departments (id, display_name, kind, office_phone, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(i64::from(input.kind as i32))
+            .bind(&input.office_phone)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            self.write_department_sets(&mut transaction, id, &input)
+                .await?;
+            let created = self
+                .department_in(&mut transaction, id, RowLock::None)
+                .await?;
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        self.write_department_sets(&mut transaction, id, &input)
-            .await?;
-        let created = self
-            .department_in(&mut transaction, id, RowLock::None)
-            .await?;
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
     }
 
     pub async fn update_department(
@@ -75,39 +75,39 @@ impl Store {
         id: &str,
         apply: impl FnOnce(&mut Department) -> Result<DepartmentInput, RegistryError>,
     ) -> Result<Department, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut department = self
-            .department_in(&mut transaction, id, RowLock::ForUpdate)
-            .await?;
-        let input = apply(&mut department)?;
-        sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")
-            .bind(&input.display_name)
-            .bind(i64::from(input.kind as i32))
-            .bind(&input.office_phone)
-            .bind(louyu_kit::time::now_micros())
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("DELETE FROM department_categories WHERE department_id = $1")
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("DELETE FROM department_jurisdictions WHERE department_id = $1")
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        self.write_department_sets(&mut transaction, id, &input)
-            .await?;
-        let updated = self
-            .department_in(&mut transaction, id, RowLock::None)
-            .await?;
-        let name = updated.name.clone();
-        self.finish(transaction, call, &name, &updated, Vec::new())
-            .await?;
-        Ok(updated)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut department = self
+                .department_in(&mut transaction, id, RowLock::ForUpdate)
+                .await?;
+            let input = apply(&mut department)?;
+            sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")
+                .bind(&input.display_name)
+                .bind(i64::from(input.kind as i32))
+                .bind(&input.office_phone)
+                .bind(louyu_kit::time::now_micros())
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM department_categories WHERE department_id = $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM department_jurisdictions WHERE department_id = $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            self.write_department_sets(&mut transaction, id, &input)
+                .await?;
+            let updated = self
+                .department_in(&mut transaction, id, RowLock::None)
+                .await?;
+            let name = updated.name.clone();
+            self.finish(transaction, call, &name, &updated, Vec::new())
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     async fn write_department_sets(

@@ -45,70 +45,70 @@ impl Store {
         visit: VisitInput,
         demands: Vec<DemandInput>,
     ) -> Result<SubmitVisitResponse, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let id = louyu_kit::names::generate_time_ordered_id("v");
-        let now = louyu_kit::time::now_micros();
-        sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(&visit.building_id)
-            .bind(visit.visit_time)
-            .bind(i64::from(visit.kind as i32))
-            .bind(&visit.notes)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
-        for (position, staff_id) in visit.staff_ids.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO visit_staff (visit_id, staff_id, position) VALUES ($1, $2, $3)",
-            )
-            .bind(&id)
-            .bind(staff_id)
-            .bind(position as i64)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        for (position, observation) in visit.observations.iter().enumerate() {
-            insert_observation(&mut transaction, &id, position, observation).await?;
-            self.record_visit_on_plan(
-                &mut transaction,
-                &observation.uscc,
-                &visit.building_id,
-                visit.visit_time,
-            )
-            .await?;
-        }
-        let mut events = Vec::new();
-        let mut raised = Vec::new();
-        for demand in demands {
-            let linked = self
-                .raise_demand(&mut transaction, &call.context, &demand, Some(&id))
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let id = louyu_kit::names::generate_time_ordered_id("v");
+            let now = louyu_kit::time::now_micros();
+            sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&id)
+                .bind(&visit.building_id)
+                .bind(visit.visit_time)
+                .bind(i64::from(visit.kind as i32))
+                .bind(&visit.notes)
+                .bind(now)
+                .execute(&mut *transaction)
                 .await?;
-            if let Some(event) = linked.event {
-                events.push(event);
+            for (position, staff_id) in visit.staff_ids.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO visit_staff (visit_id, staff_id, position) VALUES ($1, $2, $3)",
+                )
+                .bind(&id)
+                .bind(staff_id)
+                .bind(position as i64)
+                .execute(&mut *transaction)
+                .await?;
             }
-            raised.push(linked.demand);
-        }
-        let recorded = self.visit_in(&mut transaction, &id).await?;
-        events.insert(
-            0,
-            NewEvent::new(
-                &recorded.name,
-                &VisitRecorded {
-                    visit: Some(recorded.clone()),
-                },
-            ),
-        );
-        let response = SubmitVisitResponse {
-            visit: Some(recorded),
-            demands: raised,
-        };
-        let name = self.names.name("visits", &id);
-        self.finish(transaction, call, &name, &response, events)
-            .await?;
-        Ok(response)
+            for (position, observation) in visit.observations.iter().enumerate() {
+                insert_observation(&mut transaction, &id, position, observation).await?;
+                self.record_visit_on_plan(
+                    &mut transaction,
+                    &observation.uscc,
+                    &visit.building_id,
+                    visit.visit_time,
+                )
+                .await?;
+            }
+            let mut events = Vec::new();
+            let mut raised = Vec::new();
+            for demand in demands {
+                let linked = self
+                    .raise_demand(&mut transaction, &call.context, &demand, Some(&id))
+                    .await?;
+                if let Some(event) = linked.event {
+                    events.push(event);
+                }
+                raised.push(linked.demand);
+            }
+            let recorded = self.visit_in(&mut transaction, &id).await?;
+            events.insert(
+                0,
+                NewEvent::new(
+                    &recorded.name,
+                    &VisitRecorded {
+                        visit: Some(recorded.clone()),
+                    },
+                ),
+            );
+            let response = SubmitVisitResponse {
+                visit: Some(recorded),
+                demands: raised,
+            };
+            let name = self.names.name("visits", &id);
+            self.finish(transaction, call, &name, &response, events)
+                .await?;
+            Ok(response)
+        })
+        .await
     }
 
     pub async fn get_visit(&self, id: &str) -> Result<Visit, VisitsError> {
