@@ -8,7 +8,7 @@ use louyu_proto::registry::v1::{Department, DepartmentKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, timestamp};
+use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::fields;
 use crate::error::RegistryError;
 
@@ -35,15 +35,7 @@ impl Store {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             let name = self.names.department(id);
-            if exists(
-                &mut transaction,
-                "SELECT 1 FROM departments WHERE id = $1",
-                &[id],
-            )
-            .await?
-            {
-                return Err(RegistryError::AlreadyExists { resource: name });
-            }
+            // The primary key says whether it exists (ALREADY_EXISTS).
             let now = louyu_kit::time::now_micros();
             sqlx::query(
                 "INSERT INTO departments (id, display_name, kind, office_phone, created_at, updated_at) \

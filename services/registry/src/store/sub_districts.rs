@@ -25,15 +25,7 @@ impl Store {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             let name = self.names.sub_district(&input.id);
-            if exists(
-                &mut transaction,
-                "SELECT 1 FROM sub_districts WHERE id = $1",
-                &[&input.id],
-            )
-            .await?
-            {
-                return Err(RegistryError::AlreadyExists { resource: name });
-            }
+            // The primary key says whether it exists (ALREADY_EXISTS).
             let now = louyu_kit::time::now_micros();
             sqlx::query("INSERT INTO sub_districts (id, display_name, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
                 .bind(&input.id)

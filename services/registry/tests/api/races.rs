@@ -3,7 +3,7 @@
 //! and every rule the docs state must still hold.
 
 use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally};
+use louyu_kit::testing::{TestBackend, race, tally, the_one_response};
 use louyu_proto::common::v1::{Event, ListAuditRecordsRequest};
 use louyu_proto::registry::v1::*;
 use tonic::Code;
@@ -53,15 +53,7 @@ async fn twenty_identical_creates_all_get_the_first_response(backend: TestBacken
         }
     })
     .await;
-    assert_eq!(
-        tally(&results, &[]),
-        RACERS,
-        "every caller gets the response"
-    );
-    let first = results[0].as_ref().unwrap();
-    for result in &results {
-        assert_eq!(result.as_ref().unwrap(), first, "byte for byte the same");
-    }
+    let first = the_one_response(&results);
     let events = events_so_far(&mut app, 900).await;
     assert_eq!(
         count_of(&events, "louyu.registry.v1.EnterpriseCreated", &first.name),
@@ -380,15 +372,7 @@ async fn twenty_identical_moves_all_get_the_first_response(backend: TestBackend)
         }
     })
     .await;
-    assert_eq!(
-        tally(&results, &[]),
-        RACERS,
-        "every caller gets the response"
-    );
-    let first = results[0].as_ref().unwrap();
-    for result in &results {
-        assert_eq!(result.as_ref().unwrap(), first, "byte for byte the same");
-    }
+    the_one_response(&results);
     let events = events_so_far(&mut app, 902).await;
     assert_eq!(
         count_of(&events, "louyu.registry.v1.TenancyEnded", &from.name),
