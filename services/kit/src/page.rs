@@ -255,11 +255,11 @@ impl ChildRows {
     /// Runs `select` (`SELECT <columns, parent_column among them> FROM
     /// <table> WHERE <conditions>`) for the parents `parent_ids`, ordered by
     /// `order_by` within each parent. No parents, no query.
-    pub async fn fetch<'e, 'i>(
+    pub async fn fetch<'e>(
         executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
         select: &str,
         parent_column: &str,
-        parent_ids: impl IntoIterator<Item = &'i str>,
+        parent_ids: &[String],
         order_by: &str,
     ) -> sqlx::Result<Self> {
         let mut query = SqlQuery::new(select);
@@ -269,7 +269,7 @@ impl ChildRows {
             if any_parent {
                 query.push(", ");
             }
-            query.push_value(SqlValue::Text(parent_id.to_owned()));
+            query.push_value(SqlValue::Text(parent_id.clone()));
             any_parent = true;
         }
         if !any_parent {
@@ -287,6 +287,15 @@ impl ChildRows {
     /// The rows of one parent, in order; none when it has none.
     pub fn take(&mut self, parent_id: &str) -> Vec<AnyRow> {
         self.by_parent.remove(parent_id).unwrap_or_default()
+    }
+
+    /// The rows of one parent, in order, each made into a `T`.
+    pub fn take_as<T, E>(
+        &mut self,
+        parent_id: &str,
+        from_row: impl FnMut(&AnyRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        self.take(parent_id).iter().map(from_row).collect()
     }
 }
 
@@ -358,7 +367,7 @@ mod tests {
             &pool,
             "SELECT parent, value FROM children WHERE 1 = 1",
             "parent",
-            ["a", "b", "d"],
+            &["a".to_owned(), "b".to_owned(), "d".to_owned()],
             "position",
         )
         .await
@@ -376,7 +385,7 @@ mod tests {
             &pool,
             "SELECT parent FROM children WHERE 1 = 1",
             "parent",
-            [],
+            &[],
             "position",
         )
         .await

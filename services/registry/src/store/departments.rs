@@ -196,7 +196,7 @@ impl Store {
             &mut *connection,
             "SELECT department_id, category FROM department_categories WHERE 1 = 1",
             "department_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "category",
         )
         .await?;
@@ -204,25 +204,19 @@ impl Store {
             &mut *connection,
             "SELECT department_id, sub_district_id FROM department_jurisdictions WHERE 1 = 1",
             "department_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "sub_district_id",
         )
         .await?;
         for (department, id) in departments.iter_mut().zip(&ids) {
-            department.demand_categories = categories
-                .take(id)
-                .iter()
-                .map(|row| super::int32(row, "category"))
-                .collect::<Result<_, _>>()?;
-            department.jurisdiction = jurisdictions
-                .take(id)
-                .iter()
-                .map(|row| {
+            department.demand_categories =
+                categories.take_as(id, |row| super::int32(row, "category"))?;
+            department.jurisdiction =
+                jurisdictions.take_as(id, |row| -> Result<_, RegistryError> {
                     Ok(self
                         .names
                         .sub_district(&row.try_get::<String, _>("sub_district_id")?))
-                })
-                .collect::<Result<_, RegistryError>>()?;
+                })?;
         }
         Ok(())
     }

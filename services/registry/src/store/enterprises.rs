@@ -222,21 +222,17 @@ impl Store {
             executor,
             "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1",
             "uscc",
-            usccs.iter().map(String::as_str),
+            &usccs,
             "building_id, unit_id",
         )
         .await?;
         for (enterprise, uscc) in enterprises.iter_mut().zip(&usccs) {
-            enterprise.occupied_units = units
-                .take(uscc)
-                .iter()
-                .map(|row| {
-                    Ok(self.names.unit(
-                        &row.try_get::<String, _>("building_id")?,
-                        &row.try_get::<String, _>("unit_id")?,
-                    ))
-                })
-                .collect::<Result<_, RegistryError>>()?;
+            enterprise.occupied_units = units.take_as(uscc, |row| -> Result<_, RegistryError> {
+                Ok(self.names.unit(
+                    &row.try_get::<String, _>("building_id")?,
+                    &row.try_get::<String, _>("unit_id")?,
+                ))
+            })?;
         }
         Ok(())
     }

@@ -511,7 +511,7 @@ impl Store {
             &mut *connection,
             "SELECT demand_id, visit_id, description, actor, reported_at FROM demand_reports WHERE 1 = 1",
             "demand_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "id",
         )
         .await?;
@@ -520,40 +520,32 @@ impl Store {
             "SELECT demand_id, from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
              WHERE 1 = 1",
             "demand_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "id",
         )
         .await?;
         for (demand, id) in demands.iter_mut().zip(&ids) {
-            demand.reports = reports
-                .take(id)
-                .iter()
-                .map(|row| -> Result<DemandReport, VisitsError> {
-                    let visit: Option<String> = row.try_get("visit_id")?;
-                    Ok(DemandReport {
-                        visit: visit
-                            .map(|visit| self.names.name("visits", &visit))
-                            .unwrap_or_default(),
-                        description: row.try_get("description")?,
-                        actor: row.try_get("actor")?,
-                        report_time: timestamp(row.try_get("reported_at")?),
-                    })
+            demand.reports = reports.take_as(id, |row| -> Result<DemandReport, VisitsError> {
+                let visit: Option<String> = row.try_get("visit_id")?;
+                Ok(DemandReport {
+                    visit: visit
+                        .map(|visit| self.names.name("visits", &visit))
+                        .unwrap_or_default(),
+                    description: row.try_get("description")?,
+                    actor: row.try_get("actor")?,
+                    report_time: timestamp(row.try_get("reported_at")?),
                 })
-                .collect::<Result<_, _>>()?;
+            })?;
             demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
-            demand.history = history
-                .take(id)
-                .iter()
-                .map(|row| -> Result<StatusChange, VisitsError> {
-                    Ok(StatusChange {
-                        from_status: int32(row, "from_status")?,
-                        to_status: int32(row, "to_status")?,
-                        actor: row.try_get("actor")?,
-                        reason: row.try_get("reason")?,
-                        time: timestamp(row.try_get("changed_at")?),
-                    })
+            demand.history = history.take_as(id, |row| -> Result<StatusChange, VisitsError> {
+                Ok(StatusChange {
+                    from_status: int32(row, "from_status")?,
+                    to_status: int32(row, "to_status")?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                    time: timestamp(row.try_get("changed_at")?),
                 })
-                .collect::<Result<_, _>>()?;
+            })?;
         }
         Ok(())
     }

@@ -149,7 +149,7 @@ impl Store {
             &mut *connection,
             "SELECT visit_id, staff_id FROM visit_staff WHERE 1 = 1",
             "visit_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "position",
         )
         .await?;
@@ -159,7 +159,7 @@ impl Store {
              expansion_need, expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
              WHERE 1 = 1",
             "visit_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "position",
         )
         .await?;
@@ -167,34 +167,22 @@ impl Store {
             &mut *connection,
             "SELECT visit_id, demand_id FROM demand_reports WHERE 1 = 1",
             "visit_id",
-            ids.iter().map(String::as_str),
+            &ids,
             "id",
         )
         .await?;
         for (visit, id) in visits.iter_mut().zip(&ids) {
-            visit.staff = staff
-                .take(id)
-                .iter()
-                .map(|row| {
-                    Ok(self
-                        .names
-                        .name("staff", &row.try_get::<String, _>("staff_id")?))
-                })
-                .collect::<Result<_, VisitsError>>()?;
-            visit.observations = observations
-                .take(id)
-                .iter()
-                .map(|row| self.observation_from_row(row))
-                .collect::<Result<_, _>>()?;
-            visit.demands = demands
-                .take(id)
-                .iter()
-                .map(|row| {
-                    Ok(self
-                        .names
-                        .name("demands", &row.try_get::<String, _>("demand_id")?))
-                })
-                .collect::<Result<_, VisitsError>>()?;
+            visit.staff = staff.take_as(id, |row| -> Result<_, VisitsError> {
+                Ok(self
+                    .names
+                    .name("staff", &row.try_get::<String, _>("staff_id")?))
+            })?;
+            visit.observations = observations.take_as(id, |row| self.observation_from_row(row))?;
+            visit.demands = demands.take_as(id, |row| -> Result<_, VisitsError> {
+                Ok(self
+                    .names
+                    .name("demands", &row.try_get::<String, _>("demand_id")?))
+            })?;
         }
         Ok(())
     }
