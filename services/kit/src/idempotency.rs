@@ -3,7 +3,11 @@
 //! different request under an id already used is rejected.
 //!
 //! The key is stored in the same transaction as the change, so a request
-//! either happened once, with its key, or not at all.
+//! either happened once, with its key, or not at all. It is written last,
+//! with the response, and a call that fails for any reason looks for a key
+//! that an earlier (or racing) call with the same id committed, and returns
+//! that call's response instead of its own error. So a call costs no extra
+//! round trip for its key, and a retry costs one only once it has failed.
 
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -69,73 +73,35 @@ pub async fn replay(
     }
 }
 
-/// What a mutation does next, once its key is claimed.
-#[derive(Debug)]
-pub enum NextAction {
-    /// The key is this transaction's: act, then [`remember`] the response.
-    StartProcessing,
-    /// An earlier call with this key committed: return its response.
-    ReturnSavedResponse(Vec<u8>),
-}
-
-/// Claims `(method, request_id)` inside the write transaction, before the
-/// call reads anything to decide.
+/// Stores the key of a call that succeeded, with its response, in the
+/// call's transaction, after its effect and before its events.
 ///
-/// The claim is an insert of the key with an empty response. A concurrent
-/// call with the same key blocks on the key's unique index until this
-/// transaction ends (PostgreSQL; SQLite serialises writers anyway): if this
-/// one commits, the other finds the key and replays the stored response; if
-/// it rolls back, the other claims the key and acts. No one ever reads the
-/// empty response, because the claim and [`remember`] commit together.
-pub async fn claim(
+/// A plain insert: when another call already committed a key with this
+/// `(method, request_id)`, or holds one uncommitted (this insert then waits
+/// for it on the key's unique index), the insert fails with a unique
+/// violation and the whole call rolls back. The caller then asks
+/// [`replay`] what that call answered (see `mutation::settle`).
+pub async fn store(
     connection: &mut AnyConnection,
     method: &str,
     request_id: &str,
     request_hash: &str,
-) -> Result<NextAction, IdempotencyError> {
-    if request_id.is_empty() {
-        return Ok(NextAction::StartProcessing);
-    }
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (method, request_id, request_hash, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (method, request_id) DO NOTHING",
-    )
-    .bind(method)
-    .bind(request_id)
-    .bind(request_hash)
-    .bind(Vec::<u8>::new())
-    .bind(crate::time::now_micros())
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    if claimed == 1 {
-        return Ok(NextAction::StartProcessing);
-    }
-    match replay(connection, method, request_id, request_hash).await? {
-        Some(response) => Ok(NextAction::ReturnSavedResponse(response)),
-        // The key is there but unreadable: it cannot happen, since a key
-        // becomes visible only with its response.
-        None => Err(IdempotencyError::Database(sqlx::Error::RowNotFound)),
-    }
-}
-
-/// Stores the response of a call whose key this transaction claimed, so
-/// that its retries get it back.
-pub async fn remember(
-    connection: &mut AnyConnection,
-    method: &str,
-    request_id: &str,
     response: &impl prost::Message,
 ) -> Result<(), IdempotencyError> {
     if request_id.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE method = $2 AND request_id = $3")
-        .bind(response.encode_to_vec())
-        .bind(method)
-        .bind(request_id)
-        .execute(&mut *connection)
-        .await?;
+    sqlx::query(
+        "INSERT INTO idempotency_keys (method, request_id, request_hash, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(method)
+    .bind(request_id)
+    .bind(request_hash)
+    .bind(response.encode_to_vec())
+    .bind(crate::time::now_micros())
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 

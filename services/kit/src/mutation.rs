@@ -9,7 +9,7 @@ use crate::audit::{self, RequestContext};
 use crate::db::{Db, Tx};
 use crate::error::{InvalidArgument, ServiceError};
 use crate::feed::{self, NewEvent};
-use crate::idempotency::{self, IdempotencyError, NextAction};
+use crate::idempotency::{self, IdempotencyError};
 
 /// A mutating call: who makes it, which RPC, and its idempotency key.
 #[derive(Debug, Clone)]
@@ -96,31 +96,56 @@ pub async fn replayed<R: prost::Message + Default>(
     Ok(bytes.map(|bytes| R::decode(bytes.as_slice())).transpose()?)
 }
 
-/// Begins a mutation and claims its idempotency key; when the call repeats
-/// an earlier one, also returns that call's response, which the caller
-/// returns instead of acting again. A call racing another with the same
-/// key waits here until the other ends (see [`idempotency::claim`]).
-pub async fn begin<R: prost::Message + Default>(
-    db: &Db,
-    call: &Call,
-) -> Result<(Tx, Option<R>), MutationError> {
-    let mut transaction = db.begin_write().await?;
-    let next = idempotency::claim(
-        &mut transaction,
-        call.method,
-        &call.request_id,
-        &call.request_hash,
-    )
-    .await?;
-    let replayed = match next {
-        NextAction::StartProcessing => None,
-        NextAction::ReturnSavedResponse(bytes) => Some(R::decode(bytes.as_slice())?),
-    };
-    Ok((transaction, replayed))
+/// Begins a mutation's write transaction. The call's idempotency key is
+/// written at the end, by [`finish`]; run the whole mutation under
+/// [`settle`], which answers a repeated call.
+pub async fn begin(db: &Db) -> Result<Tx, MutationError> {
+    Ok(db.begin_write().await?)
 }
 
-/// Records the response under the claimed key, the audit record and the
-/// events, and commits. Events go last: appending takes the feed's lock
+/// Runs a mutation and, when it fails and the call carries a `request_id`,
+/// answers with the response of a call under the same key that committed:
+/// an earlier one (a retry after success fails on the key's primary key, or
+/// earlier on the effect's own constraint) or a racing one (the loser waits
+/// on the key's or the effect's unique index, or on a row lock, until the
+/// winner commits, then fails). The failed call's transaction is over (its
+/// future has returned and dropped it) before the key is looked up, so the
+/// lookup sees what committed. A key under a different request gives
+/// `INVALID_ARGUMENT` on `request_id`; no key leaves the call's own error.
+pub async fn settle<R, E>(
+    db: &Db,
+    call: &Call,
+    mutation: impl Future<Output = Result<R, E>>,
+) -> Result<R, E>
+where
+    R: prost::Message + Default,
+    E: From<MutationError> + std::fmt::Display,
+{
+    let error = match mutation.await {
+        Ok(response) => return Ok(response),
+        Err(error) => error,
+    };
+    if call.request_id.is_empty() {
+        return Err(error);
+    }
+    match replayed::<R>(db, call).await {
+        Ok(Some(response)) => Ok(response),
+        Ok(None) => Err(error),
+        Err(invalid @ MutationError::InvalidArgument(_)) => Err(invalid.into()),
+        Err(lookup) => {
+            tracing::warn!(
+                method = call.method,
+                error = %lookup,
+                call_error = %error,
+                "cannot look up the key of a failed call"
+            );
+            Err(error)
+        }
+    }
+}
+
+/// Records the key with its response, the audit record and the events, and
+/// commits. Events go last: appending takes the feed's lock
 /// until commit.
 pub async fn finish<R: prost::Message>(
     db: &Db,
@@ -130,7 +155,14 @@ pub async fn finish<R: prost::Message>(
     response: &R,
     events: Vec<NewEvent>,
 ) -> Result<(), MutationError> {
-    idempotency::remember(&mut transaction, call.method, &call.request_id, response).await?;
+    idempotency::store(
+        &mut transaction,
+        call.method,
+        &call.request_id,
+        &call.request_hash,
+        response,
+    )
+    .await?;
     audit::record(
         &mut transaction,
         &call.context,

@@ -6,11 +6,15 @@
 //! token that was altered, or that is presented with a different filter or
 //! parent, is rejected as INVALID_ARGUMENT.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::config::{Config, ServiceName};
 use crate::db::Backend;
@@ -245,6 +249,71 @@ pub async fn fetch_page<T, E: From<sqlx::Error>>(
     Ok(finish_page(tokens, &page.scope, page.size, items, key_of))
 }
 
+/// The child rows of a page of parents (a demand's reports, a visit's
+/// staff), read with one query for the whole page, `… AND parent IN (…)`,
+/// never one per parent, and handed out by parent.
+#[derive(Default)]
+pub struct ChildRows {
+    by_parent: HashMap<String, Vec<AnyRow>>,
+}
+
+impl std::fmt::Debug for ChildRows {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ChildRows")
+            .field("parents", &self.by_parent.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChildRows {
+    /// Runs `select` (`SELECT <columns, parent_column among them> FROM
+    /// <table> WHERE <conditions>`) for the parents `parent_ids`, ordered by
+    /// `order_by` within each parent. No parents, no query.
+    pub async fn fetch<'e>(
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        select: &str,
+        parent_column: &str,
+        parent_ids: &[String],
+        order_by: &str,
+    ) -> sqlx::Result<Self> {
+        let mut query = SqlQuery::new(select);
+        query.push(" AND ").push(parent_column).push(" IN (");
+        let mut any_parent = false;
+        for parent_id in parent_ids {
+            if any_parent {
+                query.push(", ");
+            }
+            query.push_value(SqlValue::Text(parent_id.clone()));
+            any_parent = true;
+        }
+        if !any_parent {
+            return Ok(Self::default());
+        }
+        query.push(") ORDER BY ").push(order_by);
+        let mut by_parent: HashMap<String, Vec<AnyRow>> = HashMap::new();
+        for row in query.build().fetch_all(executor).await? {
+            let parent: String = row.try_get(parent_column)?;
+            by_parent.entry(parent).or_default().push(row);
+        }
+        Ok(Self { by_parent })
+    }
+
+    /// The rows of one parent, in order; none when it has none.
+    pub fn take(&mut self, parent_id: &str) -> Vec<AnyRow> {
+        self.by_parent.remove(parent_id).unwrap_or_default()
+    }
+
+    /// The rows of one parent, in order, each made into a `T`.
+    pub fn take_as<T, E>(
+        &mut self,
+        parent_id: &str,
+        from_row: impl FnMut(&AnyRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        self.take(parent_id).iter().map(from_row).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +360,51 @@ mod tests {
         assert_eq!(page_size(7).unwrap(), 7);
         assert_eq!(page_size(50_000).unwrap(), MAX_PAGE_SIZE);
         assert_eq!(page_size(-1).unwrap_err().violations[0].field, "page_size");
+    }
+
+    #[tokio::test]
+    async fn child_rows_of_a_page_come_in_one_query_grouped_by_parent_in_order() {
+        sqlx::any::install_default_drivers();
+        // One connection: each connection to `:memory:` is a database of its own.
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE children (parent TEXT, position BIGINT, value TEXT); \
+             INSERT INTO children VALUES ('b', 2, 'b2'), ('a', 1, 'a1'), ('b', 1, 'b1'), ('c', 1, 'c1');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let mut children = ChildRows::fetch(
+            &pool,
+            "SELECT parent, value FROM children WHERE 1 = 1",
+            "parent",
+            &["a".to_owned(), "b".to_owned(), "d".to_owned()],
+            "position",
+        )
+        .await
+        .unwrap();
+        let values = |rows: Vec<AnyRow>| -> Vec<String> {
+            rows.iter()
+                .map(|row| row.try_get("value").unwrap())
+                .collect()
+        };
+        assert_eq!(values(children.take("b")), ["b1", "b2"]);
+        assert_eq!(values(children.take("a")), ["a1"]);
+        assert!(children.take("d").is_empty(), "a parent without children");
+        assert!(children.take("c").is_empty(), "not asked for");
+        let none = ChildRows::fetch(
+            &pool,
+            "SELECT parent FROM children WHERE 1 = 1",
+            "parent",
+            &[],
+            "position",
+        )
+        .await
+        .unwrap();
+        assert!(none.by_parent.is_empty());
     }
 }

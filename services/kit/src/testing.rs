@@ -270,6 +270,27 @@ pub fn tally<T>(results: &[Result<T, tonic::Status>], allowed: &[tonic::Code]) -
     succeeded
 }
 
+/// Asserts that every racing call succeeded with the same response, byte
+/// for byte (a repeated `request_id`), and returns it.
+pub fn the_one_response<T: PartialEq + std::fmt::Debug>(
+    results: &[Result<T, tonic::Status>],
+) -> &T {
+    assert_eq!(
+        tally(results, &[]),
+        results.len(),
+        "every caller gets the response"
+    );
+    let first = results[0].as_ref().expect("counted");
+    for result in results {
+        assert_eq!(
+            result.as_ref().expect("counted"),
+            first,
+            "byte for byte the same"
+        );
+    }
+    first
+}
+
 /// Polls `condition` until it holds; panics naming `what` after 30 seconds.
 pub async fn eventually<F, Fut>(what: &str, mut condition: F)
 where

@@ -46,50 +46,50 @@ impl Store {
         id: &str,
         input: BuildingInput,
     ) -> Result<Building, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.building(id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM buildings WHERE id = $1",
-            &[id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        self.check_building_references(&mut transaction, &input)
-            .await?;
-        let now = louyu_kit::time::now_micros();
-        sqlx::query(
-            "INSERT INTO buildings (id, display_name, address, latitude, longitude, floors_above_ground, \
-             floors_below_ground, managing_sub_district, property_manager, council_members, building_chief, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        )
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(&input.address)
-        .bind(input.location.map(|location| location.0))
-        .bind(input.location.map(|location| location.1))
-        .bind(input.floors_above_ground)
-        .bind(input.floors_below_ground)
-        .bind(&input.managing_sub_district)
-        .bind(&input.property_manager)
-        .bind(serde_json::to_string(&input.council_members)?)
-        .bind(chief_json(&input.building_chief)?)
-        .bind(now)
-        .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.building(id);
+            if exists(
+                &mut transaction,
+                "SELECT 1 FROM buildings WHERE id = $1",
+                &[id],
+            )
+            .await?
+            {
+                return Err(RegistryError::AlreadyExists { resource: name });
+            }
+            self.check_building_references(&mut transaction, &input)
+                .await?;
+            let now = louyu_kit::time::now_micros();
+            sqlx::query(
+                "INSERT INTO buildings (id, display_name, address, latitude, longitude, floors_above_ground, \
+                 floors_below_ground, managing_sub_district, property_manager, council_members, building_chief, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            )
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(&input.address)
+            .bind(input.location.map(|location| location.0))
+            .bind(input.location.map(|location| location.1))
+            .bind(input.floors_above_ground)
+            .bind(input.floors_below_ground)
+            .bind(&input.managing_sub_district)
+            .bind(&input.property_manager)
+            .bind(serde_json::to_string(&input.council_members)?)
+            .bind(chief_json(&input.building_chief)?)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            let created = self
+                .building_in(&mut transaction, id, RowLock::None)
+                .await?;
+            let event = events::building_changed(&created, Vec::new());
+            self.finish(transaction, call, &name, &created, vec![event])
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        let created = self
-            .building_in(&mut transaction, id, RowLock::None)
-            .await?;
-        let event = events::building_changed(&created, Vec::new());
-        self.finish(transaction, call, &name, &created, vec![event])
-            .await?;
-        Ok(created)
     }
 
     /// Replaces a building's fields; `changed` are the field paths the caller
@@ -100,43 +100,43 @@ impl Store {
         id: &str,
         apply: impl FnOnce(&mut Building) -> Result<(BuildingInput, Vec<String>), RegistryError>,
     ) -> Result<Building, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut building = self
-            .building_in(&mut transaction, id, RowLock::ForUpdate)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut building = self
+                .building_in(&mut transaction, id, RowLock::ForUpdate)
+                .await?;
+            let (input, changed) = apply(&mut building)?;
+            self.check_building_references(&mut transaction, &input)
+                .await?;
+            sqlx::query(
+                "UPDATE buildings SET display_name = $1, address = $2, latitude = $3, longitude = $4, \
+                 floors_above_ground = $5, floors_below_ground = $6, managing_sub_district = $7, property_manager = $8, \
+                 council_members = $9, building_chief = $10, updated_at = $11 WHERE id = $12",
+            )
+            .bind(&input.display_name)
+            .bind(&input.address)
+            .bind(input.location.map(|location| location.0))
+            .bind(input.location.map(|location| location.1))
+            .bind(input.floors_above_ground)
+            .bind(input.floors_below_ground)
+            .bind(&input.managing_sub_district)
+            .bind(&input.property_manager)
+            .bind(serde_json::to_string(&input.council_members)?)
+            .bind(chief_json(&input.building_chief)?)
+            .bind(louyu_kit::time::now_micros())
+            .bind(id)
+            .execute(&mut *transaction)
             .await?;
-        let (input, changed) = apply(&mut building)?;
-        self.check_building_references(&mut transaction, &input)
-            .await?;
-        sqlx::query(
-            "UPDATE buildings SET display_name = $1, address = $2, latitude = $3, longitude = $4, \
-             floors_above_ground = $5, floors_below_ground = $6, managing_sub_district = $7, property_manager = $8, \
-             council_members = $9, building_chief = $10, updated_at = $11 WHERE id = $12",
-        )
-        .bind(&input.display_name)
-        .bind(&input.address)
-        .bind(input.location.map(|location| location.0))
-        .bind(input.location.map(|location| location.1))
-        .bind(input.floors_above_ground)
-        .bind(input.floors_below_ground)
-        .bind(&input.managing_sub_district)
-        .bind(&input.property_manager)
-        .bind(serde_json::to_string(&input.council_members)?)
-        .bind(chief_json(&input.building_chief)?)
-        .bind(louyu_kit::time::now_micros())
-        .bind(id)
-        .execute(&mut *transaction)
-        .await?;
-        let updated = self
-            .building_in(&mut transaction, id, RowLock::None)
-            .await?;
-        let event = events::building_changed(&updated, changed);
-        let name = updated.name.clone();
-        self.finish(transaction, call, &name, &updated, vec![event])
-            .await?;
-        Ok(updated)
+            let updated = self
+                .building_in(&mut transaction, id, RowLock::None)
+                .await?;
+            let event = events::building_changed(&updated, changed);
+            let name = updated.name.clone();
+            self.finish(transaction, call, &name, &updated, vec![event])
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     async fn check_building_references(

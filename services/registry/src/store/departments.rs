@@ -2,12 +2,13 @@ use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
+use louyu_kit::page::ChildRows;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::{Department, DepartmentKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, timestamp};
+use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::fields;
 use crate::error::RegistryError;
 
@@ -31,41 +32,33 @@ impl Store {
         id: &str,
         input: DepartmentInput,
     ) -> Result<Department, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.department(id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM departments WHERE id = $1",
-            &[id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        let now = louyu_kit::time::now_micros();
-        sqlx::query(
-            "INSERT INTO departments (id, display_name, kind, office_phone, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(i64::from(input.kind as i32))
-        .bind(&input.office_phone)
-        .bind(now)
-        .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.department(id);
+            // The primary key says whether it exists (ALREADY_EXISTS).
+            let now = louyu_kit::time::now_micros();
+            sqlx::query(
+                "INSERT INTO departments (id, display_name, kind, office_phone, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(i64::from(input.kind as i32))
+            .bind(&input.office_phone)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            self.write_department_sets(&mut transaction, id, &input)
+                .await?;
+            let created = self
+                .department_in(&mut transaction, id, RowLock::None)
+                .await?;
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        self.write_department_sets(&mut transaction, id, &input)
-            .await?;
-        let created = self
-            .department_in(&mut transaction, id, RowLock::None)
-            .await?;
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
     }
 
     pub async fn update_department(
@@ -74,39 +67,39 @@ impl Store {
         id: &str,
         apply: impl FnOnce(&mut Department) -> Result<DepartmentInput, RegistryError>,
     ) -> Result<Department, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut department = self
-            .department_in(&mut transaction, id, RowLock::ForUpdate)
-            .await?;
-        let input = apply(&mut department)?;
-        sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")
-            .bind(&input.display_name)
-            .bind(i64::from(input.kind as i32))
-            .bind(&input.office_phone)
-            .bind(louyu_kit::time::now_micros())
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("DELETE FROM department_categories WHERE department_id = $1")
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("DELETE FROM department_jurisdictions WHERE department_id = $1")
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        self.write_department_sets(&mut transaction, id, &input)
-            .await?;
-        let updated = self
-            .department_in(&mut transaction, id, RowLock::None)
-            .await?;
-        let name = updated.name.clone();
-        self.finish(transaction, call, &name, &updated, Vec::new())
-            .await?;
-        Ok(updated)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut department = self
+                .department_in(&mut transaction, id, RowLock::ForUpdate)
+                .await?;
+            let input = apply(&mut department)?;
+            sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")
+                .bind(&input.display_name)
+                .bind(i64::from(input.kind as i32))
+                .bind(&input.office_phone)
+                .bind(louyu_kit::time::now_micros())
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM department_categories WHERE department_id = $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM department_jurisdictions WHERE department_id = $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            self.write_department_sets(&mut transaction, id, &input)
+                .await?;
+            let updated = self
+                .department_in(&mut transaction, id, RowLock::None)
+                .await?;
+            let name = updated.name.clone();
+            self.finish(transaction, call, &name, &updated, Vec::new())
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     async fn write_department_sets(
@@ -195,29 +188,35 @@ impl Store {
         connection: &mut sqlx::AnyConnection,
         departments: &mut [Department],
     ) -> Result<(), RegistryError> {
-        for department in departments {
-            let id = last_id(&department.name).to_owned();
-            let categories: Vec<i64> =
-                sqlx::query_scalar("SELECT category FROM department_categories WHERE department_id = $1 ORDER BY category")
-                    .bind(&id)
-                    .fetch_all(&mut *connection)
-                    .await?;
-            department.demand_categories = categories
-                .into_iter()
-                .map(|category| {
-                    i32::try_from(category).map_err(|_| RegistryError::Corrupt("category".into()))
-                })
-                .collect::<Result<_, _>>()?;
-            let sub_districts: Vec<String> = sqlx::query_scalar(
-                "SELECT sub_district_id FROM department_jurisdictions WHERE department_id = $1 ORDER BY sub_district_id",
-            )
-            .bind(&id)
-            .fetch_all(&mut *connection)
-            .await?;
-            department.jurisdiction = sub_districts
-                .iter()
-                .map(|id| self.names.sub_district(id))
-                .collect();
+        let ids: Vec<String> = departments
+            .iter()
+            .map(|department| last_id(&department.name).to_owned())
+            .collect();
+        let mut categories = ChildRows::fetch(
+            &mut *connection,
+            "SELECT department_id, category FROM department_categories WHERE 1 = 1",
+            "department_id",
+            &ids,
+            "category",
+        )
+        .await?;
+        let mut jurisdictions = ChildRows::fetch(
+            &mut *connection,
+            "SELECT department_id, sub_district_id FROM department_jurisdictions WHERE 1 = 1",
+            "department_id",
+            &ids,
+            "sub_district_id",
+        )
+        .await?;
+        for (department, id) in departments.iter_mut().zip(&ids) {
+            department.demand_categories =
+                categories.take_as(id, |row| super::int32(row, "category"))?;
+            department.jurisdiction =
+                jurisdictions.take_as(id, |row| -> Result<_, RegistryError> {
+                    Ok(self
+                        .names
+                        .sub_district(&row.try_get::<String, _>("sub_district_id")?))
+                })?;
         }
         Ok(())
     }

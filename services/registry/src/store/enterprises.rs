@@ -1,11 +1,12 @@
 use louyu_kit::db::RowLock;
-use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::names::last_id;
+use louyu_kit::page::ChildRows;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Call, PageQuery, Store, exists, timestamp};
+use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
@@ -33,38 +34,30 @@ impl Store {
         uscc: &Uscc,
         input: EnterpriseInput,
     ) -> Result<Enterprise, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.enterprise(uscc.as_str());
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM enterprises WHERE uscc = $1",
-            &[uscc.as_str()],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        self.insert_enterprise(&mut transaction, uscc, &input)
-            .await
-            .map_err(|error| error.when_creating(&name))?;
-        let created = self
-            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
-            .await?;
-        let event = events::enterprise_created(&created);
-        self.finish(transaction, call, &name, &created, vec![event])
-            .await?;
-        Ok(created)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.enterprise(uscc.as_str());
+            // The primary key says whether the enterprise exists, and the
+            // response is what was written: a new enterprise has no tenancy.
+            let created = self
+                .insert_enterprise(&mut transaction, uscc, &input)
+                .await
+                .map_err(|error| error.when_creating(&name))?;
+            let event = events::enterprise_created(&created);
+            self.finish(transaction, call, &name, &created, vec![event])
+                .await?;
+            Ok(created)
+        })
+        .await
     }
 
+    /// Inserts an enterprise and returns it as written.
     pub(super) async fn insert_enterprise(
         &self,
         transaction: &mut sqlx::AnyConnection,
         uscc: &Uscc,
         input: &EnterpriseInput,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Enterprise, RegistryError> {
         let now = louyu_kit::time::now_micros();
         sqlx::query(
             "INSERT INTO enterprises (uscc, display_name, industry, headcount, party_members, contacts, status, \
@@ -81,7 +74,24 @@ impl Store {
         .bind(now)
         .execute(&mut *transaction)
         .await?;
-        Ok(())
+        let count = |column: &str, value: i64| {
+            i32::try_from(value)
+                .map_err(|_| RegistryError::Corrupt(format!("{column} out of range")))
+        };
+        Ok(Enterprise {
+            name: self.names.enterprise(uscc.as_str()),
+            uscc: uscc.as_str().to_owned(),
+            display_name: input.display_name.clone(),
+            industry: input.industry.clone(),
+            headcount: count("headcount", input.headcount)?,
+            party_members: count("party_members", input.party_members)?,
+            contacts: input.contacts.iter().cloned().map(Contact::from).collect(),
+            status: input.status as i32,
+            registered_address: input.registered_address.clone(),
+            occupied_units: Vec::new(),
+            create_time: Some(louyu_kit::time::timestamp_from_micros(now)),
+            update_time: Some(louyu_kit::time::timestamp_from_micros(now)),
+        })
     }
 
     /// Changes an enterprise. Moving out or deregistering ends its active
@@ -92,41 +102,41 @@ impl Store {
         uscc: &Uscc,
         apply: impl FnOnce(&mut Enterprise) -> Result<(EnterpriseInput, Vec<String>), RegistryError>,
     ) -> Result<Enterprise, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut enterprise = self
-            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::ForUpdate)
-            .await?;
-        let previous_status = enterprise.status;
-        let (input, changed_fields) = apply(&mut enterprise)?;
-        let mut events = Vec::new();
-        if input.status as i32 != previous_status && input.status != EnterpriseStatus::Active {
-            let reason = match input.status {
-                EnterpriseStatus::MovedOut => "企业迁出 enterprise moved out",
-                _ => "企业注销 enterprise deregistered",
-            };
-            events.extend(
-                self.end_active_tenancies_of(
-                    &mut transaction,
-                    uscc,
-                    fields::today_in_shanghai(),
-                    reason,
-                )
-                .await?,
-            );
-        }
-        self.write_enterprise(&mut transaction, uscc, &input)
-            .await?;
-        let updated = self
-            .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
-            .await?;
-        let name = updated.name.clone();
-        events.insert(0, events::enterprise_changed(&updated, changed_fields));
-        self.finish(transaction, call, &name, &updated, events)
-            .await?;
-        Ok(updated)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut enterprise = self
+                .enterprise_in(&mut transaction, uscc.as_str(), RowLock::ForUpdate)
+                .await?;
+            let previous_status = enterprise.status;
+            let (input, changed_fields) = apply(&mut enterprise)?;
+            let mut events = Vec::new();
+            if input.status as i32 != previous_status && input.status != EnterpriseStatus::Active {
+                let reason = match input.status {
+                    EnterpriseStatus::MovedOut => "企业迁出 enterprise moved out",
+                    _ => "企业注销 enterprise deregistered",
+                };
+                events.extend(
+                    self.end_active_tenancies_of(
+                        &mut transaction,
+                        uscc,
+                        fields::today_in_shanghai(),
+                        reason,
+                    )
+                    .await?,
+                );
+            }
+            self.write_enterprise(&mut transaction, uscc, &input)
+                .await?;
+            let updated = self
+                .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
+                .await?;
+            let name = updated.name.clone();
+            events.insert(0, events::enterprise_changed(&updated, changed_fields));
+            self.finish(transaction, call, &name, &updated, events)
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     pub(super) async fn write_enterprise(
@@ -204,32 +214,25 @@ impl Store {
         executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
         enterprises: &mut [Enterprise],
     ) -> Result<(), RegistryError> {
-        if enterprises.is_empty() {
-            return Ok(());
-        }
-        let mut query = SqlQuery::new(
-            "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1 AND uscc IN (",
-        );
-        for (index, enterprise) in enterprises.iter().enumerate() {
-            if index > 0 {
-                query.push(", ");
-            }
-            query.push_value(SqlValue::Text(last_id(&enterprise.name).to_owned()));
-        }
-        query.push(") ORDER BY building_id, unit_id");
-        let rows = query.build().fetch_all(executor).await?;
-        for row in rows {
-            let uscc: String = row.try_get("uscc")?;
-            let unit = self.names.unit(
-                &row.try_get::<String, _>("building_id")?,
-                &row.try_get::<String, _>("unit_id")?,
-            );
-            if let Some(enterprise) = enterprises
-                .iter_mut()
-                .find(|enterprise| last_id(&enterprise.name) == uscc)
-            {
-                enterprise.occupied_units.push(unit);
-            }
+        let usccs: Vec<String> = enterprises
+            .iter()
+            .map(|enterprise| last_id(&enterprise.name).to_owned())
+            .collect();
+        let mut units = ChildRows::fetch(
+            executor,
+            "SELECT uscc, building_id, unit_id FROM tenancies WHERE active = 1",
+            "uscc",
+            &usccs,
+            "building_id, unit_id",
+        )
+        .await?;
+        for (enterprise, uscc) in enterprises.iter_mut().zip(&usccs) {
+            enterprise.occupied_units = units.take_as(uscc, |row| -> Result<_, RegistryError> {
+                Ok(self.names.unit(
+                    &row.try_get::<String, _>("building_id")?,
+                    &row.try_get::<String, _>("unit_id")?,
+                ))
+            })?;
         }
         Ok(())
     }

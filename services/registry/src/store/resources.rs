@@ -34,63 +34,63 @@ impl Store {
         id: &str,
         input: ResourceInput,
     ) -> Result<BuildingResource, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.resource(id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM building_resources WHERE id = $1",
-            &[id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        if let Some(building_id) = &input.building_id
-            && !exists(
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.resource(id);
+            if exists(
                 &mut transaction,
-                "SELECT 1 FROM buildings WHERE id = $1",
-                &[building_id],
+                "SELECT 1 FROM building_resources WHERE id = $1",
+                &[id],
             )
             .await?
-        {
-            return Err(InvalidArgument::new(
-                "building_resource.building",
-                format!(
-                    "楼宇不存在 unknown building {}",
-                    self.names.building(building_id)
-                ),
+            {
+                return Err(RegistryError::AlreadyExists { resource: name });
+            }
+            if let Some(building_id) = &input.building_id
+                && !exists(
+                    &mut transaction,
+                    "SELECT 1 FROM buildings WHERE id = $1",
+                    &[building_id],
+                )
+                .await?
+            {
+                return Err(InvalidArgument::new(
+                    "building_resource.building",
+                    format!(
+                        "楼宇不存在 unknown building {}",
+                        self.names.building(building_id)
+                    ),
+                )
+                .into());
+            }
+            sqlx::query(
+                "INSERT INTO building_resources (id, display_name, kind, building_id, latitude, longitude, address, \
+                 opening_hours, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .into());
-        }
-        sqlx::query(
-            "INSERT INTO building_resources (id, display_name, kind, building_id, latitude, longitude, address, \
-             opening_hours, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(i64::from(input.kind as i32))
-        .bind(input.building_id.clone())
-        .bind(input.location.0)
-        .bind(input.location.1)
-        .bind(&input.address)
-        .bind(&input.opening_hours)
-        .bind(louyu_kit::time::now_micros())
-        .execute(&mut *transaction)
-        .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM building_resources WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_one(&mut *transaction)
-        .await?;
-        let created = self.resource_from_row(&row)?;
-        self.finish(transaction, call, &name, &created, Vec::new())
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(i64::from(input.kind as i32))
+            .bind(input.building_id.clone())
+            .bind(input.location.0)
+            .bind(input.location.1)
+            .bind(&input.address)
+            .bind(&input.opening_hours)
+            .bind(louyu_kit::time::now_micros())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM building_resources WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_one(&mut *transaction)
             .await?;
-        Ok(created)
+            let created = self.resource_from_row(&row)?;
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
+        .await
     }
 
     pub async fn list_resources(

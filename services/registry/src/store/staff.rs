@@ -38,34 +38,34 @@ impl Store {
         id: &str,
         input: StaffInput,
     ) -> Result<Staff, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.staff(id);
-        if exists(&mut transaction, "SELECT 1 FROM staff WHERE id = $1", &[id]).await? {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        self.check_staff_sub_district(&mut transaction, &input)
-            .await?;
-        let now = louyu_kit::time::now_micros();
-        sqlx::query(
-            "INSERT INTO staff (id, display_name, phone, sub_district, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(&input.phone)
-        .bind(input.sub_district.clone())
-        .bind(i64::from(input.active))
-        .bind(now)
-        .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.staff(id);
+            if exists(&mut transaction, "SELECT 1 FROM staff WHERE id = $1", &[id]).await? {
+                return Err(RegistryError::AlreadyExists { resource: name });
+            }
+            self.check_staff_sub_district(&mut transaction, &input)
+                .await?;
+            let now = louyu_kit::time::now_micros();
+            sqlx::query(
+                "INSERT INTO staff (id, display_name, phone, sub_district, active, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(&input.phone)
+            .bind(input.sub_district.clone())
+            .bind(i64::from(input.active))
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            let created = self.staff_in(&mut transaction, id, RowLock::None).await?;
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        let created = self.staff_in(&mut transaction, id, RowLock::None).await?;
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
     }
 
     pub async fn update_staff(
@@ -74,32 +74,32 @@ impl Store {
         id: &str,
         apply: impl FnOnce(&mut Staff) -> Result<StaffInput, RegistryError>,
     ) -> Result<Staff, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut staff = self
-            .staff_in(&mut transaction, id, RowLock::ForUpdate)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut staff = self
+                .staff_in(&mut transaction, id, RowLock::ForUpdate)
+                .await?;
+            let input = apply(&mut staff)?;
+            self.check_staff_sub_district(&mut transaction, &input)
+                .await?;
+            sqlx::query(
+                "UPDATE staff SET display_name = $1, phone = $2, sub_district = $3, active = $4, updated_at = $5 WHERE id = $6",
+            )
+            .bind(&input.display_name)
+            .bind(&input.phone)
+            .bind(input.sub_district.clone())
+            .bind(i64::from(input.active))
+            .bind(louyu_kit::time::now_micros())
+            .bind(id)
+            .execute(&mut *transaction)
             .await?;
-        let input = apply(&mut staff)?;
-        self.check_staff_sub_district(&mut transaction, &input)
-            .await?;
-        sqlx::query(
-            "UPDATE staff SET display_name = $1, phone = $2, sub_district = $3, active = $4, updated_at = $5 WHERE id = $6",
-        )
-        .bind(&input.display_name)
-        .bind(&input.phone)
-        .bind(input.sub_district.clone())
-        .bind(i64::from(input.active))
-        .bind(louyu_kit::time::now_micros())
-        .bind(id)
-        .execute(&mut *transaction)
-        .await?;
-        let updated = self.staff_in(&mut transaction, id, RowLock::None).await?;
-        let name = updated.name.clone();
-        self.finish(transaction, call, &name, &updated, Vec::new())
-            .await?;
-        Ok(updated)
+            let updated = self.staff_in(&mut transaction, id, RowLock::None).await?;
+            let name = updated.name.clone();
+            self.finish(transaction, call, &name, &updated, Vec::new())
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     async fn check_staff_sub_district(
@@ -183,83 +183,83 @@ impl Store {
         staff_id: &str,
         input: AssignmentInput,
     ) -> Result<Assignment, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let staff = self
-            .staff_in(&mut transaction, staff_id, RowLock::ForUpdate)
-            .await?;
-        if !staff.active {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "该工作人员已离岗 staff {} is no longer active",
-                staff.name
-            )));
-        }
-        if !exists(
-            &mut transaction,
-            "SELECT 1 FROM buildings WHERE id = $1",
-            &[&input.building_id],
-        )
-        .await?
-        {
-            return Err(InvalidArgument::new(
-                "assignment.building",
-                format!(
-                    "楼宇不存在 unknown building {}",
-                    self.names.building(&input.building_id)
-                ),
-            )
-            .into());
-        }
-        if let Some(uscc) = &input.uscc
-            && !exists(
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let staff = self
+                .staff_in(&mut transaction, staff_id, RowLock::ForUpdate)
+                .await?;
+            if !staff.active {
+                return Err(RegistryError::FailedPrecondition(format!(
+                    "该工作人员已离岗 staff {} is no longer active",
+                    staff.name
+                )));
+            }
+            if !exists(
                 &mut transaction,
-                "SELECT 1 FROM tenancies WHERE uscc = $1 AND building_id = $2 AND active = 1",
-                &[uscc.as_str(), &input.building_id],
+                "SELECT 1 FROM buildings WHERE id = $1",
+                &[&input.building_id],
             )
             .await?
-        {
-            return Err(InvalidArgument::new(
-                "assignment.enterprise",
-                "该企业不在此楼宇内 the enterprise is not a current tenant of the building",
-            )
-            .into());
-        }
-        let id = louyu_kit::names::generate_id("a");
-        let inserted = sqlx::query(
-            "INSERT INTO assignments (id, staff_id, building_id, uscc, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(staff_id)
-        .bind(&input.building_id)
-        .bind(input.uscc.as_ref().map(|uscc| uscc.as_str().to_owned()))
-        .bind(i64::from(input.role as i32))
-        .bind(louyu_kit::time::now_micros())
-        .execute(&mut *transaction)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(error) if louyu_kit::db::is_unique_violation(&error) => {
-                let message = if input.role == AssignmentRole::FieldWorker {
-                    "该工作人员已有相同的分工 this staff member already has this assignment"
-                        .to_owned()
-                } else {
+            {
+                return Err(InvalidArgument::new(
+                    "assignment.building",
                     format!(
-                        "楼宇已有该岗位的专员 building {} already has an officer in role {}",
-                        self.names.building(&input.building_id),
-                        input.role.as_str_name()
-                    )
-                };
-                return Err(RegistryError::FailedPrecondition(message));
+                        "楼宇不存在 unknown building {}",
+                        self.names.building(&input.building_id)
+                    ),
+                )
+                .into());
             }
-            Err(error) => return Err(error.into()),
-        }
-        let created = self.assignment_in(&mut transaction, staff_id, &id).await?;
-        let name = created.name.clone();
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
+            if let Some(uscc) = &input.uscc
+                && !exists(
+                    &mut transaction,
+                    "SELECT 1 FROM tenancies WHERE uscc = $1 AND building_id = $2 AND active = 1",
+                    &[uscc.as_str(), &input.building_id],
+                )
+                .await?
+            {
+                return Err(InvalidArgument::new(
+                    "assignment.enterprise",
+                    "该企业不在此楼宇内 the enterprise is not a current tenant of the building",
+                )
+                .into());
+            }
+            let id = louyu_kit::names::generate_id("a");
+            let inserted = sqlx::query(
+                "INSERT INTO assignments (id, staff_id, building_id, uscc, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&id)
+            .bind(staff_id)
+            .bind(&input.building_id)
+            .bind(input.uscc.as_ref().map(|uscc| uscc.as_str().to_owned()))
+            .bind(i64::from(input.role as i32))
+            .bind(louyu_kit::time::now_micros())
+            .execute(&mut *transaction)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(error) if louyu_kit::db::is_unique_violation(&error) => {
+                    let message = if input.role == AssignmentRole::FieldWorker {
+                        "该工作人员已有相同的分工 this staff member already has this assignment"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "楼宇已有该岗位的专员 building {} already has an officer in role {}",
+                            self.names.building(&input.building_id),
+                            input.role.as_str_name()
+                        )
+                    };
+                    return Err(RegistryError::FailedPrecondition(message));
+                }
+                Err(error) => return Err(error.into()),
+            }
+            let created = self.assignment_in(&mut transaction, staff_id, &id).await?;
+            let name = created.name.clone();
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
+        .await
     }
 
     pub async fn delete_assignment(
@@ -268,22 +268,20 @@ impl Store {
         staff_id: &str,
         id: &str,
     ) -> Result<(), RegistryError> {
-        let (mut transaction, replayed) = self.begin::<Assignment>(call).await?;
-        if replayed.is_some() {
-            // A retry of a delete that happened: it succeeded.
-            return Ok(());
-        }
-        let deleted = sqlx::query("DELETE FROM assignments WHERE id = $1 AND staff_id = $2")
-            .bind(id)
-            .bind(staff_id)
-            .execute(&mut *transaction)
-            .await?;
-        let name = self.names.assignment(staff_id, id);
-        if deleted.rows_affected() == 0 {
-            return Err(RegistryError::not_found(name));
-        }
-        self.finish(transaction, call, &name, &Assignment::default(), Vec::new())
-            .await
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let deleted = sqlx::query("DELETE FROM assignments WHERE id = $1 AND staff_id = $2")
+                .bind(id)
+                .bind(staff_id)
+                .execute(&mut *transaction)
+                .await?;
+            let name = self.names.assignment(staff_id, id);
+            if deleted.rows_affected() == 0 {
+                return Err(RegistryError::not_found(name));
+            }
+            self.finish(transaction, call, &name, &(), Vec::new()).await
+        })
+        .await
     }
 
     async fn assignment_in(

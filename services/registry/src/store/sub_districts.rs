@@ -22,39 +22,31 @@ impl Store {
         call: &Call,
         input: SubDistrictInput,
     ) -> Result<SubDistrict, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let name = self.names.sub_district(&input.id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM sub_districts WHERE id = $1",
-            &[&input.id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        let now = louyu_kit::time::now_micros();
-        sqlx::query("INSERT INTO sub_districts (id, display_name, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-            .bind(&input.id)
-            .bind(&input.display_name)
-            .bind(i64::from(input.kind as i32))
-            .bind(now)
-            .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let name = self.names.sub_district(&input.id);
+            // The primary key says whether it exists (ALREADY_EXISTS).
+            let now = louyu_kit::time::now_micros();
+            sqlx::query("INSERT INTO sub_districts (id, display_name, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+                .bind(&input.id)
+                .bind(&input.display_name)
+                .bind(i64::from(input.kind as i32))
+                .bind(now)
+                .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            let created = SubDistrict {
+                name: name.clone(),
+                display_name: input.display_name,
+                kind: input.kind as i32,
+                create_time: Some(louyu_kit::time::timestamp_from_micros(now)),
+                update_time: Some(louyu_kit::time::timestamp_from_micros(now)),
+            };
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        let created = SubDistrict {
-            name: name.clone(),
-            display_name: input.display_name,
-            kind: input.kind as i32,
-            create_time: Some(louyu_kit::time::timestamp_from_micros(now)),
-            update_time: Some(louyu_kit::time::timestamp_from_micros(now)),
-        };
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
     }
 
     pub async fn get_sub_district(&self, id: &str) -> Result<SubDistrict, RegistryError> {

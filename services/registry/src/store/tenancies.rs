@@ -34,17 +34,17 @@ impl Store {
         call: &Call,
         input: TenancyInput,
     ) -> Result<Tenancy, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let (created, event) = self
-            .start_tenancy(&mut transaction, &input, "tenancy")
-            .await?;
-        let name = created.name.clone();
-        self.finish(transaction, call, &name, &created, vec![event])
-            .await?;
-        Ok(created)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let (created, event) = self
+                .start_tenancy(&mut transaction, &input, "tenancy")
+                .await?;
+            let name = created.name.clone();
+            self.finish(transaction, call, &name, &created, vec![event])
+                .await?;
+            Ok(created)
+        })
+        .await
     }
 
     /// Starts a tenancy inside a transaction: the enterprise must be active
@@ -133,17 +133,17 @@ impl Store {
         end_date: time::Date,
         reason: &str,
     ) -> Result<Tenancy, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let (ended, event) = self
-            .finish_tenancy(&mut transaction, id, end_date, reason, "end_date")
-            .await?;
-        let name = ended.name.clone();
-        self.finish(transaction, call, &name, &ended, vec![event])
-            .await?;
-        Ok(ended)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let (ended, event) = self
+                .finish_tenancy(&mut transaction, id, end_date, reason, "end_date")
+                .await?;
+            let name = ended.name.clone();
+            self.finish(transaction, call, &name, &ended, vec![event])
+                .await?;
+            Ok(ended)
+        })
+        .await
     }
 
     /// Ends the `from` tenancy on `move_date` and starts `to`, for the same
@@ -155,51 +155,51 @@ impl Store {
         to: TenancyInput,
         move_date: time::Date,
     ) -> Result<Tenancy, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let from = self.tenancy_in(&mut transaction, from_id).await?;
-        if from.enterprise != self.names.enterprise(to.uscc.as_str()) {
-            return Err(InvalidArgument::new(
-                "to_tenancy.enterprise",
-                "须与原租约为同一企业 must be the enterprise of from_tenancy",
-            )
-            .into());
-        }
-        // The lock order of start_tenancy (enterprise, then units by id),
-        // taken before the old tenancy ends: two moves that swap units wait
-        // for each other here instead of deadlocking on the units' indexes.
-        self.enterprise_in(&mut transaction, to.uscc.as_str(), RowLock::ForUpdate)
-            .await?;
-        let (from_building, from_unit) = self.names.parse_unit("from_tenancy", &from.unit)?;
-        let mut units = [
-            (from_building.as_str(), from_unit.as_str()),
-            (to.building_id.as_str(), to.unit_id.as_str()),
-        ];
-        units.sort_unstable();
-        for (building_id, unit_id) in units {
-            self.unit_in(&mut transaction, building_id, unit_id, RowLock::ForUpdate)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let from = self.tenancy_in(&mut transaction, from_id).await?;
+            if from.enterprise != self.names.enterprise(to.uscc.as_str()) {
+                return Err(InvalidArgument::new(
+                    "to_tenancy.enterprise",
+                    "须与原租约为同一企业 must be the enterprise of from_tenancy",
+                )
+                .into());
+            }
+            // The lock order of start_tenancy (enterprise, then units by id),
+            // taken before the old tenancy ends: two moves that swap units wait
+            // for each other here instead of deadlocking on the units' indexes.
+            self.enterprise_in(&mut transaction, to.uscc.as_str(), RowLock::ForUpdate)
                 .await?;
-        }
-        let new_unit = self.names.unit(&to.building_id, &to.unit_id);
-        let reason = format!("迁至 moved to {new_unit}");
-        let (_, ended_event) = self
-            .finish_tenancy(&mut transaction, from_id, move_date, &reason, "move_date")
+            let (from_building, from_unit) = self.names.parse_unit("from_tenancy", &from.unit)?;
+            let mut units = [
+                (from_building.as_str(), from_unit.as_str()),
+                (to.building_id.as_str(), to.unit_id.as_str()),
+            ];
+            units.sort_unstable();
+            for (building_id, unit_id) in units {
+                self.unit_in(&mut transaction, building_id, unit_id, RowLock::ForUpdate)
+                    .await?;
+            }
+            let new_unit = self.names.unit(&to.building_id, &to.unit_id);
+            let reason = format!("迁至 moved to {new_unit}");
+            let (_, ended_event) = self
+                .finish_tenancy(&mut transaction, from_id, move_date, &reason, "move_date")
+                .await?;
+            let (started, started_event) = self
+                .start_tenancy(&mut transaction, &to, "to_tenancy")
+                .await?;
+            let name = started.name.clone();
+            self.finish(
+                transaction,
+                call,
+                &name,
+                &started,
+                vec![ended_event, started_event],
+            )
             .await?;
-        let (started, started_event) = self
-            .start_tenancy(&mut transaction, &to, "to_tenancy")
-            .await?;
-        let name = started.name.clone();
-        self.finish(
-            transaction,
-            call,
-            &name,
-            &started,
-            vec![ended_event, started_event],
-        )
-        .await?;
-        Ok(started)
+            Ok(started)
+        })
+        .await
     }
 
     async fn finish_tenancy(

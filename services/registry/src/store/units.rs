@@ -30,49 +30,49 @@ impl Store {
         id: &str,
         input: UnitInput,
     ) -> Result<Unit, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        if !exists(
-            &mut transaction,
-            "SELECT 1 FROM buildings WHERE id = $1",
-            &[building_id],
-        )
-        .await?
-        {
-            return Err(RegistryError::not_found(self.names.building(building_id)));
-        }
-        let name = self.names.unit(building_id, id);
-        if exists(
-            &mut transaction,
-            "SELECT 1 FROM units WHERE building_id = $1 AND id = $2",
-            &[building_id, id],
-        )
-        .await?
-        {
-            return Err(RegistryError::AlreadyExists { resource: name });
-        }
-        let now = louyu_kit::time::now_micros();
-        sqlx::query(
-            "INSERT INTO units (building_id, id, display_name, floor, area, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(building_id)
-        .bind(id)
-        .bind(&input.display_name)
-        .bind(input.floor)
-        .bind(input.area)
-        .bind(now)
-        .execute(&mut *transaction)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            if !exists(
+                &mut transaction,
+                "SELECT 1 FROM buildings WHERE id = $1",
+                &[building_id],
+            )
+            .await?
+            {
+                return Err(RegistryError::not_found(self.names.building(building_id)));
+            }
+            let name = self.names.unit(building_id, id);
+            if exists(
+                &mut transaction,
+                "SELECT 1 FROM units WHERE building_id = $1 AND id = $2",
+                &[building_id, id],
+            )
+            .await?
+            {
+                return Err(RegistryError::AlreadyExists { resource: name });
+            }
+            let now = louyu_kit::time::now_micros();
+            sqlx::query(
+                "INSERT INTO units (building_id, id, display_name, floor, area, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(building_id)
+            .bind(id)
+            .bind(&input.display_name)
+            .bind(input.floor)
+            .bind(input.area)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| RegistryError::from(error).when_creating(&name))?;
+            let created = self
+                .unit_in(&mut transaction, building_id, id, RowLock::None)
+                .await?;
+            self.finish(transaction, call, &name, &created, Vec::new())
+                .await?;
+            Ok(created)
+        })
         .await
-        .map_err(|error| RegistryError::from(error).when_creating(&name))?;
-        let created = self
-            .unit_in(&mut transaction, building_id, id, RowLock::None)
-            .await?;
-        self.finish(transaction, call, &name, &created, Vec::new())
-            .await?;
-        Ok(created)
     }
 
     pub async fn update_unit(
@@ -82,32 +82,32 @@ impl Store {
         id: &str,
         apply: impl FnOnce(&mut Unit) -> Result<UnitInput, RegistryError>,
     ) -> Result<Unit, RegistryError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let mut unit = self
-            .unit_in(&mut transaction, building_id, id, RowLock::ForUpdate)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let mut unit = self
+                .unit_in(&mut transaction, building_id, id, RowLock::ForUpdate)
+                .await?;
+            let input = apply(&mut unit)?;
+            sqlx::query(
+                "UPDATE units SET display_name = $1, floor = $2, area = $3, updated_at = $4 WHERE building_id = $5 AND id = $6",
+            )
+            .bind(&input.display_name)
+            .bind(input.floor)
+            .bind(input.area)
+            .bind(louyu_kit::time::now_micros())
+            .bind(building_id)
+            .bind(id)
+            .execute(&mut *transaction)
             .await?;
-        let input = apply(&mut unit)?;
-        sqlx::query(
-            "UPDATE units SET display_name = $1, floor = $2, area = $3, updated_at = $4 WHERE building_id = $5 AND id = $6",
-        )
-        .bind(&input.display_name)
-        .bind(input.floor)
-        .bind(input.area)
-        .bind(louyu_kit::time::now_micros())
-        .bind(building_id)
-        .bind(id)
-        .execute(&mut *transaction)
-        .await?;
-        let updated = self
-            .unit_in(&mut transaction, building_id, id, RowLock::None)
-            .await?;
-        let name = updated.name.clone();
-        self.finish(transaction, call, &name, &updated, Vec::new())
-            .await?;
-        Ok(updated)
+            let updated = self
+                .unit_in(&mut transaction, building_id, id, RowLock::None)
+                .await?;
+            let name = updated.name.clone();
+            self.finish(transaction, call, &name, &updated, Vec::new())
+                .await?;
+            Ok(updated)
+        })
+        .await
     }
 
     pub async fn get_unit(&self, building_id: &str, id: &str) -> Result<Unit, RegistryError> {

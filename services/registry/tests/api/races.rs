@@ -3,7 +3,7 @@
 //! and every rule the docs state must still hold.
 
 use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally};
+use louyu_kit::testing::{TestBackend, race, tally, the_one_response};
 use louyu_proto::common::v1::{Event, ListAuditRecordsRequest};
 use louyu_proto::registry::v1::*;
 use tonic::Code;
@@ -53,15 +53,7 @@ async fn twenty_identical_creates_all_get_the_first_response(backend: TestBacken
         }
     })
     .await;
-    assert_eq!(
-        tally(&results, &[]),
-        RACERS,
-        "every caller gets the response"
-    );
-    let first = results[0].as_ref().unwrap();
-    for result in &results {
-        assert_eq!(result.as_ref().unwrap(), first, "byte for byte the same");
-    }
+    let first = the_one_response(&results);
     let events = events_so_far(&mut app, 900).await;
     assert_eq!(
         count_of(&events, "louyu.registry.v1.EnterpriseCreated", &first.name),
@@ -352,6 +344,43 @@ async fn two_moves_from_one_tenancy_leave_one_winner(backend: TestBackend) {
     );
 }
 
+/// A repeated state change, unlike a create, has no key of its own that the
+/// racing copies collide on: each waits on the enterprise's row lock, finds
+/// the old tenancy ended, fails, and is answered with the winner's response.
+async fn twenty_identical_moves_all_get_the_first_response(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    building_with_units(&mut app, 2).await;
+    let code = uscc(5);
+    app.create_enterprise(&code).await;
+    let from = app.start_tenancy(&code, "b-1", "1001").await;
+    let results = race(RACERS, |_| {
+        let mut registry = app.registry.clone();
+        let from = from.name.clone();
+        let to = tenancy(&code, "b-1", "1002");
+        async move {
+            registry
+                .move_enterprise(MoveEnterpriseRequest {
+                    from_tenancy: from,
+                    to_tenancy: Some(to),
+                    move_date: Some(date(2025, 6, 30)),
+                    request_id: "same-move".to_owned(),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    })
+    .await;
+    the_one_response(&results);
+    let events = events_so_far(&mut app, 902).await;
+    assert_eq!(
+        count_of(&events, "louyu.registry.v1.TenancyEnded", &from.name),
+        1,
+        "the old tenancy ends once"
+    );
+}
+
 async fn two_moves_that_swap_units_end_without_an_internal_error(backend: TestBackend) {
     let Some(mut app) = spawn_app(backend).await else {
         return;
@@ -620,6 +649,7 @@ backend_tests!(
     creates_of_one_id_leave_one_winner_for_every_kind_of_resource,
     concurrent_masked_updates_each_change_only_their_field,
     two_moves_from_one_tenancy_leave_one_winner,
+    twenty_identical_moves_all_get_the_first_response,
     two_moves_that_swap_units_end_without_an_internal_error,
     moving_out_while_a_tenancy_starts_leaves_no_active_tenancy,
     tenancies_of_one_unit_started_at_once_leave_one_tenant,

@@ -4,7 +4,7 @@ use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
-use louyu_kit::page::{self, Order, PageQuery};
+use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
@@ -50,27 +50,27 @@ impl Store {
         call: &Call,
         input: DemandInput,
     ) -> Result<CreateDemandResponse, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let raised = self
-            .raise_demand(&mut transaction, &call.context, &input, None)
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let raised = self
+                .raise_demand(&mut transaction, &call.context, &input, None)
+                .await?;
+            let response = CreateDemandResponse {
+                demand: Some(raised.demand.clone()),
+                linked: raised.linked,
+            };
+            let name = raised.demand.name.clone();
+            self.finish(
+                transaction,
+                call,
+                &name,
+                &response,
+                raised.event.into_iter().collect(),
+            )
             .await?;
-        let response = CreateDemandResponse {
-            demand: Some(raised.demand.clone()),
-            linked: raised.linked,
-        };
-        let name = raised.demand.name.clone();
-        self.finish(
-            transaction,
-            call,
-            &name,
-            &response,
-            raised.event.into_iter().collect(),
-        )
-        .await?;
-        Ok(response)
+            Ok(response)
+        })
+        .await
     }
 
     /// Raises a demand, or links the report to the open demand of the same
@@ -222,55 +222,55 @@ impl Store {
         to: DemandStatus,
         reason: &str,
     ) -> Result<Demand, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        self.lock_demands(&mut transaction, &[id]).await?;
-        let current = self.demand_in(&mut transaction, id).await?;
-        let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
-        if !lifecycle::allowed(from, to) {
-            return Err(VisitsError::FailedPrecondition(format!(
-                "需求状态不能从{} 变为 {} a demand cannot move from {} to {}",
-                from.as_str_name(),
-                to.as_str_name(),
-                from.as_str_name(),
-                to.as_str_name()
-            )));
-        }
-        if to == DemandStatus::Reopened
-            && let Some(open) = self.open_demand_like(&mut transaction, &current).await?
-        {
-            // The index on open demands would refuse the reopen anyway; this
-            // read only lets the refusal name the demand to merge with.
-            let open = self.names.name("demands", &open);
-            return Err(VisitsError::FailedPrecondition(format!(
-                "该企业已有同类未办结需求 {open}，请用 MergeDemands 将本需求并入该需求 \
-                 the enterprise has another open demand of this category, {open}: \
-                 merge this one into it with MergeDemands instead (name {open}, duplicate {})",
-                current.name
-            )));
-        }
-        let (updated, event) = self
-            .change_status(
-                &mut transaction,
-                &current,
-                from,
-                to,
-                &call.context.actor,
-                reason,
-                None,
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            self.lock_demands(&mut transaction, &[id]).await?;
+            let current = self.demand_in(&mut transaction, id).await?;
+            let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
+            if !lifecycle::allowed(from, to) {
+                return Err(VisitsError::FailedPrecondition(format!(
+                    "需求状态不能从{} 变为 {} a demand cannot move from {} to {}",
+                    from.as_str_name(),
+                    to.as_str_name(),
+                    from.as_str_name(),
+                    to.as_str_name()
+                )));
+            }
+            if to == DemandStatus::Reopened
+                && let Some(open) = self.open_demand_like(&mut transaction, &current).await?
+            {
+                // The index on open demands would refuse the reopen anyway; this
+                // read only lets the refusal name the demand to merge with.
+                let open = self.names.name("demands", &open);
+                return Err(VisitsError::FailedPrecondition(format!(
+                    "该企业已有同类未办结需求 {open}，请用 MergeDemands 将本需求并入该需求 \
+                     the enterprise has another open demand of this category, {open}: \
+                     merge this one into it with MergeDemands instead (name {open}, duplicate {})",
+                    current.name
+                )));
+            }
+            let (updated, event) = self
+                .change_status(
+                    &mut transaction,
+                    &current,
+                    from,
+                    to,
+                    &call.context.actor,
+                    reason,
+                    None,
+                )
+                .await?;
+            self.finish(
+                transaction,
+                call,
+                &updated.name.clone(),
+                &updated,
+                vec![event],
             )
             .await?;
-        self.finish(
-            transaction,
-            call,
-            &updated.name.clone(),
-            &updated,
-            vec![event],
-        )
-        .await?;
-        Ok(updated)
+            Ok(updated)
+        })
+        .await
     }
 
     /// Merges `duplicate` into `keep`: the duplicate's reports move over and
@@ -285,104 +285,104 @@ impl Store {
         duplicate: &str,
         reason: &str,
     ) -> Result<Demand, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        self.lock_demands(&mut transaction, &[keep, duplicate])
-            .await?;
-        let kept = self.demand_in(&mut transaction, keep).await?;
-        let merged = self.demand_in(&mut transaction, duplicate).await?;
-        if kept.enterprise != merged.enterprise {
-            return Err(InvalidArgument::new(
-                "duplicate",
-                "只能合并同一企业的需求 must be a demand of the same enterprise",
-            )
-            .into());
-        }
-        let merged_status =
-            DemandStatus::try_from(merged.status).unwrap_or(DemandStatus::Unspecified);
-        let kept_status = DemandStatus::try_from(kept.status).unwrap_or(DemandStatus::Unspecified);
-        if !lifecycle::may_merge(kept_status, merged_status) {
-            return Err(VisitsError::FailedPrecondition(
-                "只能合并未办结的需求，或一个已办结（企业反映未解决）与一个未办结的需求 \
-                 only open demands can be merged, or one resolved demand the enterprise says is not solved with an open one"
-                    .to_owned(),
-            ));
-        }
-        let reopens = kept_status == DemandStatus::Resolved;
-        let merges_resolved = merged_status == DemandStatus::Resolved;
-        if (reopens || merges_resolved) && reason.is_empty() {
-            return Err(InvalidArgument::new(
-                "reason",
-                "合并已办结的需求时必须填写企业反映未解决的情况 is required when a resolved demand is merged: why the enterprise says it is not solved",
-            )
-            .into());
-        }
-        if !reopens {
-            // Holds the kept demand open until commit: a concurrent change
-            // of its status makes this merge lose instead of filing reports
-            // under a demand that just closed.
-            let held =
-                sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2 AND status = $3")
-                    .bind(louyu_kit::time::now_micros())
-                    .bind(keep)
-                    .bind(i64::from(kept_status as i32))
-                    .execute(&mut *transaction)
-                    .await?;
-            if held.rows_affected() != 1 {
-                return Err(VisitsError::Conflict);
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            self.lock_demands(&mut transaction, &[keep, duplicate])
+                .await?;
+            let kept = self.demand_in(&mut transaction, keep).await?;
+            let merged = self.demand_in(&mut transaction, duplicate).await?;
+            if kept.enterprise != merged.enterprise {
+                return Err(InvalidArgument::new(
+                    "duplicate",
+                    "只能合并同一企业的需求 must be a demand of the same enterprise",
+                )
+                .into());
             }
-        }
-        sqlx::query("UPDATE demand_reports SET demand_id = $1 WHERE demand_id = $2")
-            .bind(keep)
-            .bind(duplicate)
-            .execute(&mut *transaction)
-            .await?;
-        let why = if merges_resolved {
-            format!(
-                "企业反映未解决，合并至 the enterprise says it is not solved; merged into {}: {reason}",
-                kept.name
-            )
-        } else {
-            format!("合并至 merged into {}: {reason}", kept.name)
-        };
-        let (_, withdrawn) = self
-            .change_status(
-                &mut transaction,
-                &merged,
-                merged_status,
-                DemandStatus::Withdrawn,
-                &call.context.actor,
-                &why,
-                Some(keep),
-            )
-            .await?;
-        let mut events = vec![withdrawn];
-        if reopens {
-            // After the duplicate is withdrawn, so that the two never stand
-            // open together against the one-open-demand-per-category index.
-            let why = format!(
-                "企业反映未解决，并入 the enterprise says it is not solved; merged in {}: {reason}",
-                merged.name
-            );
-            let (_, reopened) = self
+            let merged_status =
+                DemandStatus::try_from(merged.status).unwrap_or(DemandStatus::Unspecified);
+            let kept_status = DemandStatus::try_from(kept.status).unwrap_or(DemandStatus::Unspecified);
+            if !lifecycle::may_merge(kept_status, merged_status) {
+                return Err(VisitsError::FailedPrecondition(
+                    "只能合并未办结的需求，或一个已办结（企业反映未解决）与一个未办结的需求 \
+                     only open demands can be merged, or one resolved demand the enterprise says is not solved with an open one"
+                        .to_owned(),
+                ));
+            }
+            let reopens = kept_status == DemandStatus::Resolved;
+            let merges_resolved = merged_status == DemandStatus::Resolved;
+            if (reopens || merges_resolved) && reason.is_empty() {
+                return Err(InvalidArgument::new(
+                    "reason",
+                    "合并已办结的需求时必须填写企业反映未解决的情况 is required when a resolved demand is merged: why the enterprise says it is not solved",
+                )
+                .into());
+            }
+            if !reopens {
+                // Holds the kept demand open until commit: a concurrent change
+                // of its status makes this merge lose instead of filing reports
+                // under a demand that just closed.
+                let held =
+                    sqlx::query("UPDATE demands SET updated_at = $1 WHERE id = $2 AND status = $3")
+                        .bind(louyu_kit::time::now_micros())
+                        .bind(keep)
+                        .bind(i64::from(kept_status as i32))
+                        .execute(&mut *transaction)
+                        .await?;
+                if held.rows_affected() != 1 {
+                    return Err(VisitsError::Conflict);
+                }
+            }
+            sqlx::query("UPDATE demand_reports SET demand_id = $1 WHERE demand_id = $2")
+                .bind(keep)
+                .bind(duplicate)
+                .execute(&mut *transaction)
+                .await?;
+            let why = if merges_resolved {
+                format!(
+                    "企业反映未解决，合并至 the enterprise says it is not solved; merged into {}: {reason}",
+                    kept.name
+                )
+            } else {
+                format!("合并至 merged into {}: {reason}", kept.name)
+            };
+            let (_, withdrawn) = self
                 .change_status(
                     &mut transaction,
-                    &kept,
-                    kept_status,
-                    DemandStatus::Reopened,
+                    &merged,
+                    merged_status,
+                    DemandStatus::Withdrawn,
                     &call.context.actor,
                     &why,
-                    None,
+                    Some(keep),
                 )
                 .await?;
-            events.push(reopened);
-        }
-        let kept = self.demand_in(&mut transaction, keep).await?;
-        self.finish(transaction, call, &kept.name.clone(), &kept, events)
-            .await?;
-        Ok(kept)
+            let mut events = vec![withdrawn];
+            if reopens {
+                // After the duplicate is withdrawn, so that the two never stand
+                // open together against the one-open-demand-per-category index.
+                let why = format!(
+                    "企业反映未解决，并入 the enterprise says it is not solved; merged in {}: {reason}",
+                    merged.name
+                );
+                let (_, reopened) = self
+                    .change_status(
+                        &mut transaction,
+                        &kept,
+                        kept_status,
+                        DemandStatus::Reopened,
+                        &call.context.actor,
+                        &why,
+                        None,
+                    )
+                    .await?;
+                events.push(reopened);
+            }
+            let kept = self.demand_in(&mut transaction, keep).await?;
+            self.finish(transaction, call, &kept.name.clone(), &kept, events)
+                .await?;
+            Ok(kept)
+        })
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -491,25 +491,41 @@ impl Store {
         .await?
         .ok_or_else(|| VisitsError::not_found(self.names.name("demands", id)))?;
         let mut demand = self.demand_from_row(&row)?;
-        self.fill_demand(connection, &mut demand, id).await?;
+        self.fill_demands(connection, std::slice::from_mut(&mut demand))
+            .await?;
         Ok(demand)
     }
 
-    async fn fill_demand(
+    /// Fills the reports and history of a page of demands: one query per
+    /// child table for the whole page.
+    async fn fill_demands(
         &self,
         connection: &mut AnyConnection,
-        demand: &mut Demand,
-        id: &str,
+        demands: &mut [Demand],
     ) -> Result<(), VisitsError> {
-        let reports = sqlx::query(
-            "SELECT visit_id, description, actor, reported_at FROM demand_reports WHERE demand_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        demand.reports = reports
+        let ids: Vec<String> = demands
             .iter()
-            .map(|row| -> Result<DemandReport, VisitsError> {
+            .map(|demand| last_id(&demand.name).to_owned())
+            .collect();
+        let mut reports = ChildRows::fetch(
+            &mut *connection,
+            "SELECT demand_id, visit_id, description, actor, reported_at FROM demand_reports WHERE 1 = 1",
+            "demand_id",
+            &ids,
+            "id",
+        )
+        .await?;
+        let mut history = ChildRows::fetch(
+            &mut *connection,
+            "SELECT demand_id, from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
+             WHERE 1 = 1",
+            "demand_id",
+            &ids,
+            "id",
+        )
+        .await?;
+        for (demand, id) in demands.iter_mut().zip(&ids) {
+            demand.reports = reports.take_as(id, |row| -> Result<DemandReport, VisitsError> {
                 let visit: Option<String> = row.try_get("visit_id")?;
                 Ok(DemandReport {
                     visit: visit
@@ -519,19 +535,9 @@ impl Store {
                     actor: row.try_get("actor")?,
                     report_time: timestamp(row.try_get("reported_at")?),
                 })
-            })
-            .collect::<Result<_, _>>()?;
-        demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
-        let rows = sqlx::query(
-            "SELECT from_status, to_status, actor, reason, changed_at FROM demand_status_changes \
-             WHERE demand_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        demand.history = rows
-            .iter()
-            .map(|row| -> Result<StatusChange, VisitsError> {
+            })?;
+            demand.report_count = i32::try_from(demand.reports.len()).unwrap_or(i32::MAX);
+            demand.history = history.take_as(id, |row| -> Result<StatusChange, VisitsError> {
                 Ok(StatusChange {
                     from_status: int32(row, "from_status")?,
                     to_status: int32(row, "to_status")?,
@@ -539,8 +545,8 @@ impl Store {
                     reason: row.try_get("reason")?,
                     time: timestamp(row.try_get("changed_at")?),
                 })
-            })
-            .collect::<Result<_, _>>()?;
+            })?;
+        }
         Ok(())
     }
 
@@ -562,10 +568,7 @@ impl Store {
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
-        for demand in &mut demands {
-            let id = last_id(&demand.name).to_owned();
-            self.fill_demand(&mut connection, demand, &id).await?;
-        }
+        self.fill_demands(&mut connection, &mut demands).await?;
         Ok((demands, next))
     }
 

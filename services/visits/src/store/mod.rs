@@ -49,13 +49,19 @@ impl Store {
         Ok(mutation::replayed(&self.db, call).await?)
     }
 
-    /// Begins a mutation; when the call repeats an earlier one, returns that
-    /// call's response instead.
-    async fn begin<R: prost::Message + Default>(
+    /// Begins a mutation's transaction.
+    async fn begin(&self) -> Result<Tx, VisitsError> {
+        Ok(mutation::begin(&self.db).await?)
+    }
+
+    /// Runs a mutation; when it fails, a call under the same `request_id`
+    /// that committed answers instead (see [`mutation::settle`]).
+    async fn settle<R: prost::Message + Default>(
         &self,
         call: &Call,
-    ) -> Result<(Tx, Option<R>), VisitsError> {
-        Ok(mutation::begin(&self.db, call).await?)
+        mutation: impl Future<Output = Result<R, VisitsError>>,
+    ) -> Result<R, VisitsError> {
+        mutation::settle(&self.db, call, mutation).await
     }
 
     /// Records the key, the audit record and the events, and commits.

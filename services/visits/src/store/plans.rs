@@ -256,27 +256,27 @@ impl Store {
         call: &Call,
         cadence: Cadence,
     ) -> Result<CadencePolicy, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        sqlx::query(
-            "UPDATE cadence_policy SET red_days = $1, orange_days = $2, yellow_days = $3, blue_days = $4, \
-             green_days = $5, default_days = $6, updated_at = $7 WHERE id = 1",
-        )
-        .bind(cadence.red)
-        .bind(cadence.orange)
-        .bind(cadence.yellow)
-        .bind(cadence.blue)
-        .bind(cadence.green)
-        .bind(cadence.ungraded)
-        .bind(louyu_kit::time::now_micros())
-        .execute(&mut *transaction)
-        .await?;
-        let name = self.cadence_policy_name();
-        let policy = cadence.to_policy(name.clone());
-        self.finish(transaction, call, &name, &policy, Vec::new())
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            sqlx::query(
+                "UPDATE cadence_policy SET red_days = $1, orange_days = $2, yellow_days = $3, blue_days = $4, \
+                 green_days = $5, default_days = $6, updated_at = $7 WHERE id = 1",
+            )
+            .bind(cadence.red)
+            .bind(cadence.orange)
+            .bind(cadence.yellow)
+            .bind(cadence.blue)
+            .bind(cadence.green)
+            .bind(cadence.ungraded)
+            .bind(louyu_kit::time::now_micros())
+            .execute(&mut *transaction)
             .await?;
-        Ok(policy)
+            let name = self.cadence_policy_name();
+            let policy = cadence.to_policy(name.clone());
+            self.finish(transaction, call, &name, &policy, Vec::new())
+                .await?;
+            Ok(policy)
+        })
+        .await
     }
 }

@@ -1,7 +1,7 @@
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
-use louyu_kit::page::{self, Order, PageQuery};
+use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -45,70 +45,70 @@ impl Store {
         visit: VisitInput,
         demands: Vec<DemandInput>,
     ) -> Result<SubmitVisitResponse, VisitsError> {
-        let (mut transaction, replayed) = self.begin(call).await?;
-        if let Some(response) = replayed {
-            return Ok(response);
-        }
-        let id = louyu_kit::names::generate_time_ordered_id("v");
-        let now = louyu_kit::time::now_micros();
-        sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(&visit.building_id)
-            .bind(visit.visit_time)
-            .bind(i64::from(visit.kind as i32))
-            .bind(&visit.notes)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
-        for (position, staff_id) in visit.staff_ids.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO visit_staff (visit_id, staff_id, position) VALUES ($1, $2, $3)",
-            )
-            .bind(&id)
-            .bind(staff_id)
-            .bind(position as i64)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        for (position, observation) in visit.observations.iter().enumerate() {
-            insert_observation(&mut transaction, &id, position, observation).await?;
-            self.record_visit_on_plan(
-                &mut transaction,
-                &observation.uscc,
-                &visit.building_id,
-                visit.visit_time,
-            )
-            .await?;
-        }
-        let mut events = Vec::new();
-        let mut raised = Vec::new();
-        for demand in demands {
-            let linked = self
-                .raise_demand(&mut transaction, &call.context, &demand, Some(&id))
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            let id = louyu_kit::names::generate_time_ordered_id("v");
+            let now = louyu_kit::time::now_micros();
+            sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&id)
+                .bind(&visit.building_id)
+                .bind(visit.visit_time)
+                .bind(i64::from(visit.kind as i32))
+                .bind(&visit.notes)
+                .bind(now)
+                .execute(&mut *transaction)
                 .await?;
-            if let Some(event) = linked.event {
-                events.push(event);
+            for (position, staff_id) in visit.staff_ids.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO visit_staff (visit_id, staff_id, position) VALUES ($1, $2, $3)",
+                )
+                .bind(&id)
+                .bind(staff_id)
+                .bind(position as i64)
+                .execute(&mut *transaction)
+                .await?;
             }
-            raised.push(linked.demand);
-        }
-        let recorded = self.visit_in(&mut transaction, &id).await?;
-        events.insert(
-            0,
-            NewEvent::new(
-                &recorded.name,
-                &VisitRecorded {
-                    visit: Some(recorded.clone()),
-                },
-            ),
-        );
-        let response = SubmitVisitResponse {
-            visit: Some(recorded),
-            demands: raised,
-        };
-        let name = self.names.name("visits", &id);
-        self.finish(transaction, call, &name, &response, events)
-            .await?;
-        Ok(response)
+            for (position, observation) in visit.observations.iter().enumerate() {
+                insert_observation(&mut transaction, &id, position, observation).await?;
+                self.record_visit_on_plan(
+                    &mut transaction,
+                    &observation.uscc,
+                    &visit.building_id,
+                    visit.visit_time,
+                )
+                .await?;
+            }
+            let mut events = Vec::new();
+            let mut raised = Vec::new();
+            for demand in demands {
+                let linked = self
+                    .raise_demand(&mut transaction, &call.context, &demand, Some(&id))
+                    .await?;
+                if let Some(event) = linked.event {
+                    events.push(event);
+                }
+                raised.push(linked.demand);
+            }
+            let recorded = self.visit_in(&mut transaction, &id).await?;
+            events.insert(
+                0,
+                NewEvent::new(
+                    &recorded.name,
+                    &VisitRecorded {
+                        visit: Some(recorded.clone()),
+                    },
+                ),
+            );
+            let response = SubmitVisitResponse {
+                visit: Some(recorded),
+                demands: raised,
+            };
+            let name = self.names.name("visits", &id);
+            self.finish(transaction, call, &name, &response, events)
+                .await?;
+            Ok(response)
+        })
+        .await
     }
 
     pub async fn get_visit(&self, id: &str) -> Result<Visit, VisitsError> {
@@ -129,48 +129,61 @@ impl Store {
         .await?
         .ok_or_else(|| VisitsError::not_found(self.names.name("visits", id)))?;
         let mut visit = self.visit_from_row(&row)?;
-        self.fill_visit(connection, &mut visit, id).await?;
+        self.fill_visits(connection, std::slice::from_mut(&mut visit))
+            .await?;
         Ok(visit)
     }
 
-    async fn fill_visit(
+    /// Fills the staff, observations and demands of a page of visits: one
+    /// query per child table for the whole page.
+    async fn fill_visits(
         &self,
         connection: &mut AnyConnection,
-        visit: &mut Visit,
-        id: &str,
+        visits: &mut [Visit],
     ) -> Result<(), VisitsError> {
-        let staff: Vec<String> = sqlx::query_scalar(
-            "SELECT staff_id FROM visit_staff WHERE visit_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        visit.staff = staff
+        let ids: Vec<String> = visits
             .iter()
-            .map(|staff_id| self.names.name("staff", staff_id))
+            .map(|visit| last_id(&visit.name).to_owned())
             .collect();
-        let rows = sqlx::query(
-            "SELECT uscc, lease_months_left, lease_renewed, relocation_intent, relocation_destination, expansion_need, \
-             expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
-             WHERE visit_id = $1 ORDER BY position",
+        let mut staff = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, staff_id FROM visit_staff WHERE 1 = 1",
+            "visit_id",
+            &ids,
+            "position",
         )
-        .bind(id)
-        .fetch_all(&mut *connection)
         .await?;
-        visit.observations = rows
-            .iter()
-            .map(|row| self.observation_from_row(row))
-            .collect::<Result<_, _>>()?;
-        let demands: Vec<String> = sqlx::query_scalar(
-            "SELECT demand_id FROM demand_reports WHERE visit_id = $1 ORDER BY id",
+        let mut observations = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, uscc, lease_months_left, lease_renewed, relocation_intent, relocation_destination, \
+             expansion_need, expansion_fit, headcount_trend, business_trend, satisfaction, notes FROM observations \
+             WHERE 1 = 1",
+            "visit_id",
+            &ids,
+            "position",
         )
-        .bind(id)
-        .fetch_all(&mut *connection)
         .await?;
-        visit.demands = demands
-            .iter()
-            .map(|demand_id| self.names.name("demands", demand_id))
-            .collect();
+        let mut demands = ChildRows::fetch(
+            &mut *connection,
+            "SELECT visit_id, demand_id FROM demand_reports WHERE 1 = 1",
+            "visit_id",
+            &ids,
+            "id",
+        )
+        .await?;
+        for (visit, id) in visits.iter_mut().zip(&ids) {
+            visit.staff = staff.take_as(id, |row| -> Result<_, VisitsError> {
+                Ok(self
+                    .names
+                    .name("staff", &row.try_get::<String, _>("staff_id")?))
+            })?;
+            visit.observations = observations.take_as(id, |row| self.observation_from_row(row))?;
+            visit.demands = demands.take_as(id, |row| -> Result<_, VisitsError> {
+                Ok(self
+                    .names
+                    .name("demands", &row.try_get::<String, _>("demand_id")?))
+            })?;
+        }
         Ok(())
     }
 
@@ -191,10 +204,7 @@ impl Store {
         )
         .await?;
         let mut connection = self.db.pool().acquire().await?;
-        for visit in &mut visits {
-            let id = last_id(&visit.name).to_owned();
-            self.fill_visit(&mut connection, visit, &id).await?;
-        }
+        self.fill_visits(&mut connection, &mut visits).await?;
         Ok((visits, next))
     }
 

@@ -2,7 +2,7 @@
 //! transactions overlap, and the visits service's rules still hold.
 
 use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally};
+use louyu_kit::testing::{TestBackend, race, tally, the_one_response};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
 
@@ -33,15 +33,7 @@ async fn twenty_identical_submissions_all_get_the_first_response(backend: TestBa
         }
     })
     .await;
-    assert_eq!(
-        tally(&results, &[]),
-        RACERS,
-        "every caller gets the response"
-    );
-    let first = results[0].as_ref().unwrap();
-    for result in &results {
-        assert_eq!(result.as_ref().unwrap(), first);
-    }
+    let first = the_one_response(&results);
     let listed = suite
         .visits
         .list_visits(ListVisitsRequest {
