@@ -177,3 +177,42 @@ pub async fn finish<R: prost::Message>(
     db.commit_with_events(transaction).await?;
     Ok(())
 }
+
+/// A service's store, as the mutation path sees it: its database, and its
+/// error, into which the path's own failures turn. Implementing it gives the
+/// store `begin`, `settle` and `finish` as methods.
+pub trait Mutations: Sync {
+    type Error: From<MutationError> + std::fmt::Display + Send;
+
+    fn db(&self) -> &Db;
+
+    /// Begins a mutation's transaction.
+    fn begin(&self) -> impl Future<Output = Result<Tx, Self::Error>> + Send {
+        async move { Ok(begin(self.db()).await?) }
+    }
+
+    /// Runs a mutation; when it fails, a call under the same `request_id`
+    /// that committed answers instead (see [`settle`]).
+    fn settle<R>(
+        &self,
+        call: &Call,
+        mutation: impl Future<Output = Result<R, Self::Error>>,
+    ) -> impl Future<Output = Result<R, Self::Error>>
+    where
+        R: prost::Message + Default,
+    {
+        settle(self.db(), call, mutation)
+    }
+
+    /// Records the key, the audit record and the events, and commits.
+    fn finish<R: prost::Message + Sync>(
+        &self,
+        transaction: Tx,
+        call: &Call,
+        resource: &str,
+        response: &R,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move { Ok(finish(self.db(), transaction, call, resource, response, events).await?) }
+    }
+}

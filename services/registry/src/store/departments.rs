@@ -1,6 +1,7 @@
 use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::ChildRows;
 use louyu_proto::common::v1::DemandCategory;

@@ -1,5 +1,6 @@
 use louyu_kit::db::RowLock;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::ChildRows;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};

@@ -12,10 +12,8 @@ mod sub_districts;
 mod tenancies;
 mod units;
 
-use louyu_kit::db::{Db, Tx};
-use louyu_kit::feed::NewEvent;
+use louyu_kit::db::Db;
 use louyu_kit::filter::SqlQuery;
-use louyu_kit::mutation;
 pub use louyu_kit::page::PageQuery;
 use louyu_kit::page::{self, PageTokens};
 use sqlx::Row;
@@ -41,7 +39,15 @@ pub struct Store {
     page_tokens: PageTokens,
 }
 
-pub use louyu_kit::mutation::Call;
+pub use louyu_kit::mutation::{Call, Mutations};
+
+impl Mutations for Store {
+    type Error = RegistryError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
 
 impl Store {
     pub fn new(db: Db, names: Names, page_tokens: PageTokens) -> Self {
@@ -54,33 +60,6 @@ impl Store {
 
     pub fn names(&self) -> &Names {
         &self.names
-    }
-
-    /// Begins a mutation's transaction.
-    async fn begin(&self) -> Result<Tx, RegistryError> {
-        Ok(mutation::begin(&self.db).await?)
-    }
-
-    /// Runs a mutation; when it fails, a call under the same `request_id`
-    /// that committed answers instead (see [`mutation::settle`]).
-    async fn settle<R: prost::Message + Default>(
-        &self,
-        call: &Call,
-        mutation: impl Future<Output = Result<R, RegistryError>>,
-    ) -> Result<R, RegistryError> {
-        mutation::settle(&self.db, call, mutation).await
-    }
-
-    /// Records the key, the audit record and the events, and commits.
-    async fn finish<R: prost::Message>(
-        &self,
-        transaction: Tx,
-        call: &Call,
-        resource: &str,
-        response: &R,
-        events: Vec<NewEvent>,
-    ) -> Result<(), RegistryError> {
-        Ok(mutation::finish(&self.db, transaction, call, resource, response, events).await?)
     }
 
     /// Runs a List query in name order (see [`page::fetch_page`]).

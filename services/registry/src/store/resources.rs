@@ -1,5 +1,6 @@
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{BuildingResource, NearbyResource, ResourceKind};
 use sqlx::Row;

@@ -1,4 +1,5 @@
 use louyu_kit::filter::SqlQuery;
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{SubDistrict, SubDistrictKind};
 use sqlx::Row;

@@ -2,6 +2,7 @@ use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::{EnterpriseStatus, Tenancy, TenancyState};
 use sqlx::Row;

@@ -1,6 +1,7 @@
 use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_proto::registry::v1::Unit;
 use sqlx::Row;

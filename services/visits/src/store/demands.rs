@@ -3,6 +3,7 @@ use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::common::v1::DemandCategory;

@@ -5,9 +5,7 @@ mod demands;
 mod plans;
 mod visits;
 
-use louyu_kit::db::{Db, Tx};
-use louyu_kit::feed::NewEvent;
-use louyu_kit::mutation;
+use louyu_kit::db::Db;
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::PageTokens;
 
@@ -24,7 +22,15 @@ pub struct Store {
     page_tokens: PageTokens,
 }
 
-pub use louyu_kit::mutation::Call;
+pub use louyu_kit::mutation::{Call, Mutations};
+
+impl Mutations for Store {
+    type Error = VisitsError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
 
 impl Store {
     pub fn new(db: Db, names: DistrictNames, page_tokens: PageTokens) -> Self {
@@ -46,34 +52,7 @@ impl Store {
         &self,
         call: &Call,
     ) -> Result<Option<R>, VisitsError> {
-        Ok(mutation::replayed(&self.db, call).await?)
-    }
-
-    /// Begins a mutation's transaction.
-    async fn begin(&self) -> Result<Tx, VisitsError> {
-        Ok(mutation::begin(&self.db).await?)
-    }
-
-    /// Runs a mutation; when it fails, a call under the same `request_id`
-    /// that committed answers instead (see [`mutation::settle`]).
-    async fn settle<R: prost::Message + Default>(
-        &self,
-        call: &Call,
-        mutation: impl Future<Output = Result<R, VisitsError>>,
-    ) -> Result<R, VisitsError> {
-        mutation::settle(&self.db, call, mutation).await
-    }
-
-    /// Records the key, the audit record and the events, and commits.
-    async fn finish<R: prost::Message>(
-        &self,
-        transaction: Tx,
-        call: &Call,
-        resource: &str,
-        response: &R,
-        events: Vec<NewEvent>,
-    ) -> Result<(), VisitsError> {
-        Ok(mutation::finish(&self.db, transaction, call, resource, response, events).await?)
+        Ok(louyu_kit::mutation::replayed(&self.db, call).await?)
     }
 }
 

@@ -1,4 +1,5 @@
 use louyu_kit::filter::{SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::visits::v1::{CadencePolicy, VisitPlan};
 use sqlx::any::AnyRow;

@@ -1,5 +1,6 @@
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::{self, ChildRows, Order, PageQuery};
 use louyu_proto::visits::v1::*;
