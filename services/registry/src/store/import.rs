@@ -1,7 +1,7 @@
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::db::{RowLock, Tx};
 use louyu_kit::feed::{self, NewEvent};
-use louyu_proto::registry::v1::EnterpriseStatus;
+use louyu_proto::registry::v1::{EnterpriseStatus, ImportRecordsRequest};
 use sqlx::{Acquire, AnyConnection};
 
 use super::{BuildingInput, EnterpriseInput, Store, TenancyInput, UnitInput, exists};
@@ -39,8 +39,6 @@ pub struct RowProblem {
     pub field: String,
     pub message: String,
 }
-
-const METHOD: &str = "ImportRecords";
 
 impl Store {
     /// Applies each row in a savepoint of one transaction: a row that fails
@@ -137,7 +135,8 @@ impl Store {
         let Some(resource) = resource else {
             return Ok(Vec::new());
         };
-        audit::record(connection, context, METHOD, &resource, "").await?;
+        let method = louyu_proto::method_of::<ImportRecordsRequest>();
+        audit::record(connection, context, method, &resource, "").await?;
         Ok(events)
     }
 
