@@ -2,10 +2,10 @@
 //! one at a time; on PostgreSQL (READ COMMITTED) these transactions overlap,
 //! and every rule the docs state must still hold.
 
-use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally};
 use louyu_proto::common::v1::{Event, ListAuditRecordsRequest};
 use louyu_proto::registry::v1::*;
+use louyu_testkit::backend_tests;
+use louyu_testkit::{TestBackend, race, tally};
 use tonic::Code;
 
 use crate::helpers::*;

@@ -1,7 +1,7 @@
-use louyu_kit::backend_tests;
-use louyu_kit::testing::TestBackend;
 use louyu_proto::common::v1::{ListAuditRecordsRequest, WatchEventsRequest};
 use louyu_proto::registry::v1::*;
+use louyu_testkit::TestBackend;
+use louyu_testkit::backend_tests;
 use tokio_stream::StreamExt;
 use tonic::Request;
 use tonic_health::pb::HealthCheckRequest;
@@ -363,7 +363,7 @@ async fn a_stopping_server_answers_not_serving_for_the_drain_delay(backend: Test
             .status;
         Ok::<_, Box<dyn std::error::Error>>(status)
     };
-    louyu_kit::testing::eventually("health turns NOT_SERVING", || async {
+    louyu_testkit::eventually("health turns NOT_SERVING", || async {
         check().await.ok() == Some(ServingStatus::NotServing as i32)
     })
     .await;
