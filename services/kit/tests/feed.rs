@@ -220,6 +220,32 @@ async fn wait_until_applied(consumer_db: &Db, count: i64) {
         .expect("the consumer catches up");
 }
 
+/// A producer's database and a consumer's, migrated, the consumer's with the
+/// `applied` table [`RecordResource`] fills.
+struct ProducerAndConsumer {
+    producer_db: Db,
+    consumer_db: Db,
+    _databases: (TestDatabase, TestDatabase),
+}
+
+impl ProducerAndConsumer {
+    async fn create(backend: TestBackend) -> Option<Self> {
+        let producer_database = TestDatabase::create(backend).await?;
+        let consumer_database = TestDatabase::create(backend).await?;
+        let producer_db = migrated(&producer_database).await;
+        let consumer_db = migrated(&consumer_database).await;
+        sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
+            .execute(consumer_db.pool())
+            .await
+            .unwrap();
+        Some(Self {
+            producer_db,
+            consumer_db,
+            _databases: (producer_database, consumer_database),
+        })
+    }
+}
+
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -229,18 +255,10 @@ fn free_port() -> SocketAddr {
 
 async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: TestBackend) {
     louyu_kit::telemetry::init_for_tests();
-    let Some(producer_database) = TestDatabase::create(backend).await else {
+    let Some(pair) = ProducerAndConsumer::create(backend).await else {
         return;
     };
-    let Some(consumer_database) = TestDatabase::create(backend).await else {
-        return;
-    };
-    let producer_db = migrated(&producer_database).await;
-    let consumer_db = migrated(&consumer_database).await;
-    sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
-        .execute(consumer_db.pool())
-        .await
-        .unwrap();
+    let (producer_db, consumer_db) = (pair.producer_db.clone(), pair.consumer_db.clone());
     append_committed(&producer_db, 0..10).await;
 
     // The consumer starts while its producer is down, and retries.
@@ -319,18 +337,10 @@ async fn a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_on
     backend: TestBackend,
 ) {
     louyu_kit::telemetry::init_for_tests();
-    let Some(producer_database) = TestDatabase::create(backend).await else {
+    let Some(pair) = ProducerAndConsumer::create(backend).await else {
         return;
     };
-    let Some(consumer_database) = TestDatabase::create(backend).await else {
-        return;
-    };
-    let producer_db = migrated(&producer_database).await;
-    let consumer_db = migrated(&consumer_database).await;
-    sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
-        .execute(consumer_db.pool())
-        .await
-        .unwrap();
+    let (producer_db, consumer_db) = (pair.producer_db.clone(), pair.consumer_db.clone());
     append_committed(&producer_db, 0..6).await;
     let producer_server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let producer_address = producer_server.local_addr();

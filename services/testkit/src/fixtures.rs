@@ -34,19 +34,25 @@ pub struct District {
     pub e: String,
 }
 
+/// The request that creates the district's street, `nanjingxilu`
+/// (南京西路街道).
+pub fn create_street_request() -> CreateSubDistrictRequest {
+    CreateSubDistrictRequest {
+        parent: DISTRICT.to_owned(),
+        sub_district: Some(SubDistrict {
+            display_name: "南京西路街道".to_owned(),
+            kind: SubDistrictKind::Street as i32,
+            ..SubDistrict::default()
+        }),
+        sub_district_id: "nanjingxilu".to_owned(),
+        request_id: String::new(),
+    }
+}
+
 /// Creates [`District`] in an empty registry.
 pub async fn district(registry: &mut RegistryServiceClient<Channel>) -> District {
     registry
-        .create_sub_district(CreateSubDistrictRequest {
-            parent: DISTRICT.to_owned(),
-            sub_district: Some(SubDistrict {
-                display_name: "南京西路街道".to_owned(),
-                kind: SubDistrictKind::Street as i32,
-                ..SubDistrict::default()
-            }),
-            sub_district_id: "nanjingxilu".to_owned(),
-            request_id: String::new(),
-        })
+        .create_sub_district(create_street_request())
         .await
         .expect("create the sub-district");
     for building in ["b-1", "b-2"] {

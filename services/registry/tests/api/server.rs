@@ -89,14 +89,8 @@ async fn every_change_is_audited_with_who_what_and_the_request_id(backend: TestB
         return;
     };
     let mut request = Request::new(CreateSubDistrictRequest {
-        parent: DISTRICT.to_owned(),
-        sub_district: Some(SubDistrict {
-            display_name: "南京西路街道".to_owned(),
-            kind: SubDistrictKind::Street as i32,
-            ..SubDistrict::default()
-        }),
-        sub_district_id: "nanjingxilu".to_owned(),
         request_id: "req-42".to_owned(),
+        ..louyu_testkit::fixtures::create_street_request()
     });
     request
         .metadata_mut()
