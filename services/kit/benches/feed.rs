@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use louyu_kit::audit::RequestContext;
 use louyu_kit::db::Db;
 use louyu_kit::feed::{self, NewEvent};
-use louyu_kit::testing::{TestBackend, TestDatabase};
+use louyu_testkit::{TestBackend, TestDatabase};
 
 const EVENTS_PER_WRITER: usize = 250;
 

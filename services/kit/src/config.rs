@@ -236,6 +236,19 @@ impl Config {
             .unwrap_or_else(|| format!("127.0.0.1:{}", service.default_port()))
     }
 
+    /// Points the URL where the other services find `service` at `url`
+    /// (`louyu up` and the test sandbox, once every listener is bound). The
+    /// gateway is reached by people, not by services: it has no such URL.
+    pub fn set_peer_url(&mut self, service: ServiceName, url: String) {
+        match service {
+            ServiceName::Registry => self.registry_url = url,
+            ServiceName::Visits => self.visits_url = url,
+            ServiceName::Risk => self.risk_url = url,
+            ServiceName::Referral => self.referral_url = url,
+            ServiceName::Gateway => {}
+        }
+    }
+
     pub fn database_url(&self, service: ServiceName) -> SecretString {
         self.database_url
             .clone()

@@ -12,11 +12,12 @@
 //! from their append to their commit, so services append events last.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedService;
 use louyu_proto::common::v1::{Event, WatchEventsRequest, WatchEventsResponse};
@@ -380,6 +381,8 @@ enum ConsumeError {
     },
     #[error("halted: {0}")]
     Halted(String),
+    #[error("the consumer panicked: {0}")]
+    Panicked(String),
 }
 
 /// A consumer's row in `consumer_cursors`.
@@ -427,13 +430,21 @@ impl<H: EventHandler> Consumer<H> {
     /// backoff whenever the producer is unreachable or a step fails. A
     /// consumer whose cursor no longer points into the feed halts: it logs
     /// why, reports [`FeedStatus::Halted`], and waits for an operator to
-    /// resume it ([`resume_from_start`]), checking every `max_backoff`.
+    /// resume it ([`resume_from_start`]), checking every `max_backoff`. A
+    /// panic while following (a handler's bug) is logged as an error and the
+    /// consumer starts again from its cursor after the backoff: the event's
+    /// transaction rolled back, so nothing of it was applied.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         self.halted_gauge().set(0.0);
         let mut backoff = self.initial_backoff;
         while !*shutdown.borrow() {
+            let following = AssertUnwindSafe(self.follow(&mut backoff)).catch_unwind();
             let outcome = tokio::select! {
-                outcome = self.follow(&mut backoff) => outcome,
+                outcome = following => outcome.unwrap_or_else(|panic| {
+                    Err(ConsumeError::Panicked(
+                        crate::hosting::panic_message(panic.as_ref()).to_owned(),
+                    ))
+                }),
                 _ = shutdown.changed() => break,
             };
             match outcome {
@@ -455,6 +466,12 @@ impl<H: EventHandler> Consumer<H> {
                     backoff = self.initial_backoff;
                     continue;
                 }
+                Err(error @ ConsumeError::Panicked(_)) => tracing::error!(
+                    feed = %self.feed,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    error = %error,
+                    "event consumer panicked; restarting it from its cursor"
+                ),
                 Err(error) => tracing::warn!(
                     feed = %self.feed,
                     retry_in_ms = backoff.as_millis() as u64,

@@ -4,7 +4,7 @@
 //! requests that cannot be read, and graceful shutdown (health turns
 //! NOT_SERVING, the server keeps answering for a drain delay, then the
 //! listener closes, streams end and calls in flight drain under a grace
-//! period).
+//! period). [`crate::hosting`] assembles a service's server from these.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,6 +70,11 @@ impl Shutdown {
 
     pub fn subscribe(&self) -> watch::Receiver<bool> {
         self.sender.subscribe()
+    }
+
+    /// Whether the stop signal was given.
+    pub fn is_triggered(&self) -> bool {
+        *self.sender.borrow()
     }
 
     pub async fn wait(&self) {
@@ -183,10 +188,11 @@ impl GrpcServer {
 
     /// Serves `routes` plus health and reflection until `shutdown`, then
     /// drains. `service_names` are the fully qualified gRPC services that
-    /// `routes` serves: health reports each of them (besides the overall
-    /// `""`), and reflection lists them and nothing else. Health stays
-    /// NOT_SERVING until `readiness` is ready.
-    pub async fn serve(
+    /// `routes` serves, as [`crate::hosting::HostBuilder`] recorded them while
+    /// adding each: health reports each of them (besides the overall `""`),
+    /// and reflection lists them and nothing else. Health stays NOT_SERVING
+    /// until `readiness` is ready.
+    pub(crate) async fn serve(
         self,
         routes: Routes,
         service_names: &[&str],

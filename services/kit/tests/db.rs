@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use louyu_kit::db::Db;
-use louyu_kit::testing::{TestBackend, TestDatabase, postgres_server_url};
+use louyu_testkit::{TestBackend, TestDatabase, postgres_server_url};
 use secrecy::SecretString;
 use sqlx::postgres::PgConnectOptions;
 

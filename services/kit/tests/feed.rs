@@ -4,22 +4,22 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use louyu_kit::audit::RequestContext;
-use louyu_kit::backend_tests;
 use louyu_kit::db::Db;
 use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, FeedStatus, NewEvent};
+use louyu_kit::hosting::HostBuilder;
 use louyu_kit::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
-use louyu_kit::testing::{TestBackend, TestDatabase};
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 use louyu_proto::common::v1::{Event, WatchEventsRequest};
+use louyu_testkit::backend_tests;
+use louyu_testkit::{TestBackend, TestDatabase};
 use sqlx::AnyConnection;
-use tonic::service::Routes;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -44,19 +44,11 @@ async fn serve_feed(
     shutdown: &Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     let feed = FeedServer::new(db.clone(), shutdown.subscribe(), Duration::from_millis(200));
-    let routes = Routes::new(EventFeedServiceServer::new(feed));
-    let shutdown = shutdown.clone();
+    let host = HostBuilder::new("producer", server, settings(), shutdown)
+        .add_service(EventFeedServiceServer::new(feed))
+        .build();
     tokio::spawn(async move {
-        server
-            .serve(
-                routes,
-                &["louyu.common.v1.EventFeedService"],
-                &settings(),
-                shutdown,
-                Readiness::ready(),
-            )
-            .await
-            .expect("serve");
+        host.run(Readiness::ready()).await.expect("serve");
     })
 }
 
@@ -228,6 +220,32 @@ async fn wait_until_applied(consumer_db: &Db, count: i64) {
         .expect("the consumer catches up");
 }
 
+/// A producer's database and a consumer's, migrated, the consumer's with the
+/// `applied` table [`RecordResource`] fills.
+struct ProducerAndConsumer {
+    producer_db: Db,
+    consumer_db: Db,
+    _databases: (TestDatabase, TestDatabase),
+}
+
+impl ProducerAndConsumer {
+    async fn create(backend: TestBackend) -> Option<Self> {
+        let producer_database = TestDatabase::create(backend).await?;
+        let consumer_database = TestDatabase::create(backend).await?;
+        let producer_db = migrated(&producer_database).await;
+        let consumer_db = migrated(&consumer_database).await;
+        sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
+            .execute(consumer_db.pool())
+            .await
+            .unwrap();
+        Some(Self {
+            producer_db,
+            consumer_db,
+            _databases: (producer_database, consumer_database),
+        })
+    }
+}
+
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -237,18 +255,10 @@ fn free_port() -> SocketAddr {
 
 async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: TestBackend) {
     louyu_kit::telemetry::init_for_tests();
-    let Some(producer_database) = TestDatabase::create(backend).await else {
+    let Some(pair) = ProducerAndConsumer::create(backend).await else {
         return;
     };
-    let Some(consumer_database) = TestDatabase::create(backend).await else {
-        return;
-    };
-    let producer_db = migrated(&producer_database).await;
-    let consumer_db = migrated(&consumer_database).await;
-    sqlx::query("CREATE TABLE applied (sequence BIGINT PRIMARY KEY, resource TEXT NOT NULL)")
-        .execute(consumer_db.pool())
-        .await
-        .unwrap();
+    let (producer_db, consumer_db) = (pair.producer_db.clone(), pair.consumer_db.clone());
     append_committed(&producer_db, 0..10).await;
 
     // The consumer starts while its producer is down, and retries.
@@ -298,6 +308,79 @@ async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: Te
 
     restarted_stop.trigger();
     consuming.await.unwrap();
+    producer_stop.trigger();
+    serving.await.unwrap();
+}
+
+/// Records like [`RecordResource`], but panics the first time it meets
+/// event 3: a handler's bug that a restart gets past.
+struct PanicsOnceOnEventThree {
+    panicked: Arc<AtomicBool>,
+}
+
+impl EventHandler for PanicsOnceOnEventThree {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if event.sequence == 3 && !self.panicked.swap(true, Ordering::SeqCst) {
+                panic!("a handler bug on event 3");
+            }
+            RecordResource.handle(connection, event).await
+        })
+    }
+}
+
+async fn a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_once(
+    backend: TestBackend,
+) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(pair) = ProducerAndConsumer::create(backend).await else {
+        return;
+    };
+    let (producer_db, consumer_db) = (pair.producer_db.clone(), pair.consumer_db.clone());
+    append_committed(&producer_db, 0..6).await;
+    let producer_server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let producer_address = producer_server.local_addr();
+    let producer_stop = Shutdown::new();
+    let serving = serve_feed(&producer_db, producer_server, &producer_stop).await;
+
+    let panicked = Arc::new(AtomicBool::new(false));
+    let consumer = Consumer::new(
+        "producer",
+        &format!("http://{producer_address}"),
+        consumer_db.clone(),
+        PanicsOnceOnEventThree {
+            panicked: panicked.clone(),
+        },
+    )
+    .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let consumer_stop = Shutdown::new();
+    let host = HostBuilder::new(
+        "consumer",
+        GrpcServer::bind("127.0.0.1:0").await.unwrap(),
+        settings(),
+        &consumer_stop,
+    )
+    .follow(consumer)
+    .build();
+    let running = tokio::spawn(host.run(Readiness::ready()));
+
+    // Event 3's transaction rolled back with the panic; the restarted
+    // consumer applies it, and everything after, exactly once.
+    wait_until_applied(&consumer_db, 6).await;
+    assert!(panicked.load(Ordering::SeqCst), "the handler panicked once");
+    append_committed(&producer_db, 6..8).await;
+    wait_until_applied(&consumer_db, 8).await;
+
+    consumer_stop.trigger();
+    tokio::time::timeout(DEADLINE, running)
+        .await
+        .expect("the consumer's server stops")
+        .expect("its task")
+        .expect("a consumer that recovered leaves the server to end cleanly");
     producer_stop.trigger();
     serving.await.unwrap();
 }
@@ -458,33 +541,20 @@ async fn follow(backend: TestBackend, address: SocketAddr, feed: &str) -> Option
     let status = consumer.status();
     let stop = Shutdown::new();
     // The consumer's own server reports the consumer in its health.
-    let server = GrpcServer::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .report_feed(&feed, consumer.status());
+    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let health_address = server.local_addr();
-    let routes = Routes::new(EventFeedServiceServer::new(FeedServer::new(
-        db.clone(),
-        stop.subscribe(),
-        Duration::from_millis(200),
-    )));
-    let serving_stop = stop.clone();
-    let serving = tokio::spawn(async move {
-        server
-            .serve(
-                routes,
-                &["louyu.common.v1.EventFeedService"],
-                &settings(),
-                serving_stop,
-                Readiness::ready(),
-            )
-            .await
-            .expect("serve");
-    });
-    let consuming = tokio::spawn(consumer.run(stop.subscribe()));
+    let host = HostBuilder::new("consumer", server, settings(), &stop)
+        .add_service(EventFeedServiceServer::new(FeedServer::new(
+            db.clone(),
+            stop.subscribe(),
+            Duration::from_millis(200),
+        )))
+        .follow(consumer)
+        .build();
     let task = tokio::spawn(async move {
-        consuming.await.unwrap();
-        serving.await.unwrap();
+        host.run(Readiness::ready())
+            .await
+            .expect("serve and follow");
     });
     let health = tonic_health::pb::health_client::HealthClient::new(
         tonic::transport::Channel::from_shared(format!("http://{health_address}"))
@@ -506,7 +576,7 @@ impl Following {
     async fn wait_for_cursor(&self, sequence: i64) {
         let db = self.db.clone();
         let name = self.feed.clone();
-        louyu_kit::testing::eventually(&format!("the cursor reaches {sequence}"), || {
+        louyu_testkit::eventually(&format!("the cursor reaches {sequence}"), || {
             let db = db.clone();
             let name = name.clone();
             async move { feed::cursor_of(&db, &name).await.unwrap() == sequence }
@@ -535,7 +605,7 @@ impl Following {
     async fn wait_for_health(&self, expected: tonic_health::ServingStatus) {
         let health = self.health.clone();
         let service = louyu_kit::server::feed_health_name(&self.feed);
-        louyu_kit::testing::eventually(&format!("the feed's health is {expected:?}"), || {
+        louyu_testkit::eventually(&format!("the feed's health is {expected:?}"), || {
             let mut health = health.clone();
             let service = service.clone();
             async move {
@@ -739,6 +809,7 @@ async fn a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it(backend: Tes
 
 backend_tests!(
     a_consumer_halts_when_its_producer_is_restored_from_a_backup,
+    a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_once,
     a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it,
     concurrent_delayed_writers_are_seen_in_order_exactly_once,
     consumer_waits_for_its_producer_and_applies_each_event_once,

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::db::Db;
 use louyu_kit::feed;
+use louyu_kit::hosting;
 use louyu_kit::server::{Readiness, Shutdown};
 use louyu_proto::registry::v1::ImportKind;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -51,6 +52,7 @@ struct Database {
 enum Command {
     /// Serve one service.
     Serve {
+        #[arg(value_parser = Service::parser())]
         service: Service,
         #[command(flatten)]
         settings: Settings,
@@ -62,6 +64,7 @@ enum Command {
     },
     /// Apply a service's database migrations and exit.
     Migrate {
+        #[arg(value_parser = Service::parser())]
         service: Service,
         #[command(flatten)]
         settings: Settings,
@@ -111,6 +114,7 @@ enum FeedAction {
     /// skipping events.
     NewEpoch {
         /// The service whose database was restored.
+        #[arg(value_parser = Service::parser())]
         service: Service,
         #[command(flatten)]
         settings: Settings,
@@ -121,6 +125,7 @@ enum FeedAction {
     /// applies the whole feed again, which changes nothing it had applied.
     Resume {
         /// The service that consumes the feed, e.g. `visits`.
+        #[arg(value_parser = Service::parser())]
         service: Service,
         /// The feed it follows, e.g. `registry`.
         feed: String,
@@ -139,18 +144,39 @@ impl FeedAction {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Service {
-    Registry,
-    Visits,
-}
+/// Every service the binary hosts. Adding a service is one entry here and
+/// its `louyu_kit::hosting::Service` impl: `serve`, `migrate`, `feed` and
+/// `up` treat them all the same, and `up` starts them in any order.
+const SERVICES: [&dyn hosting::Service; 2] = [
+    &louyu_registry::startup::Registry,
+    &louyu_visits::startup::Visits,
+];
+
+/// A service named on the command line: one of [`SERVICES`].
+#[derive(Clone, Copy)]
+struct Service(&'static dyn hosting::Service);
 
 impl Service {
     fn name(self) -> ServiceName {
-        match self {
-            Service::Registry => ServiceName::Registry,
-            Service::Visits => ServiceName::Visits,
-        }
+        self.0.name()
+    }
+
+    fn parser() -> impl clap::builder::TypedValueParser<Value = Service> {
+        use clap::builder::TypedValueParser;
+        let names = SERVICES.map(|service| service.name().as_str());
+        clap::builder::PossibleValuesParser::new(names).map(|name| {
+            let service = SERVICES
+                .into_iter()
+                .find(|service| service.name().as_str() == name)
+                .expect("clap accepts only the listed names");
+            Service(service)
+        })
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name().as_str())
     }
 }
 
@@ -216,11 +242,8 @@ impl Cli {
 
     pub async fn run(self, config: Config) -> anyhow::Result<()> {
         match self.command {
-            Command::Serve { service, .. } => serve(service, &config).await,
-            Command::Migrate { service, .. } => match service {
-                Service::Registry => louyu_registry::startup::migrate(&config).await,
-                Service::Visits => louyu_visits::startup::migrate(&config).await,
-            },
+            Command::Serve { service, .. } => hosting::serve(service.0, &config).await,
+            Command::Migrate { service, .. } => hosting::migrate(service.0, &config).await,
             Command::Feed { action } => feed(action, &config).await,
             Command::Import {
                 kind,
@@ -277,22 +300,6 @@ async fn feed(action: FeedAction, config: &Config) -> anyhow::Result<()> {
     outcome
 }
 
-async fn serve(service: Service, config: &Config) -> anyhow::Result<()> {
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signal();
-    match service {
-        Service::Registry => {
-            let application =
-                louyu_registry::startup::Application::build(config, &shutdown).await?;
-            application.run_until_stopped(shutdown).await
-        }
-        Service::Visits => {
-            let application = louyu_visits::startup::Application::build(config, &shutdown).await?;
-            application.run_until_stopped(shutdown).await
-        }
-    }
-}
-
 /// Every service in one process, each on its own port and database file.
 async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -315,27 +322,32 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     } else {
         Readiness::ready()
     };
-    let registry = louyu_registry::startup::Application::build(&base, &shutdown).await?;
-    let registry_url = format!("http://{}", registry.local_addr());
-    let registry_task =
-        tokio::spawn(registry.run_until_stopped_once_ready(shutdown.clone(), readiness.clone()));
-    // Each service reaches the others at the addresses they actually bound.
-    let mut wired = base.clone();
-    wired.registry_url = registry_url.clone();
-    let visits = louyu_visits::startup::Application::build(&wired, &shutdown).await?;
-    let visits_url = format!("http://{}", visits.local_addr());
-    let visits_task =
-        tokio::spawn(visits.run_until_stopped_once_ready(shutdown.clone(), readiness.clone()));
+    let hosts = hosting::build_together(&SERVICES, &base, &shutdown).await?;
+    let addresses: Vec<String> = SERVICES
+        .iter()
+        .zip(&hosts)
+        .map(|(service, host)| format!("{}=http://{}", service.name().as_str(), host.local_addr()))
+        .collect();
+    let registry_address = SERVICES
+        .iter()
+        .zip(&hosts)
+        .find(|(service, _)| service.name() == ServiceName::Registry)
+        .map(|(_, host)| host.local_addr())
+        .context("the suite has a registry")?;
+    let running: Vec<_> = hosts
+        .into_iter()
+        .map(|host| tokio::spawn(host.run(readiness.clone())))
+        .collect();
     if demo {
-        crate::demo::load(&registry_url, &config.district)
+        crate::demo::load(&format!("http://{registry_address}"), &config.district)
             .await
             .context("cannot load the demo data")?;
         readiness.mark_ready();
     }
-    tracing::info!(registry = %registry_url, visits = %visits_url, "louyu is up; Ctrl-C stops it");
-    let (registry_result, visits_result) = tokio::join!(registry_task, visits_task);
-    registry_result??;
-    visits_result??;
+    tracing::info!(services = %addresses.join(" "), "louyu is up; Ctrl-C stops it");
+    for task in running {
+        task.await??;
+    }
     Ok(())
 }
 

@@ -214,12 +214,12 @@ async fn health_of(address: &str) -> Result<i32, Box<dyn std::error::Error>> {
 /// drain delay, and an open health watch does not hold it for the 600 s grace
 /// period.
 async fn sigterm_drains_then_stops_without_waiting_for_health_watches(
-    backend: louyu_kit::testing::TestBackend,
+    backend: louyu_testkit::TestBackend,
 ) {
     use tokio_stream::StreamExt;
     use tonic_health::pb::health_check_response::ServingStatus;
 
-    let Some(database) = louyu_kit::testing::TestDatabase::create(backend).await else {
+    let Some(database) = louyu_testkit::TestDatabase::create(backend).await else {
         return;
     };
     let drain_delay = Duration::from_secs(1);
@@ -275,7 +275,7 @@ async fn sigterm_drains_then_stops_without_waiting_for_health_watches(
     );
 }
 
-louyu_kit::backend_tests!(sigterm_drains_then_stops_without_waiting_for_health_watches);
+louyu_testkit::backend_tests!(sigterm_drains_then_stops_without_waiting_for_health_watches);
 
 #[tokio::test]
 async fn after_a_restore_an_operator_renews_the_epoch_and_resumes_the_halted_consumer() {

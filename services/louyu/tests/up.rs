@@ -45,7 +45,15 @@ fn start(folder: &std::path::Path) -> Suite {
                 .as_str()
                 .is_some_and(|message| message.starts_with("louyu is up"))
             {
-                let url = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+                // `services` reads "registry=http://… visits=http://…".
+                let services = entry["services"].as_str().unwrap_or_default();
+                let url = |service: &str| {
+                    services
+                        .split(' ')
+                        .find_map(|pair| pair.strip_prefix(&format!("{service}=")))
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 let _ = sender.send((url("registry"), url("visits")));
             }
         }

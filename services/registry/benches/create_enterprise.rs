@@ -17,15 +17,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use louyu_kit::config::Config;
+use louyu_kit::config::ServiceName;
 use louyu_kit::db::Db;
-use louyu_kit::server::Shutdown;
-use louyu_kit::testing::{TestBackend, TestDatabase};
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::{
     Contact, CreateEnterpriseRequest, Enterprise, EnterpriseCreated, EnterpriseStatus,
 };
 use louyu_registry::domain::uscc::with_check_character;
+use louyu_testkit::sandbox::Sandbox;
+use louyu_testkit::{TestBackend, TestDatabase};
 use prost::Message;
 use secrecy::ExposeSecret;
 use tonic::transport::Channel;
@@ -62,18 +62,9 @@ fn uscc(client: usize, call: u64) -> String {
 /// Calls per second of `CreateEnterprise` from [`CLIENTS`] clients, and a
 /// response as the registry sent it (to size pgbench's).
 async fn grpc_rate(seconds: u64) -> Option<(f64, Enterprise)> {
-    let database = TestDatabase::create(TestBackend::Postgres).await?;
-    let config = Config {
-        listen: Some("127.0.0.1:0".to_owned()),
-        database_url: Some(database.url.clone()),
-        ..Config::default()
-    };
-    let shutdown = Shutdown::new();
-    let application = louyu_registry::startup::Application::build(&config, &shutdown)
-        .await
-        .expect("the registry builds");
-    let address = application.local_addr();
-    let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
+    let sandbox =
+        Sandbox::start(TestBackend::Postgres, &[&louyu_registry::startup::Registry]).await?;
+    let address = sandbox.address(ServiceName::Registry);
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         let channel = Channel::from_shared(format!("http://{address}"))
@@ -123,8 +114,7 @@ async fn grpc_rate(seconds: u64) -> Option<(f64, Enterprise)> {
     for task in tasks {
         sample = task.await.expect("a client").or(sample);
     }
-    shutdown.trigger();
-    let _ = server.await;
+    drop(sandbox);
     Some((rate, sample.expect("at least one call")))
 }
 
@@ -177,7 +167,7 @@ async fn main() {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(10);
-    if std::env::var(louyu_kit::testing::POSTGRES_URL_VARIABLE).is_err() {
+    if std::env::var(louyu_testkit::POSTGRES_URL_VARIABLE).is_err() {
         println!("skipped: set LOUYU_TEST_POSTGRES_URL to a PostgreSQL server");
         return;
     }

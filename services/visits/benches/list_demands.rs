@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use louyu_kit::db::Db;
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::{PageQuery, PageTokens};
-use louyu_kit::testing::{TestBackend, TestDatabase};
+use louyu_testkit::{TestBackend, TestDatabase};
 use louyu_visits::store::Store;
 use secrecy::SecretString;
 
@@ -68,9 +68,11 @@ async fn bench(backend: TestBackend) {
         return;
     };
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(louyu_visits::startup::migrator())
-        .await
-        .expect("migrate");
+    db.migrate(louyu_kit::hosting::Service::migrator(
+        &louyu_visits::startup::Visits,
+    ))
+    .await
+    .expect("migrate");
     seed(&db).await;
     let tokens = PageTokens::new(SecretString::from("bench"));
     let store = Store::new(db.clone(), DistrictNames::new("jingan"), tokens.clone());

@@ -5,7 +5,7 @@
 pub mod api;
 pub mod domain;
 pub mod error;
-pub mod events;
+pub mod feeds;
 pub mod registry;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,7 @@
-use louyu_kit::backend_tests;
-use louyu_kit::testing::TestBackend;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::registry::v1::*;
+use louyu_testkit::TestBackend;
+use louyu_testkit::backend_tests;
 use tonic::Code;
 
 use crate::helpers::*;

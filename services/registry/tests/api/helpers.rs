@@ -3,21 +3,21 @@
 
 use std::time::Duration;
 
-use louyu_kit::config::Config;
+use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::server::Shutdown;
-use louyu_kit::testing::{TestBackend, TestDatabase};
-pub use louyu_kit::testing::{assert_code, assert_invalid_field};
 use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::{Event, WatchEventsRequest};
 use louyu_proto::google::r#type::{Date, LatLng};
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
-use secrecy::SecretString;
+use louyu_testkit::TestBackend;
+pub use louyu_testkit::fixtures::{DISTRICT, uscc};
+use louyu_testkit::sandbox::Sandbox;
+pub use louyu_testkit::{assert_code, assert_invalid_field};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-pub const DISTRICT: &str = "districts/jingan";
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
@@ -27,8 +27,7 @@ pub struct TestApp {
     pub audit: AuditServiceClient<Channel>,
     pub channel: Channel,
     pub shutdown: Shutdown,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _database: TestDatabase,
+    sandbox: Sandbox,
 }
 
 /// Starts a registry on a fresh database; `None` when the backend is not
@@ -40,59 +39,36 @@ pub async fn spawn_app(backend: TestBackend) -> Option<TestApp> {
 /// `spawn_app`, with the test's own changes to the configuration.
 pub async fn spawn_app_with(
     backend: TestBackend,
-    configure: impl FnOnce(&mut Config),
+    configure: impl Fn(&mut Config),
 ) -> Option<TestApp> {
-    louyu_kit::telemetry::init_for_tests();
-    let database = TestDatabase::create(backend).await?;
-    let mut config = Config {
-        listen: Some("127.0.0.1:0".to_owned()),
-        database_url: Some(SecretString::from(database.url().to_owned())),
-        feed_poll_interval_ms: 100,
-        drain_delay: Duration::ZERO,
-        shutdown_grace_seconds: 5,
-        ..Config::default()
-    };
-    configure(&mut config);
-    let shutdown = Shutdown::new();
-    let application = louyu_registry::startup::Application::build(&config, &shutdown)
-        .await
-        .expect("the registry builds");
-    let address = application.local_addr();
-    let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect to the registry");
+    let sandbox = Sandbox::start_with(
+        backend,
+        &[&louyu_registry::startup::Registry],
+        |_, config| configure(config),
+    )
+    .await?;
+    let channel = sandbox.channel(ServiceName::Registry).await;
     Some(TestApp {
-        address,
+        address: sandbox.address(ServiceName::Registry),
         registry: RegistryServiceClient::new(channel.clone())
             .max_encoding_message_size(64 * 1024 * 1024),
         feed: EventFeedServiceClient::new(channel.clone()),
         audit: AuditServiceClient::new(channel.clone()),
         channel,
-        shutdown,
-        server: Some(server),
-        _database: database,
+        shutdown: sandbox.shutdown(ServiceName::Registry),
+        sandbox,
     })
 }
 
 impl TestApp {
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
-        self.shutdown.trigger();
-        self.wait_until_stopped().await;
+        self.sandbox.stop(ServiceName::Registry).await;
     }
 
     /// Waits for a server already told to stop to finish.
     pub async fn wait_until_stopped(&mut self) {
-        if let Some(server) = self.server.take() {
-            tokio::time::timeout(DEADLINE, server)
-                .await
-                .expect("the server stops within the deadline")
-                .expect("the server task")
-                .expect("the server ends cleanly");
-        }
+        self.sandbox.wait_until_stopped(ServiceName::Registry).await;
     }
 
     pub async fn create_sub_district(&mut self, id: &str) -> SubDistrict {
@@ -208,12 +184,6 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
-}
-
 pub fn building(sub_district: &str, location: Option<LatLng>) -> Building {
     Building {
         display_name: "恒隆广场".to_owned(),
@@ -258,9 +228,4 @@ pub fn tenancy(uscc: &str, building_id: &str, unit_id: &str) -> Tenancy {
 
 pub fn date(year: i32, month: i32, day: i32) -> Date {
     Date { year, month, day }
-}
-
-/// A valid unified social credit code, different for each `n`.
-pub fn uscc(n: u32) -> String {
-    louyu_registry::domain::uscc::sample(n)
 }

@@ -2,10 +2,10 @@
 //! one at a time; on PostgreSQL (READ COMMITTED) these transactions overlap,
 //! and every rule the docs state must still hold.
 
-use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally, the_one_response};
 use louyu_proto::common::v1::{Event, ListAuditRecordsRequest};
 use louyu_proto::registry::v1::*;
+use louyu_testkit::backend_tests;
+use louyu_testkit::{TestBackend, race, tally, the_one_response};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -102,16 +102,7 @@ async fn creates_of_one_id_leave_one_winner_for_every_kind_of_resource(backend: 
         let mut registry = app.registry.clone();
         async move {
             registry
-                .create_sub_district(CreateSubDistrictRequest {
-                    parent: DISTRICT.to_owned(),
-                    sub_district: Some(SubDistrict {
-                        display_name: "南京西路街道".to_owned(),
-                        kind: SubDistrictKind::Street as i32,
-                        ..SubDistrict::default()
-                    }),
-                    sub_district_id: "nanjingxilu".to_owned(),
-                    request_id: String::new(),
-                })
+                .create_sub_district(louyu_testkit::fixtures::create_street_request())
                 .await
         }
     })

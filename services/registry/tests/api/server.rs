@@ -1,7 +1,7 @@
-use louyu_kit::backend_tests;
-use louyu_kit::testing::TestBackend;
 use louyu_proto::common::v1::{ListAuditRecordsRequest, WatchEventsRequest};
 use louyu_proto::registry::v1::*;
+use louyu_testkit::TestBackend;
+use louyu_testkit::backend_tests;
 use tokio_stream::StreamExt;
 use tonic::Request;
 use tonic_health::pb::HealthCheckRequest;
@@ -89,14 +89,8 @@ async fn every_change_is_audited_with_who_what_and_the_request_id(backend: TestB
         return;
     };
     let mut request = Request::new(CreateSubDistrictRequest {
-        parent: DISTRICT.to_owned(),
-        sub_district: Some(SubDistrict {
-            display_name: "南京西路街道".to_owned(),
-            kind: SubDistrictKind::Street as i32,
-            ..SubDistrict::default()
-        }),
-        sub_district_id: "nanjingxilu".to_owned(),
         request_id: "req-42".to_owned(),
+        ..louyu_testkit::fixtures::create_street_request()
     });
     request
         .metadata_mut()
@@ -363,7 +357,7 @@ async fn a_stopping_server_answers_not_serving_for_the_drain_delay(backend: Test
             .status;
         Ok::<_, Box<dyn std::error::Error>>(status)
     };
-    louyu_kit::testing::eventually("health turns NOT_SERVING", || async {
+    louyu_testkit::eventually("health turns NOT_SERVING", || async {
         check().await.ok() == Some(ServingStatus::NotServing as i32)
     })
     .await;

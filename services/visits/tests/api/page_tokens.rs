@@ -1,7 +1,8 @@
-use louyu_kit::backend_tests;
 use louyu_kit::config::Config;
+use louyu_kit::hosting;
 use louyu_kit::server::Shutdown;
-use louyu_kit::testing::{CapturedLogs, TestBackend, TestDatabase};
+use louyu_testkit::backend_tests;
+use louyu_testkit::{CapturedLogs, TestBackend, TestDatabase};
 use secrecy::SecretString;
 
 /// A deployment on PostgreSQL that forgot `LOUYU_PAGE_TOKEN_SECRET` is
@@ -22,10 +23,12 @@ async fn the_visits_service_warns_at_start_when_a_deployment_signs_page_tokens_w
     };
     assert!(config.uses_development_page_token_secret());
     let logs = CapturedLogs::start();
-    let application = louyu_visits::startup::Application::build(&config, &Shutdown::new())
+    let service = louyu_visits::startup::Visits;
+    let server = hosting::bind(&service, &config).await.expect("a listener");
+    let host = hosting::build(&service, &config, server, &Shutdown::new())
         .await
         .expect("the visits service builds");
-    drop(application);
+    drop(host);
     let warned = logs.text().contains("development key");
     match backend {
         TestBackend::Postgres => assert!(warned, "no warning in: {}", logs.text()),

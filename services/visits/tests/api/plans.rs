@@ -1,7 +1,7 @@
-use louyu_kit::backend_tests;
-use louyu_kit::testing::TestBackend;
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::visits::v1::*;
+use louyu_testkit::TestBackend;
+use louyu_testkit::backend_tests;
 
 use crate::helpers::*;
 use crate::visits::visit_request;

@@ -1,10 +1,10 @@
 //! Concurrent calls released together from a barrier: on PostgreSQL their
 //! transactions overlap, and the visits service's rules still hold.
 
-use louyu_kit::backend_tests;
-use louyu_kit::testing::{TestBackend, race, tally, the_one_response};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
+use louyu_testkit::backend_tests;
+use louyu_testkit::{TestBackend, race, tally, the_one_response};
 
 use crate::helpers::*;
 use crate::visits::{draft, visit_request};

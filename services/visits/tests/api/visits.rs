@@ -1,9 +1,9 @@
-use louyu_kit::backend_tests;
-use louyu_kit::testing::TestBackend;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::common::v1::WatchEventsRequest;
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::visits::v1::*;
+use louyu_testkit::TestBackend;
+use louyu_testkit::backend_tests;
 use tokio_stream::StreamExt;
 use tonic::Code;
 

@@ -1,5 +1,5 @@
-//! What the visits service publishes (see `store`), and what it consumes:
-//! the registry's feed. An enterprise that moves out or is deregistered has
+//! What the visits service follows: the registry's feed. (What it publishes
+//! is appended by `store`.) An enterprise that moves out or is deregistered has
 //! its open demands flagged and its plan ended; an enterprise that takes a
 //! unit gets a plan, which ends when its last tenancy ends.
 

@@ -1,4 +1,5 @@
-//! Test helpers: a fresh, empty database for each test on either backend.
+//! A fresh, empty database for each test on either backend, and the
+//! assertions and waits the suites share.
 //!
 //! SQLite databases are files in a temporary folder. PostgreSQL databases are
 //! created on the server `LOUYU_TEST_POSTGRES_URL` names and dropped when the
@@ -139,12 +140,12 @@ macro_rules! backend_tests {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_sqlite() {
-                    super::$name($crate::testing::TestBackend::Sqlite).await;
+                    super::$name($crate::TestBackend::Sqlite).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
-                    super::$name($crate::testing::TestBackend::Postgres).await;
+                    super::$name($crate::TestBackend::Postgres).await;
                 }
             }
         )*

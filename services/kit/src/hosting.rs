@@ -1,0 +1,323 @@
+//! Hosting: how a service becomes a running server, written once.
+//!
+//! A service implements [`Service`]: its name, its migrations, and what it
+//! adds to a [`HostBuilder`] (its own gRPC services and the feeds it
+//! follows). Everything else every service serves is added here: health
+//! under the names of exactly the services added, reflection (v1 and
+//! v1alpha) of the same, the event feed and audit services, the tower layers,
+//! readiness, each consumer's health, and the drain. `louyu serve`, `louyu
+//! migrate`, `louyu up` and the test sandbox all go through [`migrate`],
+//! [`bind`] and [`build`], so adding a service is one impl and one entry in
+//! the binary's list.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use sqlx::migrate::Migrator;
+use tokio::task::JoinSet;
+use tonic::body::Body;
+use tonic::codegen::http;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::audit::AuditServer;
+use crate::config::{Config, ServiceName};
+use crate::db::Db;
+use crate::feed::{Consumer, EventHandler, FeedServer};
+use crate::page::PageTokens;
+use crate::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
+use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
+use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
+
+/// What a service gives the hosting: the `louyu` binary lists every service
+/// as a `&dyn Service` and treats them all the same.
+pub trait Service: Send + Sync {
+    fn name(&self) -> ServiceName;
+
+    /// The service's own migrations (the kit's run first).
+    fn migrator(&self) -> Migrator;
+
+    /// Adds the service's own gRPC services, and the feeds it follows, to
+    /// `host`. Its peers are at the URLs in `context.config`; a peer may not
+    /// be serving yet, so clients connect lazily.
+    fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder>;
+}
+
+/// What a service is built from: its settings, its migrated database and its
+/// page-token key.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub db: Db,
+    pub page_tokens: PageTokens,
+    pub shutdown: &'a Shutdown,
+}
+
+/// Applies the service's migrations and stops: `louyu migrate <service>`,
+/// run by a Kubernetes Job before a rollout.
+pub async fn migrate(service: &dyn Service, config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url(service.name())).await?;
+    let migrated = db.migrate(service.migrator()).await;
+    db.close().await;
+    migrated
+}
+
+/// Binds the service's listener at its configured address.
+pub async fn bind(service: &dyn Service, config: &Config) -> anyhow::Result<GrpcServer> {
+    GrpcServer::bind(&config.listen_address(service.name())).await
+}
+
+/// Opens (and, unless `migrate_on_start` is off, migrates) the service's
+/// database and builds the service on `server`, already bound.
+pub async fn build(
+    service: &dyn Service,
+    config: &Config,
+    server: GrpcServer,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Host> {
+    let name = service.name();
+    let db = Db::connect(&config.database_url(name)).await?;
+    if config.migrate_on_start {
+        db.migrate(service.migrator()).await?;
+    }
+    let page_tokens = PageTokens::from_config(config, name, db.backend());
+    let context = Context {
+        config,
+        db: db.clone(),
+        page_tokens: page_tokens.clone(),
+        shutdown,
+    };
+    let host = HostBuilder::new(name.as_str(), server, config.server_settings(), shutdown);
+    let host = service.build(&context, host)?;
+    Ok(host
+        .add_service(EventFeedServiceServer::new(FeedServer::new(
+            db.clone(),
+            shutdown.subscribe(),
+            config.feed_poll_interval(),
+        )))
+        .add_service(AuditServiceServer::new(AuditServer::new(
+            db.clone(),
+            page_tokens,
+        )))
+        .close_on_stop(db)
+        .build())
+}
+
+/// `louyu serve <service>`: binds, builds and serves until a stop signal.
+pub async fn serve(service: &dyn Service, config: &Config) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signal();
+    let server = bind(service, config).await?;
+    let host = build(service, config, server, &shutdown).await?;
+    host.run(Readiness::ready()).await
+}
+
+/// Several services in one process (`louyu up`): every listener is bound
+/// first, each service's peer URLs then point at the addresses actually
+/// bound, and only then is each service built. So the order of `services`
+/// does not matter: a consumer may be built before its producer.
+pub async fn build_together(
+    services: &[&dyn Service],
+    config: &Config,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Vec<Host>> {
+    let mut servers = Vec::with_capacity(services.len());
+    for service in services {
+        servers.push(bind(*service, config).await?);
+    }
+    let mut wired = config.clone();
+    for (service, server) in services.iter().zip(&servers) {
+        wired.set_peer_url(service.name(), format!("http://{}", server.local_addr()));
+    }
+    let mut hosts = Vec::with_capacity(services.len());
+    for (service, server) in services.iter().zip(servers) {
+        hosts.push(build(*service, &wired, server, shutdown).await?);
+    }
+    Ok(hosts)
+}
+
+/// A task a server runs beside itself (a feed consumer), with its name for
+/// the logs.
+struct BackgroundTask {
+    name: String,
+    task: BoxFuture<'static, ()>,
+}
+
+/// Assembles one server: the services it serves, the feeds it follows, the
+/// databases it closes when it stops.
+pub struct HostBuilder {
+    label: &'static str,
+    server: GrpcServer,
+    settings: ServerSettings,
+    shutdown: Shutdown,
+    routes: Routes,
+    service_names: Vec<&'static str>,
+    background: Vec<BackgroundTask>,
+    databases: Vec<Db>,
+}
+
+impl HostBuilder {
+    /// `label` names the server in its logs ("registry serving").
+    pub fn new(
+        label: &'static str,
+        server: GrpcServer,
+        settings: ServerSettings,
+        shutdown: &Shutdown,
+    ) -> Self {
+        Self {
+            label,
+            server,
+            settings,
+            shutdown: shutdown.clone(),
+            routes: Routes::default(),
+            service_names: Vec::new(),
+            background: Vec::new(),
+            databases: Vec::new(),
+        }
+    }
+
+    /// Serves `service`; health reports it under its name and reflection
+    /// lists it.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<Body>,
+                Response = http::Response<Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// Follows a feed while the server runs: the consumer's status shows in
+    /// health under [`crate::server::feed_health_name`]. A consumer that
+    /// fails or panics restarts itself (see [`Consumer::run`]); should its
+    /// task end anyway before the stop signal, the server stops with an
+    /// error rather than serve on without it.
+    pub fn follow<H: EventHandler>(mut self, consumer: Consumer<H>) -> Self {
+        let name = format!("the {} feed consumer", consumer.feed());
+        self.server = self.server.report_feed(consumer.feed(), consumer.status());
+        let task = consumer.run(self.shutdown.subscribe()).boxed();
+        self.background.push(BackgroundTask { name, task });
+        self
+    }
+
+    /// Closes `db` once the server has drained.
+    pub fn close_on_stop(mut self, db: Db) -> Self {
+        self.databases.push(db);
+        self
+    }
+
+    pub fn build(self) -> Host {
+        Host { builder: self }
+    }
+}
+
+/// A server ready to run: bound, with everything it serves and follows.
+pub struct Host {
+    builder: HostBuilder,
+}
+
+impl Host {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.builder.server.local_addr()
+    }
+
+    /// The gRPC services it serves besides health and reflection.
+    pub fn service_names(&self) -> &[&'static str] {
+        &self.builder.service_names
+    }
+
+    /// Serves until the stop signal, then drains; health stays NOT_SERVING
+    /// until `readiness` is ready (`louyu up --demo` holds it until the demo
+    /// data is loaded). Returns an error when the server failed or a
+    /// background task ended before the stop signal.
+    pub async fn run(self, readiness: Readiness) -> anyhow::Result<()> {
+        let HostBuilder {
+            label,
+            server,
+            settings,
+            shutdown,
+            routes,
+            service_names,
+            background,
+            databases,
+        } = self.builder;
+        tracing::info!(address = %server.local_addr(), "{label} serving");
+        let mut tasks = JoinSet::new();
+        for BackgroundTask { name, task } in background {
+            tasks.spawn(
+                AssertUnwindSafe(task)
+                    .catch_unwind()
+                    .map(|ended| (name, ended)),
+            );
+        }
+        let (served, supervised) = tokio::join!(
+            server.serve(
+                routes,
+                &service_names,
+                &settings,
+                shutdown.clone(),
+                readiness
+            ),
+            supervise(tasks, &shutdown),
+        );
+        for db in databases {
+            db.close().await;
+        }
+        served?;
+        supervised
+    }
+}
+
+/// Waits for every background task; one that ends before the stop signal
+/// (it panicked past its own recovery, or returned) is logged and stops the
+/// process's servers, and is returned as the error.
+async fn supervise(
+    mut tasks: JoinSet<(String, std::thread::Result<()>)>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (name, ended) = match joined {
+            Ok(ended) => ended,
+            Err(error) => {
+                failure.get_or_insert_with(|| anyhow::anyhow!("a background task failed: {error}"));
+                continue;
+            }
+        };
+        if shutdown.is_triggered() && ended.is_ok() {
+            continue;
+        }
+        let cause = match &ended {
+            Ok(()) => String::from("it returned"),
+            Err(panic) => format!("it panicked: {}", panic_message(panic.as_ref())),
+        };
+        tracing::error!(task = %name, %cause, "a background task ended before the stop signal; stopping");
+        shutdown.trigger();
+        failure.get_or_insert_with(|| anyhow::anyhow!("{name} ended unexpectedly: {cause}"));
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// The text a panic was raised with, when it was a string.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "(no message)"
+    }
+}

@@ -1,0 +1,11 @@
+//! What Louyu's test suites share, and nothing the services ship: a fresh
+//! database per test on SQLite or PostgreSQL ([`TestDatabase`],
+//! [`backend_tests!`]), a [`sandbox::Sandbox`] that starts any set of
+//! services in process on fresh databases and port 0, and the shared
+//! [`fixtures`].
+
+mod database;
+pub mod fixtures;
+pub mod sandbox;
+
+pub use database::*;

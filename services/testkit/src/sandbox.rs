@@ -1,0 +1,157 @@
+//! Any set of services, started in this process the way `louyu up` starts
+//! them: every listener is bound first (port 0), each service's peer URLs
+//! then point at the addresses actually bound, and only then is each built
+//! and run, so the order services are named in does not matter (quickwit's
+//! `cluster_sandbox.rs` reserves its ports the same way). Each service gets
+//! a fresh database of the chosen backend and its own stop signal, so a test
+//! can stop one service and keep the others.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use louyu_kit::config::{Config, ServiceName};
+use louyu_kit::hosting::{self, Service};
+use louyu_kit::server::{Readiness, Shutdown};
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use crate::{TestBackend, TestDatabase};
+
+/// How long a stopping service may take.
+const STOP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One service of a sandbox.
+struct Member {
+    name: ServiceName,
+    address: SocketAddr,
+    shutdown: Shutdown,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _database: TestDatabase,
+}
+
+/// Services running in this process, each on its own database and port.
+/// Dropping it stops them all.
+pub struct Sandbox {
+    members: Vec<Member>,
+}
+
+/// The settings every sandboxed service starts from: fast feed polling, no
+/// drain delay, a short grace period.
+pub fn test_config() -> Config {
+    Config {
+        listen: Some("127.0.0.1:0".to_owned()),
+        feed_poll_interval_ms: 100,
+        drain_delay: Duration::ZERO,
+        shutdown_grace_seconds: 5,
+        ..Config::default()
+    }
+}
+
+impl Sandbox {
+    /// Starts `services` on fresh databases of `backend`; `None` when the
+    /// backend is not available outside CI (the test is then skipped).
+    pub async fn start(backend: TestBackend, services: &[&dyn Service]) -> Option<Self> {
+        Self::start_with(backend, services, |_, _| {}).await
+    }
+
+    /// `start`, with the test's own changes to each service's settings.
+    pub async fn start_with(
+        backend: TestBackend,
+        services: &[&dyn Service],
+        configure: impl Fn(ServiceName, &mut Config),
+    ) -> Option<Self> {
+        louyu_kit::telemetry::init_for_tests();
+        let base = test_config();
+        let mut bound = Vec::with_capacity(services.len());
+        for service in services {
+            let database = TestDatabase::create(backend).await?;
+            let server = hosting::bind(*service, &base)
+                .await
+                .expect("a listener on port 0");
+            bound.push((*service, database, server));
+        }
+        let mut wired = base;
+        for (service, _, server) in &bound {
+            wired.set_peer_url(service.name(), format!("http://{}", server.local_addr()));
+        }
+        let mut members = Vec::with_capacity(bound.len());
+        for (service, database, server) in bound {
+            let name = service.name();
+            let mut config = wired.clone();
+            config.database_url = Some(SecretString::from(database.url().to_owned()));
+            configure(name, &mut config);
+            let shutdown = Shutdown::new();
+            let host = hosting::build(service, &config, server, &shutdown)
+                .await
+                .unwrap_or_else(|error| panic!("{} builds: {error:#}", name.as_str()));
+            members.push(Member {
+                name,
+                address: host.local_addr(),
+                shutdown,
+                task: Some(tokio::spawn(host.run(Readiness::ready()))),
+                _database: database,
+            });
+        }
+        Some(Self { members })
+    }
+
+    fn member(&self, name: ServiceName) -> &Member {
+        self.members
+            .iter()
+            .find(|member| member.name == name)
+            .unwrap_or_else(|| panic!("{} is not in the sandbox", name.as_str()))
+    }
+
+    fn member_mut(&mut self, name: ServiceName) -> &mut Member {
+        self.members
+            .iter_mut()
+            .find(|member| member.name == name)
+            .unwrap_or_else(|| panic!("{} is not in the sandbox", name.as_str()))
+    }
+
+    pub fn address(&self, name: ServiceName) -> SocketAddr {
+        self.member(name).address
+    }
+
+    /// A channel to the service, connected.
+    pub async fn channel(&self, name: ServiceName) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address(name)))
+            .expect("a valid URL")
+            .connect()
+            .await
+            .unwrap_or_else(|error| panic!("connect to {}: {error}", name.as_str()))
+    }
+
+    /// The service's stop signal, for tests that stop it themselves.
+    pub fn shutdown(&self, name: ServiceName) -> Shutdown {
+        self.member(name).shutdown.clone()
+    }
+
+    /// Stops the service and waits until it has drained.
+    pub async fn stop(&mut self, name: ServiceName) {
+        self.member(name).shutdown.trigger();
+        self.wait_until_stopped(name).await;
+    }
+
+    /// Waits for a service already told to stop; panics unless it ends
+    /// cleanly within 30 seconds.
+    pub async fn wait_until_stopped(&mut self, name: ServiceName) {
+        let Some(task) = self.member_mut(name).task.take() else {
+            return;
+        };
+        tokio::time::timeout(STOP_DEADLINE, task)
+            .await
+            .unwrap_or_else(|_| panic!("{} stops within the deadline", name.as_str()))
+            .expect("the service's task")
+            .unwrap_or_else(|error| panic!("{} ends cleanly: {error:#}", name.as_str()));
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for member in &self.members {
+            member.shutdown.trigger();
+        }
+    }
+}
