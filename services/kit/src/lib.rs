@@ -11,6 +11,7 @@ pub mod fields;
 pub mod filter;
 pub mod handler;
 pub mod idempotency;
+pub mod identity;
 pub mod mutation;
 pub mod names;
 pub mod page;
