@@ -15,6 +15,7 @@ pub mod identity;
 pub mod mutation;
 pub mod names;
 pub mod page;
+pub mod permissions;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
