@@ -12,6 +12,7 @@ use std::fmt;
 
 use tonic::Status;
 
+use crate::error::ServiceErrorCode;
 use crate::identity::{Caller, Role};
 
 use Access::{Read, Write};
@@ -463,8 +464,13 @@ pub enum PermissionError {
 }
 
 impl PermissionError {
+    /// Always `PermissionDenied`: 403 on the gateway's REST side.
+    pub fn error_code(&self) -> ServiceErrorCode {
+        ServiceErrorCode::PermissionDenied
+    }
+
     pub fn into_status(self) -> Status {
-        Status::permission_denied(self.to_string())
+        Status::new(self.error_code().grpc_code(), self.to_string())
     }
 }
 

@@ -79,8 +79,13 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Always `Unauthenticated`: 401 on the gateway's REST side.
+    pub fn error_code(&self) -> crate::error::ServiceErrorCode {
+        crate::error::ServiceErrorCode::Unauthenticated
+    }
+
     pub fn into_status(self) -> Status {
-        Status::unauthenticated(self.to_string())
+        Status::new(self.error_code().grpc_code(), self.to_string())
     }
 }
 
