@@ -18,6 +18,12 @@ use ring::signature::{self, KeyPair};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+/// The variable naming the private key's PEM file, for `louyu token`.
+pub const SIGNING_KEY_FILE_VARIABLE: &str = "LOUYU_SIGNING_KEY_FILE";
+/// The variable naming the `kid` of the signing key, when the JWKS does not
+/// name it by its thumbprint.
+pub const SIGNING_KEY_ID_VARIABLE: &str = "LOUYU_SIGNING_KEY_ID";
+
 /// The two signature algorithms Louyu accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyAlgorithm {
@@ -225,6 +231,19 @@ impl SigningKey {
             source,
         })?;
         Self::from_pem(&pem)
+    }
+
+    /// The key `LOUYU_SIGNING_KEY_FILE` names, under the `kid`
+    /// `LOUYU_SIGNING_KEY_ID` names, or its thumbprint when that is unset.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let path = std::env::var_os(SIGNING_KEY_FILE_VARIABLE).ok_or_else(|| {
+            anyhow::anyhow!("{SIGNING_KEY_FILE_VARIABLE} is not set: it names the PEM file of the private key that signs tokens")
+        })?;
+        let key = Self::from_pem_file(Path::new(&path))?;
+        Ok(match std::env::var(SIGNING_KEY_ID_VARIABLE) {
+            Ok(kid) if !kid.trim().is_empty() => key.with_kid(kid.trim()),
+            _ => key,
+        })
     }
 
     /// The same key under another `kid`, for a JWKS that names its keys.

@@ -20,7 +20,8 @@ mod mint;
 mod verify;
 
 pub use keys::{
-    DevelopmentKeys, Jwk, JwkSet, KeyAlgorithm, KeyError, SigningKey, generate_development_keys,
+    DevelopmentKeys, Jwk, JwkSet, KeyAlgorithm, KeyError, SIGNING_KEY_FILE_VARIABLE,
+    SIGNING_KEY_ID_VARIABLE, SigningKey, generate_development_keys,
 };
 pub use mint::{MAX_TOKEN_TTL, MintError, TokenOptions, mint_token, mint_token_at};
 pub use verify::{

@@ -710,3 +710,11 @@ fn roles_parse_from_and_print_as_their_token_names() {
     }
     assert!("admin".parse::<Role>().is_err());
 }
+
+#[test]
+fn a_verifier_and_a_caller_can_be_shared_between_requests() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Verifier>();
+    shareable::<Caller>();
+    shareable::<SigningKey>();
+}
