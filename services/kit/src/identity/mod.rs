@@ -84,7 +84,7 @@ impl Role {
             Role::DistrictAdmin => "区管理员",
             Role::DepartmentOfficer => "职能部门人员",
             Role::Auditor => "审计人员",
-            Role::System => "外部系统",
+            Role::System => "系统",
         }
     }
 }
