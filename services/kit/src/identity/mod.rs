@@ -14,6 +14,20 @@
 //! invent a person nor widen what a person may do.
 //!
 //! Tokens and keys are never logged: no `Debug` or error here prints one.
+//!
+//! The token, as [`mint_token`] writes it and [`Verifier`] expects it:
+//!
+//! - header: `alg` `ES256` or `EdDSA`, and `kid`, the id of a key in the
+//!   JWKS file (by default the key's RFC 7638 thumbprint);
+//! - `iss` and `aud`: the deployment's settings (`louyu` and `louyu` unless
+//!   `LOUYU_TOKEN_ISSUER` and `LOUYU_TOKEN_AUDIENCE` say otherwise);
+//! - `iat`, `nbf`, `exp`: seconds since the epoch, checked with a 30 s
+//!   leeway;
+//! - `kind`: `person` or `system`; `sub`: the staff id, or the system's name;
+//! - `district`: must be the deployment's (`LOUYU_DISTRICT`);
+//! - `roles`: role names (`field-worker`, `sub-district-admin`,
+//!   `district-admin`, `department-officer`, `auditor`; `system` for a
+//!   system); `sub_district` and `department`: ids, when the person has one.
 
 pub mod keys;
 mod mint;

@@ -13,7 +13,7 @@ use tonic::metadata::MetadataMap;
 
 use super::keys::{KeyAlgorithm, KeyError, VerificationKey, parse_jwks};
 use super::mint::{Claims, SubjectKind};
-use super::{Caller, Person, Provenance, Role, SystemIdentity};
+use super::{Caller, Person, Principal, Provenance, Role, SystemIdentity};
 use crate::audit::ACTOR_METADATA_KEY;
 
 /// The metadata key of the caller's token: `authorization: Bearer <jwt>`.
@@ -226,7 +226,7 @@ impl Verifier {
         let Some(on_behalf_of) = on_behalf_of else {
             return Ok(caller);
         };
-        let super::Principal::System(system) = caller.principal else {
+        let Principal::System(system) = caller.principal else {
             return Err(AuthError::ActingForNotAllowed);
         };
         let person_token = on_behalf_of
@@ -236,8 +236,8 @@ impl Verifier {
         let person = self
             .verify_token(person_token.trim())
             .and_then(|person_caller| match person_caller.principal {
-                super::Principal::Person(person) => Ok(person),
-                super::Principal::System(_) => Err(AuthError::Malformed(
+                Principal::Person(person) => Ok(person),
+                Principal::System(_) => Err(AuthError::Malformed(
                     "the token acted for is not a person's",
                 )),
             })
