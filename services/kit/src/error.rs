@@ -139,6 +139,11 @@ pub enum ServiceErrorCode {
     AlreadyExists,
     /// The request is valid but the current state forbids it.
     FailedPrecondition,
+    /// No verified caller: no token, or a token that failed a check.
+    Unauthenticated,
+    /// The caller may not do this: no role of theirs may call the method,
+    /// or the write is to something outside their scope.
+    PermissionDenied,
     /// A concurrent change came first; nothing was written, retrying is safe.
     Aborted,
     /// A service this one needs cannot be reached; nothing was written.
@@ -155,6 +160,8 @@ impl ServiceErrorCode {
             ServiceErrorCode::NotFound => Code::NotFound,
             ServiceErrorCode::AlreadyExists => Code::AlreadyExists,
             ServiceErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ServiceErrorCode::Unauthenticated => Code::Unauthenticated,
+            ServiceErrorCode::PermissionDenied => Code::PermissionDenied,
             ServiceErrorCode::Aborted => Code::Aborted,
             ServiceErrorCode::Unavailable => Code::Unavailable,
             ServiceErrorCode::Internal => Code::Internal,
@@ -169,6 +176,8 @@ impl ServiceErrorCode {
                 http::StatusCode::BAD_REQUEST
             }
             ServiceErrorCode::NotFound => http::StatusCode::NOT_FOUND,
+            ServiceErrorCode::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+            ServiceErrorCode::PermissionDenied => http::StatusCode::FORBIDDEN,
             ServiceErrorCode::AlreadyExists | ServiceErrorCode::Aborted => {
                 http::StatusCode::CONFLICT
             }
@@ -227,7 +236,9 @@ pub fn into_status<E: ServiceError>(error: E) -> Status {
         ServiceErrorCode::Internal => internal(E::SERVICE, &error),
         ServiceErrorCode::NotFound
         | ServiceErrorCode::AlreadyExists
-        | ServiceErrorCode::FailedPrecondition => Status::new(code.grpc_code(), error.to_string()),
+        | ServiceErrorCode::FailedPrecondition
+        | ServiceErrorCode::Unauthenticated
+        | ServiceErrorCode::PermissionDenied => Status::new(code.grpc_code(), error.to_string()),
     }
 }
 
@@ -348,6 +359,16 @@ mod tests {
                 ServiceErrorCode::FailedPrecondition,
                 Code::FailedPrecondition,
                 400,
+            ),
+            (
+                ServiceErrorCode::Unauthenticated,
+                Code::Unauthenticated,
+                401,
+            ),
+            (
+                ServiceErrorCode::PermissionDenied,
+                Code::PermissionDenied,
+                403,
             ),
             (ServiceErrorCode::Aborted, Code::Aborted, 409),
             (ServiceErrorCode::Unavailable, Code::Unavailable, 503),
