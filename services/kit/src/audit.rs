@@ -5,7 +5,6 @@
 use louyu_proto::common::v1::audit_service_server::AuditService;
 use louyu_proto::common::v1::{AuditRecord, ListAuditRecordsRequest, ListAuditRecordsResponse};
 use sqlx::{AnyConnection, Row};
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::db::Db;
@@ -13,13 +12,11 @@ use crate::error::InvalidArgument;
 use crate::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use crate::page::{self, PageTokens};
 
-/// The request metadata key that carries the caller's identity. The gateway
-/// sets it from the authenticated user; direct gRPC callers set their own
-/// system's name.
+/// Development mode only (`LOUYU_DEV_IDENTITY=1`): the request metadata key
+/// that names the caller without a token. Outside development mode it is
+/// refused, and the audit trail never reads it: it records the verified
+/// caller ([`crate::identity::Caller::audit_actor`]).
 pub const ACTOR_METADATA_KEY: &str = "x-louyu-actor";
-
-/// The actor recorded when a request names none.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// Who is calling and under which trace: what a mutating call records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +26,18 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// Reads the caller from request metadata. Call it inside the request's
-    /// span, so the trace context is the request's own.
-    pub fn from_metadata(metadata: &MetadataMap) -> Self {
-        let actor = metadata
-            .get(ACTOR_METADATA_KEY)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|actor| !actor.is_empty() && actor.len() <= 128)
-            .unwrap_or(ANONYMOUS)
-            .to_owned();
+    /// The verified caller of a request, as kit's server put it in the
+    /// request's extensions. Call it inside the request's span, so the trace
+    /// context is the request's own.
+    pub fn of_request<T>(request: &Request<T>) -> Result<Self, Status> {
+        Ok(Self::of_caller(crate::identity::caller_of(request)?))
+    }
+
+    /// A context recording `caller`: `staff:s-001`, `system:visits for
+    /// staff:s-001`.
+    pub fn of_caller(caller: &crate::identity::Caller) -> Self {
         Self {
-            actor,
+            actor: caller.audit_actor(),
             traceparent: crate::telemetry::current_traceparent(),
         }
     }

@@ -2,7 +2,7 @@
 //! optional TOML file, then `LOUYU_*` environment variables (and the command
 //! line flags that mirror some of them, applied by the binary).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -90,6 +90,23 @@ pub struct Config {
     /// `-12h`, so deadlines and lease ends can be tried from outside.
     #[serde(deserialize_with = "deserialize_clock_offset")]
     pub dev_clock_offset: crate::time::ClockOffset,
+    /// The deployment's public keys, a JWKS file re-read when it changes
+    /// (`LOUYU_JWKS_FILE`). Required unless `dev_identity` is on.
+    pub jwks_file: Option<PathBuf>,
+    /// Development only (`LOUYU_DEV_IDENTITY=1`): trust `x-louyu-actor`
+    /// without a token. Health reports `louyu.identity.development`
+    /// SERVING while it is on, so a production deployment can alert on it.
+    pub dev_identity: bool,
+    /// The private key this process signs its own service tokens with, when
+    /// it calls another service or follows its feed (`LOUYU_SIGNING_KEY_FILE`).
+    pub signing_key_file: Option<PathBuf>,
+    /// The `kid` of that key, when the JWKS does not name it by its
+    /// thumbprint (`LOUYU_SIGNING_KEY_ID`).
+    pub signing_key_id: Option<String>,
+    /// Expected and minted `iss` (`LOUYU_TOKEN_ISSUER`).
+    pub token_issuer: String,
+    /// Expected and minted `aud` (`LOUYU_TOKEN_AUDIENCE`).
+    pub token_audience: String,
 }
 
 impl Default for Config {
@@ -113,6 +130,12 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             otlp_endpoint: None,
             dev_clock_offset: crate::time::ClockOffset::default(),
+            jwks_file: None,
+            dev_identity: false,
+            signing_key_file: None,
+            signing_key_id: None,
+            token_issuer: crate::identity::DEFAULT_ISSUER.to_owned(),
+            token_audience: crate::identity::DEFAULT_AUDIENCE.to_owned(),
         }
     }
 }
@@ -200,6 +223,28 @@ impl Config {
                 .parse()
                 .map_err(|error| anyhow::anyhow!("LOUYU_DEV_CLOCK_OFFSET: {error}"))?;
         }
+        if let Some(value) = text("LOUYU_JWKS_FILE") {
+            self.jwks_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = text("LOUYU_DEV_IDENTITY") {
+            self.dev_identity = match value.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => anyhow::bail!("LOUYU_DEV_IDENTITY must be 1 or 0"),
+            };
+        }
+        if let Some(value) = text("LOUYU_SIGNING_KEY_FILE") {
+            self.signing_key_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = text("LOUYU_SIGNING_KEY_ID") {
+            self.signing_key_id = Some(value);
+        }
+        if let Some(value) = text("LOUYU_TOKEN_ISSUER") {
+            self.token_issuer = value;
+        }
+        if let Some(value) = text("LOUYU_TOKEN_AUDIENCE") {
+            self.token_audience = value;
+        }
         if let Some(value) =
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
@@ -266,6 +311,17 @@ impl Config {
             concurrency_limit: self.concurrency_limit,
             drain_delay: self.drain_delay,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
+    /// How this deployment checks its callers.
+    pub fn identity_settings(&self) -> crate::identity::IdentitySettings {
+        crate::identity::IdentitySettings {
+            district: self.district.clone(),
+            issuer: self.token_issuer.clone(),
+            audience: self.token_audience.clone(),
+            jwks_file: self.jwks_file.clone(),
+            development_identity: self.dev_identity,
         }
     }
 

@@ -359,6 +359,7 @@ pub struct Consumer<H> {
     initial_backoff: Duration,
     max_backoff: Duration,
     status: watch::Sender<FeedStatus>,
+    credentials: Option<crate::identity::ServiceCredentials>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -407,7 +408,16 @@ impl<H: EventHandler> Consumer<H> {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             status,
+            credentials: None,
         }
+    }
+
+    /// Presents `credentials` to the producer (its feed needs a verified
+    /// caller). [`crate::hosting::HostBuilder::follow`] gives every consumer
+    /// its service's.
+    pub fn presenting(mut self, credentials: crate::identity::ServiceCredentials) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
@@ -526,7 +536,19 @@ impl<H: EventHandler> Consumer<H> {
         }
         let mut cursor = state.last_sequence;
         let mut epoch = state.epoch;
-        let mut client = EventFeedServiceClient::connect(self.endpoint.clone()).await?;
+        let channel = tonic::transport::Endpoint::from_shared(self.endpoint.clone())?
+            .connect()
+            .await?;
+        let credentials = self.credentials.clone();
+        let mut client = EventFeedServiceClient::with_interceptor(
+            channel,
+            move |mut request: tonic::Request<()>| {
+                if let Some(credentials) = &credentials {
+                    credentials.present(request.metadata_mut())?;
+                }
+                Ok(request)
+            },
+        );
         let opened = client
             .watch_events(WatchEventsRequest {
                 after_sequence: cursor,

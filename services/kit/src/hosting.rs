@@ -26,6 +26,7 @@ use crate::audit::AuditServer;
 use crate::config::{Config, ServiceName};
 use crate::db::Db;
 use crate::feed::{Consumer, EventHandler, FeedServer};
+use crate::identity::{ProcessIdentity, ServiceCredentials};
 use crate::page::PageTokens;
 use crate::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
@@ -45,13 +46,26 @@ pub trait Service: Send + Sync {
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder>;
 }
 
-/// What a service is built from: its settings, its migrated database and its
-/// page-token key.
+/// What a service is built from: its settings, its migrated database, its
+/// page-token key, and the identity it presents to its peers.
 pub struct Context<'a> {
     pub config: &'a Config,
     pub db: Db,
     pub page_tokens: PageTokens,
     pub shutdown: &'a Shutdown,
+    pub identity: &'a ProcessIdentity,
+}
+
+impl Context<'_> {
+    /// What the service presents when it calls a peer (put it in the
+    /// client with [`crate::identity::PeerInterceptor`]); fails the start
+    /// when it has no identity to present. Feed consumers get it from
+    /// [`HostBuilder::follow`].
+    pub fn peer_credentials(&self, service: ServiceName) -> anyhow::Result<ServiceCredentials> {
+        let credentials = self.identity.credentials(service.as_str());
+        credentials.ensure_presentable()?;
+        Ok(credentials)
+    }
 }
 
 /// Applies the service's migrations and stops: `louyu migrate <service>`,
@@ -75,6 +89,7 @@ pub async fn build(
     config: &Config,
     server: GrpcServer,
     shutdown: &Shutdown,
+    identity: &ProcessIdentity,
 ) -> anyhow::Result<Host> {
     let name = service.name();
     let db = Db::connect(&config.database_url(name)).await?;
@@ -87,8 +102,15 @@ pub async fn build(
         db: db.clone(),
         page_tokens: page_tokens.clone(),
         shutdown,
+        identity,
     };
-    let host = HostBuilder::new(name.as_str(), server, config.server_settings(), shutdown);
+    let host = HostBuilder::new(
+        name.as_str(),
+        server,
+        config.server_settings(),
+        shutdown,
+        identity,
+    );
     let host = service.build(&context, host)?;
     Ok(host
         .add_service(EventFeedServiceServer::new(FeedServer::new(
@@ -108,20 +130,23 @@ pub async fn build(
 pub async fn serve(service: &dyn Service, config: &Config) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signal();
+    let identity = ProcessIdentity::from_config(config)?;
     let server = bind(service, config).await?;
-    let host = build(service, config, server, &shutdown).await?;
+    let host = build(service, config, server, &shutdown, &identity).await?;
     host.run(Readiness::ready()).await
 }
 
 /// Several services in one process (`louyu up`): every listener is bound
 /// first, each service's peer URLs then point at the addresses actually
 /// bound, and only then is each service built. So the order of `services`
-/// does not matter: a consumer may be built before its producer.
+/// does not matter: a consumer may be built before its producer. They share
+/// the process's one [`ProcessIdentity`].
 pub async fn build_together(
     services: &[&dyn Service],
     config: &Config,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Vec<Host>> {
+    let identity = ProcessIdentity::from_config(config)?;
     let mut servers = Vec::with_capacity(services.len());
     for service in services {
         servers.push(bind(*service, config).await?);
@@ -132,7 +157,7 @@ pub async fn build_together(
     }
     let mut hosts = Vec::with_capacity(services.len());
     for (service, server) in services.iter().zip(servers) {
-        hosts.push(build(*service, &wired, server, shutdown).await?);
+        hosts.push(build(*service, &wired, server, shutdown, &identity).await?);
     }
     Ok(hosts)
 }
@@ -155,20 +180,25 @@ pub struct HostBuilder {
     service_names: Vec<&'static str>,
     background: Vec<BackgroundTask>,
     databases: Vec<Db>,
+    identity: ProcessIdentity,
 }
 
 impl HostBuilder {
-    /// `label` names the server in its logs ("registry serving").
+    /// `label` names the server in its logs ("registry serving") and is the
+    /// system name it presents to the feeds it follows. Every method but
+    /// health and reflection is behind `identity`'s verifier.
     pub fn new(
         label: &'static str,
         server: GrpcServer,
         settings: ServerSettings,
         shutdown: &Shutdown,
+        identity: &ProcessIdentity,
     ) -> Self {
         Self {
             label,
             server,
             settings,
+            identity: identity.clone(),
             shutdown: shutdown.clone(),
             routes: Routes::default(),
             service_names: Vec::new(),
@@ -202,7 +232,9 @@ impl HostBuilder {
     /// fails or panics restarts itself (see [`Consumer::run`]); should its
     /// task end anyway before the stop signal, the server stops with an
     /// error rather than serve on without it.
+    /// The consumer presents the server's service identity to the producer.
     pub fn follow<H: EventHandler>(mut self, consumer: Consumer<H>) -> Self {
+        let consumer = consumer.presenting(self.identity.credentials(self.label));
         let name = format!("the {} feed consumer", consumer.feed());
         self.server = self.server.report_feed(consumer.feed(), consumer.status());
         let task = consumer.run(self.shutdown.subscribe()).boxed();
@@ -250,6 +282,7 @@ impl Host {
             service_names,
             background,
             databases,
+            identity,
         } = self.builder;
         tracing::info!(address = %server.local_addr(), "{label} serving");
         let mut tasks = JoinSet::new();
@@ -266,7 +299,8 @@ impl Host {
                 &service_names,
                 &settings,
                 shutdown.clone(),
-                readiness
+                readiness,
+                identity.verifier().clone(),
             ),
             supervise(tasks, &shutdown),
         );

@@ -3,7 +3,7 @@
 //! commit together or not at all.
 
 use louyu_proto::{IdempotentRequest, method_of};
-use tonic::Request;
+use tonic::{Request, Status};
 
 use crate::audit::{self, RequestContext};
 use crate::db::{Db, Tx};
@@ -11,7 +11,8 @@ use crate::error::{InvalidArgument, ServiceError};
 use crate::feed::{self, NewEvent};
 use crate::idempotency::{self, IdempotencyError};
 
-/// A mutating call: who makes it, which RPC, and its idempotency key.
+/// A mutating call: who makes it (the verified caller kit's server put in
+/// the request), which RPC, and its idempotency key.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub context: RequestContext,
@@ -23,25 +24,26 @@ pub struct Call {
 impl Call {
     /// A call without an idempotency key (updates and deletes, which are
     /// safe to repeat as they are). The method is the request's type name.
-    pub fn new<M: prost::Message + prost::Name>(request: &Request<M>) -> Self {
-        Self {
-            context: RequestContext::from_metadata(request.metadata()),
+    pub fn new<M: prost::Message + prost::Name>(request: &Request<M>) -> Result<Self, Status> {
+        Ok(Self {
+            context: RequestContext::of_request(request)?,
             method: method_of::<M>(),
             request_id: String::new(),
             request_hash: idempotency::request_hash(request.get_ref()),
-        }
+        })
     }
 
     /// A call whose `request_id` makes it safe to retry: the key is checked,
     /// and the request is hashed without it so that retries hash alike.
-    pub fn idempotent<M: IdempotentRequest>(request: &Request<M>) -> Result<Self, InvalidArgument> {
+    pub fn idempotent<M: IdempotentRequest>(request: &Request<M>) -> Result<Self, Status> {
         let body = request.get_ref();
         let mut hashed = body.clone();
         hashed.clear_request_id();
         Ok(Self {
-            context: RequestContext::from_metadata(request.metadata()),
+            context: RequestContext::of_request(request)?,
             method: method_of::<M>(),
-            request_id: idempotency::parse_request_id(body.request_id())?,
+            request_id: idempotency::parse_request_id(body.request_id())
+                .map_err(InvalidArgument::into_status)?,
             request_hash: idempotency::request_hash(&hashed),
         })
     }

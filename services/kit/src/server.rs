@@ -146,6 +146,11 @@ impl Readiness {
     }
 }
 
+/// The health service name that answers SERVING only while development
+/// identity (`LOUYU_DEV_IDENTITY=1`) is on, and is unknown otherwise: a
+/// production deployment probes it and alerts when it answers SERVING.
+pub const DEVELOPMENT_IDENTITY_HEALTH_NAME: &str = "louyu.identity.development";
+
 /// A bound gRPC listener. Binding first lets tests ask for port 0 and learn
 /// the port before serving.
 pub struct GrpcServer {
@@ -199,10 +204,16 @@ impl GrpcServer {
         settings: &ServerSettings,
         shutdown: Shutdown,
         readiness: Readiness,
+        verifier: Arc<crate::identity::Verifier>,
     ) -> anyhow::Result<()> {
         let health_reporter = HealthReporter::new();
         let mut health_names = vec![String::new()];
         health_names.extend(service_names.iter().map(|name| (*name).to_owned()));
+        if verifier.is_development_identity() {
+            // Unknown to health outside development mode: a production
+            // probe of this name alerts when it answers SERVING.
+            health_names.push(DEVELOPMENT_IDENTITY_HEALTH_NAME.to_owned());
+        }
         set_health(&health_reporter, &health_names, ServingStatus::NotServing).await;
         let feed_names: Vec<String> = self.feeds.iter().map(|(name, _)| name.clone()).collect();
         set_health(&health_reporter, &feed_names, ServingStatus::NotServing).await;
@@ -255,6 +266,7 @@ impl GrpcServer {
             .timeout(settings.request_timeout)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
             .layer(MapResponseLayer::new(conventional_status))
+            .layer(crate::identity::AuthenticateLayer::new(verifier))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, stop_accepting);
         tokio::pin!(server);

@@ -13,6 +13,7 @@ use louyu_kit::audit::RequestContext;
 use louyu_kit::db::Db;
 use louyu_kit::feed::{self, Consumer, EventHandler, FeedServer, FeedStatus, NewEvent};
 use louyu_kit::hosting::HostBuilder;
+use louyu_kit::identity::ProcessIdentity;
 use louyu_kit::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
@@ -27,6 +28,26 @@ async fn migrated(database: &TestDatabase) -> Db {
     let db = Db::connect(&database.url).await.expect("connect");
     db.migrate_kit().await.expect("migrate");
     db
+}
+
+/// Development identity: the producers here verify their callers, and the
+/// consumers and clients name themselves (`x-louyu-actor: system:…`), with
+/// no keys to manage.
+fn identity() -> ProcessIdentity {
+    ProcessIdentity::from_config(&louyu_kit::config::Config {
+        dev_identity: true,
+        ..louyu_kit::config::Config::default()
+    })
+    .expect("a development identity")
+}
+
+/// A request from the system `test`, in development identity.
+fn as_test_system<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-louyu-actor", "system:test".parse().unwrap());
+    request
 }
 
 fn settings() -> ServerSettings {
@@ -44,7 +65,7 @@ async fn serve_feed(
     shutdown: &Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     let feed = FeedServer::new(db.clone(), shutdown.subscribe(), Duration::from_millis(200));
-    let host = HostBuilder::new("producer", server, settings(), shutdown)
+    let host = HostBuilder::new("producer", server, settings(), shutdown, &identity())
         .add_service(EventFeedServiceServer::new(feed))
         .build();
     tokio::spawn(async move {
@@ -76,11 +97,11 @@ async fn concurrent_delayed_writers_are_seen_in_order_exactly_once(backend: Test
         .await
         .unwrap();
     let mut stream = client
-        .watch_events(WatchEventsRequest {
+        .watch_events(as_test_system(WatchEventsRequest {
             after_sequence: 0,
             max_batch_size: 3,
             ..WatchEventsRequest::default()
-        })
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -270,6 +291,7 @@ async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: Te
         consumer_db.clone(),
         RecordResource,
     )
+    .presenting(identity().credentials("consumer"))
     .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
     let consuming = tokio::spawn(consumer.run(consumer_stop.subscribe()));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -295,6 +317,7 @@ async fn consumer_waits_for_its_producer_and_applies_each_event_once(backend: Te
         consumer_db.clone(),
         RecordResource,
     )
+    .presenting(identity().credentials("consumer"))
     .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
     let consuming = tokio::spawn(restarted.run(restarted_stop.subscribe()));
     wait_until_applied(&consumer_db, 18).await;
@@ -363,6 +386,7 @@ async fn a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_on
         GrpcServer::bind("127.0.0.1:0").await.unwrap(),
         settings(),
         &consumer_stop,
+        &identity(),
     )
     .follow(consumer)
     .build();
@@ -543,7 +567,7 @@ async fn follow(backend: TestBackend, address: SocketAddr, feed: &str) -> Option
     // The consumer's own server reports the consumer in its health.
     let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let health_address = server.local_addr();
-    let host = HostBuilder::new("consumer", server, settings(), &stop)
+    let host = HostBuilder::new("consumer", server, settings(), &stop, &identity())
         .add_service(EventFeedServiceServer::new(FeedServer::new(
             db.clone(),
             stop.subscribe(),
@@ -790,11 +814,11 @@ async fn a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it(backend: Tes
         .await
         .unwrap();
     let refused = client
-        .watch_events(WatchEventsRequest {
+        .watch_events(as_test_system(WatchEventsRequest {
             after_sequence: 3,
             epoch: old_epoch,
             ..WatchEventsRequest::default()
-        })
+        }))
         .await
         .expect_err("a cursor of another epoch is refused");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);

@@ -3,7 +3,8 @@
 //! environment, which wins over the config file, which wins over the
 //! defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -11,6 +12,9 @@ use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::db::Db;
 use louyu_kit::feed;
 use louyu_kit::hosting;
+use louyu_kit::identity::{
+    KeyAlgorithm, Person, Principal, Role, SigningKey, SystemIdentity, TokenOptions,
+};
 use louyu_kit::server::{Readiness, Shutdown};
 use louyu_proto::registry::v1::ImportKind;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -84,6 +88,9 @@ enum Command {
         /// The registry to load into.
         #[arg(long, env = "LOUYU_REGISTRY_URL")]
         registry_url: Option<String>,
+        /// A district admin's token (`louyu token --role district-admin …`).
+        #[arg(long, env = "LOUYU_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// The CSV file (UTF-8, with a header row).
         file: PathBuf,
     },
@@ -93,7 +100,37 @@ enum Command {
         #[command(subcommand)]
         action: FeedAction,
     },
-    /// Run the whole suite in one process on embedded SQLite under ./data.
+    /// Print a token signed with the private key of LOUYU_SIGNING_KEY_FILE,
+    /// for `authorization: Bearer <token>`.
+    Token {
+        #[command(flatten)]
+        settings: Settings,
+        /// A person's role (field-worker, sub-district-admin, district-admin,
+        /// department-officer, auditor); repeat it for several.
+        #[arg(long, required_unless_present = "system")]
+        role: Vec<Role>,
+        /// The person's staff id.
+        #[arg(long, required_unless_present = "system")]
+        staff: Option<String>,
+        /// The person's sub-district id.
+        #[arg(long)]
+        sub_district: Option<String>,
+        /// The person's department id.
+        #[arg(long)]
+        department: Option<String>,
+        /// A system's name, for a system's token instead of a person's.
+        #[arg(long, conflicts_with_all = ["role", "staff", "sub_district", "department"])]
+        system: Option<String>,
+        /// How long the token is valid: `90s`, `30m`, `1h`, `7d` (at most).
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// The private key (PKCS#8 PEM) that signs the token.
+        #[arg(long, env = "LOUYU_SIGNING_KEY_FILE")]
+        signing_key_file: PathBuf,
+    },
+    /// Run the whole suite in one process on embedded SQLite under ./data,
+    /// in development identity, with a development key pair under
+    /// ./data/identity; prints a ready token for each role.
     Up {
         #[command(flatten)]
         settings: Settings,
@@ -210,9 +247,9 @@ impl Cli {
                         settings, database, ..
                     },
             } => (settings, Some(database), None),
-            Command::Import { settings, .. } | Command::Up { settings, .. } => {
-                (settings, None, None)
-            }
+            Command::Import { settings, .. }
+            | Command::Up { settings, .. }
+            | Command::Token { settings, .. } => (settings, None, None),
         };
         let mut config = Config::load(settings.config.as_deref())?;
         if let Some(district) = &settings.district {
@@ -236,6 +273,7 @@ impl Cli {
             }
             Command::Feed { action } => action.service().name().as_str(),
             Command::Import { .. } => "import",
+            Command::Token { .. } => "token",
             Command::Up { .. } => "suite",
         }
     }
@@ -249,11 +287,45 @@ impl Cli {
                 kind,
                 validate_only,
                 registry_url,
+                token,
                 file,
                 ..
             } => {
                 let url = registry_url.unwrap_or(config.registry_url.clone());
-                import(&config, &url, kind, validate_only, &file).await
+                let request = ImportFile {
+                    kind,
+                    validate_only,
+                    file,
+                };
+                import(&config, &url, token.as_deref(), request).await
+            }
+            Command::Token {
+                role,
+                staff,
+                sub_district,
+                department,
+                system,
+                ttl,
+                signing_key_file,
+                ..
+            } => {
+                let principal = match (system, staff) {
+                    (Some(name), _) => Principal::System(SystemIdentity {
+                        name,
+                        district: config.district.clone(),
+                    }),
+                    (None, Some(staff_id)) => Principal::Person(Person {
+                        staff_id,
+                        roles: role,
+                        district: config.district.clone(),
+                        sub_district,
+                        department,
+                    }),
+                    (None, None) => anyhow::bail!("name a --staff id or a --system"),
+                };
+                let key = signing_key(&config, &signing_key_file)?;
+                println!("{}", mint(&config, &key, &principal, ttl)?);
+                Ok(())
             }
             Command::Up {
                 demo,
@@ -300,6 +372,104 @@ async fn feed(action: FeedAction, config: &Config) -> anyhow::Result<()> {
     outcome
 }
 
+/// `90s`, `30m`, `1h`, `7d`.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| "expected a number and a unit: 90s, 30m, 1h, 7d".to_owned())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err("the unit must be s, m, h or d".to_owned()),
+    };
+    Ok(Duration::from_secs(number * seconds))
+}
+
+/// The signing key at `path`, under `signing_key_id` when the config names
+/// one.
+fn signing_key(config: &Config, path: &Path) -> anyhow::Result<SigningKey> {
+    let key = SigningKey::from_pem_file(path)?;
+    Ok(match &config.signing_key_id {
+        Some(kid) => key.with_kid(kid.clone()),
+        None => key,
+    })
+}
+
+/// A token for `principal` with the deployment's issuer and audience.
+fn mint(
+    config: &Config,
+    key: &SigningKey,
+    principal: &Principal,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let options = TokenOptions {
+        issuer: config.token_issuer.clone(),
+        audience: config.token_audience.clone(),
+        ttl,
+    };
+    Ok(louyu_kit::identity::mint_token(key, principal, &options)?)
+}
+
+/// Where `louyu up` keeps its development key pair.
+const DEVELOPMENT_KEYS_FOLDER: &str = "data/identity";
+
+/// The people `louyu up` prints a token for, one per role, on the demo
+/// district's street and department; and a system.
+fn development_principals(district: &str) -> Vec<(String, Principal)> {
+    let person =
+        |staff_id: &str, role: Role, sub_district: Option<&str>, department: Option<&str>| {
+            Principal::Person(Person {
+                staff_id: staff_id.to_owned(),
+                roles: vec![role],
+                district: district.to_owned(),
+                sub_district: sub_district.map(str::to_owned),
+                department: department.map(str::to_owned),
+            })
+        };
+    let mut principals: Vec<(String, Principal)> = vec![
+        (
+            Role::FieldWorker.as_str().to_owned(),
+            person("teacher-1", Role::FieldWorker, Some("nanjingxilu"), None),
+        ),
+        (
+            Role::SubDistrictAdmin.as_str().to_owned(),
+            person(
+                "street-admin-1",
+                Role::SubDistrictAdmin,
+                Some("nanjingxilu"),
+                None,
+            ),
+        ),
+        (
+            Role::DistrictAdmin.as_str().to_owned(),
+            person("district-admin-1", Role::DistrictAdmin, None, None),
+        ),
+        (
+            Role::DepartmentOfficer.as_str().to_owned(),
+            person("tax-officer-1", Role::DepartmentOfficer, None, Some("tax")),
+        ),
+        (
+            Role::Auditor.as_str().to_owned(),
+            person("auditor-1", Role::Auditor, None, None),
+        ),
+    ];
+    principals.push((
+        Role::System.as_str().to_owned(),
+        Principal::System(SystemIdentity {
+            name: "dev-system".to_owned(),
+            district: district.to_owned(),
+        }),
+    ));
+    principals
+}
+
 /// Every service in one process, each on its own port and database file.
 async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -314,6 +484,18 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     }
     // No load balancer stands in front of a local run: Ctrl-C stops at once.
     base.drain_delay = std::time::Duration::ZERO;
+    // Development identity, with a fresh key pair each start: tokens signed
+    // by it are verified as in production, and `x-louyu-actor` is accepted
+    // too (the services warn, and health reports
+    // `louyu.identity.development` SERVING).
+    let keys_folder = Path::new(DEVELOPMENT_KEYS_FOLDER);
+    std::fs::create_dir_all(keys_folder)
+        .with_context(|| format!("cannot create {}", keys_folder.display()))?;
+    let keys = louyu_kit::identity::generate_development_keys(KeyAlgorithm::EdDsa)?;
+    let (signing_key_file, jwks_file) = keys.write_to(keys_folder)?;
+    base.dev_identity = true;
+    base.jwks_file = Some(jwks_file);
+    base.signing_key_file = Some(signing_key_file.clone());
     // With demo data, health stays NOT_SERVING until it is loaded: the
     // services answer from the start (the demo loads through the registry's
     // API), but what they advertise is there only then.
@@ -338,11 +520,37 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
         .into_iter()
         .map(|host| tokio::spawn(host.run(readiness.clone())))
         .collect();
+    let principals = development_principals(&config.district);
+    let mut tokens = Vec::with_capacity(principals.len());
+    for (role, principal) in &principals {
+        let token = mint(
+            &base,
+            &keys.signing_key,
+            principal,
+            Duration::from_secs(12 * 60 * 60),
+        )?;
+        tokens.push((role.as_str(), principal.audit_name(), token));
+    }
     if demo {
-        crate::demo::load(&format!("http://{registry_address}"), &config.district)
-            .await
-            .context("cannot load the demo data")?;
+        let (_, _, admin_token) = tokens
+            .iter()
+            .find(|(role, _, _)| *role == Role::DistrictAdmin.as_str())
+            .context("a district admin's token")?;
+        crate::demo::load(
+            &format!("http://{registry_address}"),
+            &config.district,
+            admin_token,
+        )
+        .await
+        .context("cannot load the demo data")?;
         readiness.mark_ready();
+    }
+    println!(
+        "development tokens (12 h; more with `LOUYU_SIGNING_KEY_FILE={} louyu token …`):",
+        signing_key_file.display()
+    );
+    for (role, name, token) in &tokens {
+        println!("  {role} ({name}): {token}");
     }
     tracing::info!(services = %addresses.join(" "), "louyu is up; Ctrl-C stops it");
     for task in running {
@@ -351,17 +559,30 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     Ok(())
 }
 
+/// What `louyu import` loads.
+struct ImportFile {
+    kind: ImportFileKind,
+    validate_only: bool,
+    file: PathBuf,
+}
+
 async fn import(
     config: &Config,
     registry_url: &str,
-    kind: ImportFileKind,
-    validate_only: bool,
-    file: &std::path::Path,
+    token: Option<&str>,
+    request: ImportFile,
 ) -> anyhow::Result<()> {
-    let csv = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut client = RegistryServiceClient::connect(registry_url.to_owned())
+    let ImportFile {
+        kind,
+        validate_only,
+        file,
+    } = request;
+    let csv = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let channel = tonic::transport::Endpoint::from_shared(registry_url.to_owned())?
+        .connect()
         .await
-        .with_context(|| format!("cannot reach the registry at {registry_url}"))?
+        .with_context(|| format!("cannot reach the registry at {registry_url}"))?;
+    let mut client = RegistryServiceClient::with_interceptor(channel, bearer(token)?)
         .max_encoding_message_size(32 * 1024 * 1024);
     let kind = match kind {
         ImportFileKind::Buildings => ImportKind::Buildings,
@@ -395,4 +616,26 @@ async fn import(
     );
     anyhow::ensure!(response.errors.is_empty(), "some rows were rejected");
     Ok(())
+}
+
+/// An interceptor that sends `authorization: Bearer <token>`, or nothing
+/// without a token (the registry then says what is missing).
+pub fn bearer(
+    token: Option<&str>,
+) -> anyhow::Result<impl tonic::service::Interceptor + Clone + use<>> {
+    let value = match token {
+        Some(token) => Some(
+            tonic::metadata::MetadataValue::try_from(format!("Bearer {}", token.trim()))
+                .context("the token is not ASCII text")?,
+        ),
+        None => None,
+    };
+    Ok(move |mut request: tonic::Request<()>| {
+        if let Some(value) = &value {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    })
 }

@@ -8,8 +8,12 @@ use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use tonic::Code;
 
-pub async fn load(registry_url: &str, district: &str) -> anyhow::Result<()> {
-    let mut client = RegistryServiceClient::connect(registry_url.to_owned()).await?;
+pub async fn load(registry_url: &str, district: &str, token: &str) -> anyhow::Result<()> {
+    let channel = tonic::transport::Endpoint::from_shared(registry_url.to_owned())?
+        .connect()
+        .await?;
+    let mut client =
+        RegistryServiceClient::with_interceptor(channel, crate::cli::bearer(Some(token))?);
     let parent = format!("districts/{district}");
     let sub_district = |id: &str| format!("{parent}/subDistricts/{id}");
 

@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "hunter2-secret";
 
+/// Development identity, so `serve` starts without a JWKS file; the test of
+/// a deployment without one sets it back.
 fn louyu(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_louyu"))
         .args(arguments)
+        .env("LOUYU_DEV_IDENTITY", "1")
         .env_remove("LOUYU_DATABASE_URL")
         .env_remove("LOUYU_LISTEN")
         .env_remove("LOUYU_CONFIG")
@@ -25,7 +28,7 @@ fn help_of(subcommand: &str) -> String {
 
 #[test]
 fn each_subcommand_help_lists_exactly_the_flags_it_accepts() {
-    let cases: [(&str, &[&str], &[&str]); 4] = [
+    let cases: [(&str, &[&str], &[&str]); 5] = [
         (
             "serve",
             &["--config", "--district", "--database-url", "--listen"],
@@ -46,6 +49,19 @@ fn each_subcommand_help_lists_exactly_the_flags_it_accepts() {
                 "--registry-url",
             ],
             &["--listen", "--database-url", "--demo"],
+        ),
+        (
+            "token",
+            &[
+                "--role",
+                "--staff",
+                "--sub-district",
+                "--department",
+                "--system",
+                "--ttl",
+                "--district",
+            ],
+            &["--listen", "--database-url", "--registry-url", "--demo"],
         ),
         (
             "up",
@@ -71,6 +87,21 @@ fn each_subcommand_help_lists_exactly_the_flags_it_accepts() {
     let refused = louyu(&["up", "--listen", "127.0.0.1:0"]);
     assert_eq!(refused.status.code(), Some(2), "a flag up does not take");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unexpected argument"));
+}
+
+#[test]
+fn a_deployment_without_public_keys_or_development_identity_does_not_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args(["serve", "registry", "--listen", "127.0.0.1:0"])
+        .env_remove("LOUYU_JWKS_FILE")
+        .env_remove("LOUYU_DEV_IDENTITY")
+        .env_remove("LOUYU_CONFIG")
+        .env("LOUYU_DATABASE_URL", "sqlite::memory:")
+        .output()
+        .expect("run louyu");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LOUYU_JWKS_FILE is not set"), "{stderr}");
 }
 
 /// Runs `louyu serve registry` against `database_url`; returns its error
@@ -136,6 +167,7 @@ impl Served {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_louyu"))
             .args(["serve", "registry", "--listen", "127.0.0.1:0"])
+            .env("LOUYU_DEV_IDENTITY", "1")
             .envs(environment.iter().copied())
             .env("LOUYU_DATABASE_URL", database_url)
             .env("LOUYU_DRAIN_DELAY", drain_delay)
@@ -344,16 +376,21 @@ async fn a_shifted_development_clock_dates_what_the_service_writes() {
     let mut registry = RegistryServiceClient::connect(served.address.clone())
         .await
         .unwrap();
+    // Development identity: the caller names itself.
+    let mut request = tonic::Request::new(CreateEnterpriseRequest {
+        parent: "districts/jingan".to_owned(),
+        enterprise: Some(Enterprise {
+            uscc: louyu_registry::domain::uscc::sample(7),
+            display_name: "上海时钟测试有限公司".to_owned(),
+            ..Enterprise::default()
+        }),
+        request_id: String::new(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-louyu-actor", "s-001".parse().unwrap());
     let created = registry
-        .create_enterprise(CreateEnterpriseRequest {
-            parent: "districts/jingan".to_owned(),
-            enterprise: Some(Enterprise {
-                uscc: louyu_registry::domain::uscc::sample(7),
-                display_name: "上海时钟测试有限公司".to_owned(),
-                ..Enterprise::default()
-            }),
-            request_id: String::new(),
-        })
+        .create_enterprise(request)
         .await
         .unwrap()
         .into_inner();

@@ -16,6 +16,47 @@ const DISTRICT: &str = "districts/jingan";
 const DEMO_ENTERPRISE: &str = "91310106MA1G5KTR31";
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// A district admin's token from `louyu token`, signed with the key `louyu
+/// up` generated under `folder`.
+fn admin_token(folder: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_louyu"))
+        .args([
+            "token",
+            "--role",
+            "district-admin",
+            "--staff",
+            "s-001",
+            "--ttl",
+            "1h",
+        ])
+        .env(
+            "LOUYU_SIGNING_KEY_FILE",
+            folder.join("data/identity/signing-key.pem"),
+        )
+        .env_remove("LOUYU_CONFIG")
+        .output()
+        .expect("run louyu token");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A channel to `url` whose calls carry `token`.
+async fn authorized(url: &str, token: &str) -> louyu_testkit::identity::AuthorizedChannel {
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    louyu_testkit::identity::AuthorizedChannel::new(
+        channel,
+        louyu_testkit::identity::Bearer::new(token),
+    )
+}
+
 struct Suite {
     child: Child,
     registry_url: String,
@@ -145,7 +186,9 @@ async fn louyu_up_reports_serving_only_once_the_demo_data_is_loaded() {
         .await
         .expect("connect to the registry");
     let mut health = HealthClient::new(channel.clone());
-    let mut registry = RegistryServiceClient::new(channel);
+    let mut registry = RegistryServiceClient::new(
+        authorized(&suite.registry_url, &admin_token(folder.path())).await,
+    );
     let started = Instant::now();
     loop {
         let status = health
@@ -178,7 +221,7 @@ async fn louyu_up_reports_serving_only_once_the_demo_data_is_loaded() {
     suite.stop();
 }
 
-fn import(registry_url: &str, file: &std::path::Path) -> std::process::Output {
+fn import(registry_url: &str, token: &str, file: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_louyu"))
         .args([
             "import",
@@ -188,6 +231,7 @@ fn import(registry_url: &str, file: &std::path::Path) -> std::process::Output {
             registry_url,
         ])
         .arg(file)
+        .env("LOUYU_TOKEN", token)
         .env("LOUYU_LOG_FORMAT", "json")
         .output()
         .expect("run louyu import")
@@ -197,12 +241,9 @@ fn import(registry_url: &str, file: &std::path::Path) -> std::process::Output {
 async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
     let folder = tempfile::tempdir().unwrap();
     let suite = start(folder.path());
-    let mut registry = RegistryServiceClient::connect(suite.registry_url.clone())
-        .await
-        .unwrap();
-    let mut visits = VisitsServiceClient::connect(suite.visits_url.clone())
-        .await
-        .unwrap();
+    let token = admin_token(folder.path());
+    let mut registry = RegistryServiceClient::new(authorized(&suite.registry_url, &token).await);
+    let mut visits = VisitsServiceClient::new(authorized(&suite.visits_url, &token).await);
 
     let buildings = registry
         .list_buildings(ListBuildingsRequest {
@@ -281,7 +322,7 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
         "统一社会信用代码,企业名称,员工人数\n91110000802100433B,导入示例有限公司,42\n",
     )
     .unwrap();
-    let imported = import(&suite.registry_url, &good);
+    let imported = import(&suite.registry_url, &token, &good);
     assert!(
         imported.status.success(),
         "{}",
@@ -292,7 +333,7 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
     );
     let bad = folder.path().join("bad.csv");
     std::fs::write(&bad, "uscc,display_name\n91110000802100433C,校验码错误\n").unwrap();
-    let rejected = import(&suite.registry_url, &bad);
+    let rejected = import(&suite.registry_url, &token, &bad);
     assert!(
         !rejected.status.success(),
         "a rejected row fails the command"
@@ -302,10 +343,10 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
     suite.stop();
 
     // Everything was kept in ./data.
+    // Each start makes a new development key pair: a new token is needed.
     let restarted = start(folder.path());
-    let mut visits = VisitsServiceClient::connect(restarted.visits_url.clone())
-        .await
-        .unwrap();
+    let token = admin_token(folder.path());
+    let mut visits = VisitsServiceClient::new(authorized(&restarted.visits_url, &token).await);
     let listed = visits
         .list_visits(ListVisitsRequest {
             parent: DISTRICT.to_owned(),

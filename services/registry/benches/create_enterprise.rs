@@ -72,7 +72,14 @@ async fn grpc_rate(seconds: u64) -> Option<(f64, Enterprise)> {
             .connect()
             .await
             .expect("connect to the registry");
-        clients.push(RegistryServiceClient::new(channel));
+        // Each call's token is verified, as in production.
+        let token = sandbox
+            .keys()
+            .token(&louyu_testkit::identity::district_admin());
+        clients.push(RegistryServiceClient::with_interceptor(
+            channel,
+            louyu_testkit::identity::Bearer::new(&token),
+        ));
     }
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

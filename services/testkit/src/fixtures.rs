@@ -5,7 +5,8 @@
 use louyu_proto::google::r#type::Date;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
-use tonic::transport::Channel;
+
+use crate::identity::AuthorizedChannel;
 
 /// The district's resource name.
 pub const DISTRICT: &str = "districts/jingan";
@@ -50,7 +51,7 @@ pub fn create_street_request() -> CreateSubDistrictRequest {
 }
 
 /// Creates [`District`] in an empty registry.
-pub async fn district(registry: &mut RegistryServiceClient<Channel>) -> District {
+pub async fn district(registry: &mut RegistryServiceClient<AuthorizedChannel>) -> District {
     registry
         .create_sub_district(create_street_request())
         .await

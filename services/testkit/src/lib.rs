@@ -1,11 +1,12 @@
 //! What Louyu's test suites share, and nothing the services ship: a fresh
 //! database per test on SQLite or PostgreSQL ([`TestDatabase`],
 //! [`backend_tests!`]), a [`sandbox::Sandbox`] that starts any set of
-//! services in process on fresh databases and port 0, and the shared
-//! [`fixtures`].
+//! services in process on fresh databases and port 0, whose clients present
+//! tokens ([`identity`]), and the shared [`fixtures`].
 
 mod database;
 pub mod fixtures;
+pub mod identity;
 pub mod sandbox;
 
 pub use database::*;

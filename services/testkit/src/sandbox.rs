@@ -4,18 +4,23 @@
 //! and run, so the order services are named in does not matter (quickwit's
 //! `cluster_sandbox.rs` reserves its ports the same way). Each service gets
 //! a fresh database of the chosen backend and its own stop signal, so a test
-//! can stop one service and keep the others.
+//! can stop one service and keep the others. The services verify tokens
+//! against a development key pair of the sandbox's own, outside development
+//! mode, and sign their own service tokens with it; [`Sandbox::client`]
+//! gives a channel presenting a district admin's token.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::hosting::{self, Service};
+use louyu_kit::identity::{Principal, ProcessIdentity};
 use louyu_kit::server::{Readiness, Shutdown};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
+use crate::identity::{AuthorizedChannel, Bearer, TestKeys, district_admin};
 use crate::{TestBackend, TestDatabase};
 
 /// How long a stopping service may take.
@@ -34,6 +39,7 @@ struct Member {
 /// Dropping it stops them all.
 pub struct Sandbox {
     members: Vec<Member>,
+    keys: TestKeys,
 }
 
 /// The settings every sandboxed service starts from: fast feed polling, no
@@ -62,7 +68,9 @@ impl Sandbox {
         configure: impl Fn(ServiceName, &mut Config),
     ) -> Option<Self> {
         louyu_kit::telemetry::init_for_tests();
-        let base = test_config();
+        let keys = TestKeys::generate();
+        let mut base = test_config();
+        keys.apply_to(&mut base);
         let mut bound = Vec::with_capacity(services.len());
         for service in services {
             let database = TestDatabase::create(backend).await?;
@@ -82,7 +90,9 @@ impl Sandbox {
             config.database_url = Some(SecretString::from(database.url().to_owned()));
             configure(name, &mut config);
             let shutdown = Shutdown::new();
-            let host = hosting::build(service, &config, server, &shutdown)
+            let identity = ProcessIdentity::from_config(&config)
+                .unwrap_or_else(|error| panic!("{} identity: {error:#}", name.as_str()));
+            let host = hosting::build(service, &config, server, &shutdown, &identity)
                 .await
                 .unwrap_or_else(|error| panic!("{} builds: {error:#}", name.as_str()));
             members.push(Member {
@@ -93,7 +103,28 @@ impl Sandbox {
                 _database: database,
             });
         }
-        Some(Self { members })
+        let sandbox = Self { members, keys };
+        for member in &sandbox.members {
+            sandbox.wait_until_serving(member.name).await;
+        }
+        Some(sandbox)
+    }
+
+    /// Health turns SERVING a moment after the server starts; tests begin
+    /// once it has, so none sees the NOT_SERVING of the start.
+    async fn wait_until_serving(&self, name: ServiceName) {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        let health = tonic_health::pb::health_client::HealthClient::new(self.channel(name).await);
+        crate::eventually(&format!("{} is SERVING", name.as_str()), || {
+            let mut health = health.clone();
+            async move {
+                health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32)
+            }
+        })
+        .await;
     }
 
     fn member(&self, name: ServiceName) -> &Member {
@@ -121,6 +152,24 @@ impl Sandbox {
             .connect()
             .await
             .unwrap_or_else(|error| panic!("connect to {}: {error}", name.as_str()))
+    }
+
+    /// A channel to the service whose calls present a district admin's
+    /// token.
+    pub async fn client(&self, name: ServiceName) -> AuthorizedChannel {
+        self.client_as(name, &district_admin()).await
+    }
+
+    /// A channel to the service whose calls present `principal`'s token.
+    pub async fn client_as(&self, name: ServiceName, principal: &Principal) -> AuthorizedChannel {
+        let token = self.keys.token(principal);
+        AuthorizedChannel::new(self.channel(name).await, Bearer::new(&token))
+    }
+
+    /// The sandbox's key pair: tokens for anyone, and the JWKS file the
+    /// services watch.
+    pub fn keys(&self) -> &TestKeys {
+        &self.keys
     }
 
     /// The service's stop signal, for tests that stop it themselves.

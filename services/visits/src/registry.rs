@@ -1,11 +1,13 @@
 //! What the visits service asks the registry while serving a request: does
 //! this building, member of staff or enterprise exist, who are a building's
-//! tenants, what does a worker cover. Calls carry the trace context and fail
-//! fast, so an unreachable registry turns into UNAVAILABLE, not a hang.
+//! tenants, what does a worker cover. Calls carry the trace context and the
+//! visits service's own identity, with the person it serves (kit's
+//! `PeerInterceptor`), and fail fast, so an unreachable registry turns into
+//! UNAVAILABLE, not a hang.
 
 use std::time::Duration;
 
-use louyu_kit::telemetry::TraceContextInterceptor;
+use louyu_kit::identity::{PeerInterceptor, ServiceCredentials};
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use tonic::Code;
@@ -16,19 +18,26 @@ use crate::error::VisitsError;
 
 #[derive(Debug, Clone)]
 pub struct Registry {
-    client: RegistryServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    client: RegistryServiceClient<InterceptedService<Channel, PeerInterceptor>>,
     district: String,
 }
 
 impl Registry {
     /// Connects lazily: the service starts even when the registry is down.
-    pub fn connect_lazy(url: &str, district: &str) -> anyhow::Result<Self> {
+    pub fn connect_lazy(
+        url: &str,
+        district: &str,
+        credentials: ServiceCredentials,
+    ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
             .connect_lazy();
         Ok(Self {
-            client: RegistryServiceClient::with_interceptor(channel, TraceContextInterceptor),
+            client: RegistryServiceClient::with_interceptor(
+                channel,
+                PeerInterceptor::new(credentials),
+            ),
             district: format!("districts/{district}"),
         })
     }

@@ -35,7 +35,11 @@ impl Service for Visits {
             DistrictNames::new(&config.district),
             context.page_tokens.clone(),
         );
-        let registry = Registry::connect_lazy(&config.registry_url, &config.district)?;
+        let registry = Registry::connect_lazy(
+            &config.registry_url,
+            &config.district,
+            context.peer_credentials(ServiceName::Visits)?,
+        )?;
         let consumer = Consumer::new(
             REGISTRY_FEED,
             &config.registry_url,

@@ -31,6 +31,7 @@
 
 pub mod keys;
 mod mint;
+mod serving;
 mod verify;
 
 pub use keys::{
@@ -38,6 +39,10 @@ pub use keys::{
     SIGNING_KEY_ID_VARIABLE, SigningKey, generate_development_keys,
 };
 pub use mint::{MAX_TOKEN_TTL, MintError, TokenOptions, mint_token, mint_token_at};
+pub use serving::{
+    Authenticate, AuthenticateLayer, PeerInterceptor, ProcessIdentity, ServiceCredentials,
+    caller_of, permission_of,
+};
 pub use verify::{
     AUTHORIZATION_METADATA_KEY, AuthError, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
     DEV_DEPARTMENT_METADATA_KEY, DEV_ROLES_METADATA_KEY, DEV_SUB_DISTRICT_METADATA_KEY,

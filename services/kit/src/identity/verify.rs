@@ -131,26 +131,19 @@ impl IdentitySettings {
     }
 
     /// [`IdentitySettings::from_env`] with the variables read through
-    /// `lookup`, for tests.
-    pub fn apply_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let text = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
-        if let Some(path) = text("LOUYU_JWKS_FILE") {
-            self.jwks_file = Some(PathBuf::from(path));
-        }
-        if let Some(value) = text("LOUYU_DEV_IDENTITY") {
-            self.development_identity = match value.trim() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => anyhow::bail!("LOUYU_DEV_IDENTITY must be 1 or 0"),
-            };
-        }
-        if let Some(value) = text("LOUYU_TOKEN_ISSUER") {
-            self.issuer = value;
-        }
-        if let Some(value) = text("LOUYU_TOKEN_AUDIENCE") {
-            self.audience = value;
-        }
-        Ok(self)
+    /// `lookup`, for tests. The variables are the identity settings of
+    /// [`crate::config::Config`], read by its own code.
+    pub fn apply_env(self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut config = crate::config::Config {
+            district: self.district,
+            token_issuer: self.issuer,
+            token_audience: self.audience,
+            jwks_file: self.jwks_file,
+            dev_identity: self.development_identity,
+            ..crate::config::Config::default()
+        };
+        config.apply_env(lookup)?;
+        Ok(config.identity_settings())
     }
 }
 
@@ -224,7 +217,7 @@ impl Verifier {
         let caller = self.verify_token(token)?;
         let on_behalf_of = metadata.get(ON_BEHALF_OF_METADATA_KEY);
         let Some(on_behalf_of) = on_behalf_of else {
-            return Ok(caller);
+            return self.development_acting_for(caller, metadata);
         };
         let Principal::System(system) = caller.principal else {
             return Err(AuthError::ActingForNotAllowed);
@@ -295,6 +288,32 @@ impl Verifier {
             return Err(AuthError::OtherDistrict);
         }
         caller_from_claims(claims)
+    }
+
+    /// Development mode: a system with a token that forwards a person named
+    /// by `x-louyu-actor` (who came with no token to forward) acts for that
+    /// person, unverified. Outside development mode, or for a person's own
+    /// token, the caller stays as verified.
+    fn development_acting_for(
+        &self,
+        caller: Caller,
+        metadata: &MetadataMap,
+    ) -> Result<Caller, AuthError> {
+        if !self.settings.development_identity || metadata.get(ACTOR_METADATA_KEY).is_none() {
+            return Ok(caller);
+        }
+        let Principal::System(system) = caller.principal else {
+            return Ok(caller);
+        };
+        let developer = self.development_caller(metadata)?;
+        let Principal::Person(person) = developer.principal else {
+            return Ok(Caller::from_system(system, None, caller.provenance));
+        };
+        Ok(Caller::from_system(
+            system,
+            Some(person),
+            Provenance::UnverifiedDevelopment,
+        ))
     }
 
     /// Development mode: the caller `x-louyu-actor` names, unchecked.

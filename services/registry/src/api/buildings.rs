@@ -68,7 +68,7 @@ pub(super) async fn update(
         property_manager, council_members, building_chief
     );
     let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     let names = api.names().clone();
     reply(
         api.store

@@ -73,7 +73,7 @@ pub(super) async fn update(
         display_name, kind, demand_categories, jurisdiction, office_phone
     );
     let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     let names = api.names().clone();
     reply(
         api.store

@@ -75,7 +75,7 @@ pub(super) async fn update(
     if update.changes("status") && patch.status == 0 {
         return Err(InvalidArgument::new("enterprise.status", "必须填写 is required").into());
     }
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     reply(
         api.store
             .update_enterprise(&call, &uscc, move |current: &mut Enterprise| {

@@ -12,7 +12,7 @@ pub(super) async fn import_records(
     api: &RegistryApi,
     request: Request<ImportRecordsRequest>,
 ) -> Reply<ImportRecordsResponse> {
-    let context = RequestContext::from_metadata(request.metadata());
+    let context = RequestContext::of_request(&request)?;
     let body = request.into_inner();
     api.names().parse_district("parent", &body.parent)?;
     let kind = fields::required_enum::<ImportKind>("kind", body.kind)?;

@@ -57,7 +57,7 @@ pub(super) async fn update(
     let id = api.names().parse_staff("staff.name", &patch.name)?;
     let mutable = mutable_fields!(Staff; display_name, phone, sub_district, active);
     let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     let names = api.names().clone();
     reply(
         api.store
@@ -101,7 +101,7 @@ pub(super) async fn delete_assignment(
 ) -> Reply<DeleteAssignmentResponse> {
     let body = request.get_ref();
     let (staff_id, id) = api.names().parse_assignment("name", &body.name)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     api.store.delete_assignment(&call, &staff_id, &id).await?;
     Ok(Response::new(DeleteAssignmentResponse {}))
 }

@@ -67,7 +67,7 @@ pub(super) async fn update(api: &RegistryApi, request: Request<UpdateUnitRequest
     let mutable = mutable_fields!(Unit; display_name, floor, area_square_meters);
     let immutable = &["name", "current_tenant", "create_time", "update_time"];
     let update = Update::parse(body.update_mask.as_ref(), mutable, immutable, patch)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     reply(
         api.store
             .update_unit(&call, &building_id, &id, move |current: &mut Unit| {

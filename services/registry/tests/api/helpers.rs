@@ -13,6 +13,7 @@ use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_testkit::TestBackend;
 pub use louyu_testkit::fixtures::{DISTRICT, uscc};
+use louyu_testkit::identity::AuthorizedChannel;
 use louyu_testkit::sandbox::Sandbox;
 pub use louyu_testkit::{assert_code, assert_invalid_field};
 use tokio_stream::StreamExt;
@@ -22,10 +23,15 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     pub address: std::net::SocketAddr,
-    pub registry: RegistryServiceClient<Channel>,
-    pub feed: EventFeedServiceClient<Channel>,
-    pub audit: AuditServiceClient<Channel>,
+    /// A district admin's clients.
+    pub registry: RegistryServiceClient<AuthorizedChannel>,
+    pub feed: EventFeedServiceClient<AuthorizedChannel>,
+    /// An auditor's: only auditors read the audit trail.
+    pub audit: AuditServiceClient<AuthorizedChannel>,
+    /// With no token: for health, reflection and tests that send their own.
     pub channel: Channel,
+    /// With a district admin's token.
+    pub authorized: AuthorizedChannel,
     pub shutdown: Shutdown,
     sandbox: Sandbox,
 }
@@ -48,12 +54,17 @@ pub async fn spawn_app_with(
     )
     .await?;
     let channel = sandbox.channel(ServiceName::Registry).await;
+    let client = sandbox.client(ServiceName::Registry).await;
+    let auditor = sandbox
+        .client_as(ServiceName::Registry, &louyu_testkit::identity::auditor())
+        .await;
     Some(TestApp {
         address: sandbox.address(ServiceName::Registry),
-        registry: RegistryServiceClient::new(channel.clone())
+        registry: RegistryServiceClient::new(client.clone())
             .max_encoding_message_size(64 * 1024 * 1024),
-        feed: EventFeedServiceClient::new(channel.clone()),
-        audit: AuditServiceClient::new(channel.clone()),
+        feed: EventFeedServiceClient::new(client.clone()),
+        authorized: client,
+        audit: AuditServiceClient::new(auditor),
         channel,
         shutdown: sandbox.shutdown(ServiceName::Registry),
         sandbox,

@@ -1,5 +1,6 @@
 use louyu_kit::config::Config;
 use louyu_kit::hosting;
+use louyu_kit::identity::ProcessIdentity;
 use louyu_kit::server::Shutdown;
 use louyu_testkit::backend_tests;
 use louyu_testkit::{CapturedLogs, TestBackend, TestDatabase};
@@ -14,16 +15,19 @@ async fn the_registry_warns_at_start_when_a_deployment_signs_page_tokens_with_th
     let Some(database) = TestDatabase::create(backend).await else {
         return;
     };
-    let config = Config {
+    let keys = louyu_testkit::identity::TestKeys::generate();
+    let mut config = Config {
         listen: Some("127.0.0.1:0".to_owned()),
         database_url: Some(SecretString::from(database.url().to_owned())),
         ..Config::default()
     };
+    keys.apply_to(&mut config);
     assert!(config.uses_development_page_token_secret());
     let logs = CapturedLogs::start();
     let service = louyu_registry::startup::Registry;
     let server = hosting::bind(&service, &config).await.expect("a listener");
-    let host = hosting::build(&service, &config, server, &Shutdown::new())
+    let identity = ProcessIdentity::from_config(&config).expect("the identity");
+    let host = hosting::build(&service, &config, server, &Shutdown::new(), &identity)
         .await
         .expect("the registry builds");
     drop(host);

@@ -84,6 +84,8 @@ async fn health_and_both_reflection_versions_are_served(backend: TestBackend) {
     assert!(!files.file_descriptor_proto.is_empty());
 }
 
+/// The actor is the verified caller of the token: a forged `x-louyu-actor`
+/// beside it changes nothing.
 async fn every_change_is_audited_with_who_what_and_the_request_id(backend: TestBackend) {
     let Some(mut app) = spawn_app(backend).await else {
         return;
@@ -109,7 +111,7 @@ async fn every_change_is_audited_with_who_what_and_the_request_id(backend: TestB
         .into_inner()
         .audit_records;
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].actor, "gateway:user-42");
+    assert_eq!(records[0].actor, "staff:admin-1");
     assert_eq!(
         records[0].resource,
         format!("{DISTRICT}/subDistricts/nanjingxilu")
@@ -126,7 +128,7 @@ async fn every_change_is_audited_with_who_what_and_the_request_id(backend: TestB
         all.audit_records[0].method, "CreateBuilding",
         "newest first"
     );
-    assert_eq!(all.audit_records[0].actor, "anonymous");
+    assert_eq!(all.audit_records[0].actor, "staff:admin-1");
 }
 
 async fn stopping_ends_open_event_streams_and_drains(backend: TestBackend) {
@@ -276,7 +278,7 @@ async fn a_request_that_is_not_valid_protobuf_gets_invalid_argument(backend: Tes
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let mut client = tonic::client::Grpc::new(app.channel.clone());
+    let mut client = tonic::client::Grpc::new(app.authorized.clone());
     client.ready().await.unwrap();
     let answer = client
         .unary(

@@ -91,6 +91,6 @@ pub(super) async fn update_cadence_policy(
         );
     }
     let cadence = Cadence::parse(policy)?;
-    let call = Call::new(&request);
+    let call = Call::new(&request)?;
     reply(api.store.update_cadence(&call, cadence).await)
 }

@@ -148,7 +148,8 @@ async fn every_transition_the_lifecycle_forbids_fails_as_failed_precondition(bac
         .into_inner();
     assert_eq!(done.status, DemandStatus::Confirmed as i32);
     let last = done.history.last().unwrap();
-    assert_eq!(last.actor, "officer:tax-7");
+    // The verified caller, not the `x-louyu-actor` sent beside the token.
+    assert_eq!(last.actor, "staff:admin-1");
     assert_eq!(last.from_status, DemandStatus::Resolved as i32);
     assert!(last.reason.contains("CONFIRMED"));
     assert!(last.time.is_some());

@@ -8,16 +8,17 @@ use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use louyu_testkit::TestBackend;
 pub use louyu_testkit::fixtures::{DISTRICT, District as World};
+use louyu_testkit::identity::AuthorizedChannel;
 use louyu_testkit::sandbox::Sandbox;
 pub use louyu_testkit::{assert_code, assert_invalid_field, eventually};
-use tonic::transport::Channel;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct Suite {
-    pub registry: RegistryServiceClient<Channel>,
-    pub visits: VisitsServiceClient<Channel>,
-    pub visits_channel: Channel,
+    /// A district admin's clients.
+    pub registry: RegistryServiceClient<AuthorizedChannel>,
+    pub visits: VisitsServiceClient<AuthorizedChannel>,
+    pub visits_channel: AuthorizedChannel,
     sandbox: Sandbox,
 }
 
@@ -32,9 +33,9 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
         ],
     )
     .await?;
-    let visits_channel = sandbox.channel(ServiceName::Visits).await;
+    let visits_channel = sandbox.client(ServiceName::Visits).await;
     Some(Suite {
-        registry: RegistryServiceClient::new(sandbox.channel(ServiceName::Registry).await),
+        registry: RegistryServiceClient::new(sandbox.client(ServiceName::Registry).await),
         visits: VisitsServiceClient::new(visits_channel.clone()),
         visits_channel,
         sandbox,
