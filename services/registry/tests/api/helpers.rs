@@ -72,6 +72,11 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// The sandbox, for clients with other tokens and its keys.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
         self.sandbox.stop(ServiceName::Registry).await;

@@ -5,6 +5,7 @@ mod directory;
 mod enterprises;
 mod events;
 mod helpers;
+mod identity;
 mod import;
 mod page_tokens;
 mod races;

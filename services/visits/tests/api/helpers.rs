@@ -43,6 +43,11 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
 }
 
 impl Suite {
+    /// The sandbox, for clients with other tokens.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
     pub async fn stop_registry(&mut self) {
         self.sandbox.stop(ServiceName::Registry).await;
     }

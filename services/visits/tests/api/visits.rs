@@ -303,7 +303,81 @@ async fn a_registry_outage_gives_unavailable_and_writes_nothing(backend: TestBac
     assert!(demands.demands.is_empty());
 }
 
+/// Visits asks the registry as itself, acting for the person it serves: a
+/// street admin's visit is checked against the registry (which refuses
+/// tenancies to a system on its own), and both trails name the person.
+async fn visits_asks_the_registry_as_itself_acting_for_the_person_who_submits(
+    backend: TestBackend,
+) {
+    use louyu_kit::config::ServiceName;
+    use louyu_kit::identity::{Person, Principal, Role, SystemIdentity};
+    use louyu_proto::common::v1::ListAuditRecordsRequest;
+    use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
+    use louyu_proto::registry::v1::ListTenanciesRequest;
+    use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    let street_admin = Principal::Person(Person {
+        staff_id: "street-admin-1".to_owned(),
+        roles: vec![Role::SubDistrictAdmin],
+        district: "jingan".to_owned(),
+        sub_district: Some("nanjingxilu".to_owned()),
+        department: None,
+    });
+    let channel = suite
+        .sandbox()
+        .client_as(ServiceName::Visits, &street_admin)
+        .await;
+    louyu_proto::visits::v1::visits_service_client::VisitsServiceClient::new(channel)
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(visit_request(&[&world.a], "b-1", 1)),
+            demands: vec![],
+            request_id: "street-admin-visit-1".to_owned(),
+        })
+        .await
+        .expect("the registry answers visits acting for the street admin");
+
+    let visits_system = Principal::System(SystemIdentity {
+        name: "visits".to_owned(),
+        district: "jingan".to_owned(),
+    });
+    let channel = suite
+        .sandbox()
+        .client_as(ServiceName::Registry, &visits_system)
+        .await;
+    let alone = RegistryServiceClient::new(channel)
+        .list_tenancies(ListTenanciesRequest {
+            parent: DISTRICT.to_owned(),
+            ..ListTenanciesRequest::default()
+        })
+        .await;
+    assert_code(alone, Code::PermissionDenied);
+
+    let channel = suite
+        .sandbox()
+        .client_as(ServiceName::Visits, &louyu_testkit::identity::auditor())
+        .await;
+    let records = AuditServiceClient::new(channel)
+        .list_audit_records(ListAuditRecordsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_records;
+    assert!(!records.is_empty());
+    assert!(
+        records
+            .iter()
+            .all(|record| record.actor == "staff:street-admin-1"),
+        "{records:?}"
+    );
+}
+
 backend_tests!(
+    visits_asks_the_registry_as_itself_acting_for_the_person_who_submits,
     a_retried_submission_yields_one_visit,
     a_submission_naming_an_enterprise_outside_the_building_is_rejected,
     a_registry_outage_gives_unavailable_and_writes_nothing,
