@@ -61,6 +61,8 @@ struct Suite {
     child: Child,
     registry_url: String,
     visits_url: String,
+    /// The ready tokens `louyu up` printed, by role.
+    tokens: std::collections::HashMap<String, String>,
 }
 
 /// Starts `louyu up --demo` in `folder` and waits for its "louyu is up" line.
@@ -78,8 +80,15 @@ fn start(folder: &std::path::Path) -> Suite {
     let stdout = child.stdout.take().expect("stdout");
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut tokens = std::collections::HashMap::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                // "  field-worker (staff:teacher-1): eyJ…"
+                if let Some((role, rest)) = line.trim_start().split_once(" (")
+                    && let Some((_, token)) = rest.split_once("): ")
+                {
+                    tokens.insert(role.to_owned(), token.trim().to_owned());
+                }
                 continue;
             };
             if entry["message"]
@@ -95,15 +104,17 @@ fn start(folder: &std::path::Path) -> Suite {
                         .unwrap_or_default()
                         .to_owned()
                 };
-                let _ = sender.send((url("registry"), url("visits")));
+                let _ = sender.send((url("registry"), url("visits"), tokens.clone()));
             }
         }
     });
-    let (registry_url, visits_url) = receiver.recv_timeout(DEADLINE).expect("louyu comes up");
+    let (registry_url, visits_url, tokens) =
+        receiver.recv_timeout(DEADLINE).expect("louyu comes up");
     Suite {
         child,
         registry_url,
         visits_url,
+        tokens,
     }
 }
 
@@ -178,6 +189,7 @@ async fn louyu_up_reports_serving_only_once_the_demo_data_is_loaded() {
         child,
         registry_url: registry_url.clone(),
         visits_url: String::new(),
+        tokens: std::collections::HashMap::new(),
     };
 
     let channel = tonic::transport::Channel::from_shared(registry_url)
@@ -218,6 +230,15 @@ async fn louyu_up_reports_serving_only_once_the_demo_data_is_loaded() {
         3,
         "SERVING came only after the demo district was loaded"
     );
+    let development = health
+        .check(HealthCheckRequest {
+            service: "louyu.identity.development".to_owned(),
+        })
+        .await
+        .expect("development identity shows in health")
+        .into_inner()
+        .status;
+    assert_eq!(development, ServingStatus::Serving as i32);
     suite.stop();
 }
 
@@ -244,6 +265,20 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
     let token = admin_token(folder.path());
     let mut registry = RegistryServiceClient::new(authorized(&suite.registry_url, &token).await);
     let mut visits = VisitsServiceClient::new(authorized(&suite.visits_url, &token).await);
+    let mut roles: Vec<&str> = suite.tokens.keys().map(String::as_str).collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        [
+            "auditor",
+            "department-officer",
+            "district-admin",
+            "field-worker",
+            "sub-district-admin",
+            "system"
+        ],
+        "a ready token for each role"
+    );
 
     let buildings = registry
         .list_buildings(ListBuildingsRequest {
@@ -314,6 +349,18 @@ async fn louyu_up_runs_the_suite_on_embedded_sqlite_and_stops_cleanly() {
         .expect("a visit checked against the registry over gRPC")
         .into_inner();
     assert_eq!(submitted.demands.len(), 1);
+
+    // The printed field worker's token works as is: visits asks the registry
+    // about them, acting for them.
+    let teacher = authorized(&suite.visits_url, &suite.tokens["field-worker"]).await;
+    VisitsServiceClient::new(teacher)
+        .list_due_visits(ListDueVisitsRequest {
+            staff: format!("{DISTRICT}/staff/teacher-1"),
+            horizon_days: 31,
+            ..ListDueVisitsRequest::default()
+        })
+        .await
+        .expect("the field worker's due visits");
 
     // `louyu import` loads a CSV file through the registry.
     let good = folder.path().join("enterprises.csv");

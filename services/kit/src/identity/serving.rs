@@ -175,9 +175,11 @@ impl ServiceCredentials {
                 metadata.insert(ACTOR_METADATA_KEY, actor);
             }
             None => {
-                return Err(Status::internal(
-                    "internal error: the service has no identity to present",
-                ));
+                tracing::error!(
+                    service = %self.system.name,
+                    "a call to another service has no identity to present: set LOUYU_SIGNING_KEY_FILE"
+                );
+                return Err(Status::internal("internal error"));
             }
         }
         match forwarded {
