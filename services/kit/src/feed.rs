@@ -291,16 +291,20 @@ impl EventFeedService for FeedServer {
                     break;
                 }
                 committed.borrow_and_update();
-                // A restore under a running server shows as a new epoch.
+                let events = read_after(&db, cursor, batch)
+                    .await
+                    .map_err(|error| crate::error::internal("read the event feed", &error))?;
+                // A restore under a running server shows as a new epoch. The
+                // epoch is read after the events: an event written after a
+                // renewal can only have been read if the renewal committed
+                // first, and then this read sees it, so no event of a new
+                // epoch leaves under the old one.
                 let current = current_epoch(&db)
                     .await
                     .map_err(|error| crate::error::internal("read the feed epoch", &error))?;
                 if current != stream_epoch {
                     Err(epoch_changed(&stream_epoch, &current))?;
                 }
-                let events = read_after(&db, cursor, batch)
-                    .await
-                    .map_err(|error| crate::error::internal("read the event feed", &error))?;
                 if let Some(last) = events.last() {
                     cursor = last.sequence;
                     yield WatchEventsResponse { events, epoch: stream_epoch.clone() };
