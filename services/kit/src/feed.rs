@@ -295,9 +295,10 @@ impl EventFeedService for FeedServer {
                     .await
                     .map_err(|error| crate::error::internal("read the event feed", &error))?;
                 // A restore under a running server shows as a new epoch. The
-                // epoch is read after the events: events written in a new
-                // epoch were written after it began, so they are never sent
-                // under the old one.
+                // epoch is read after the events: an event written after a
+                // renewal can only have been read if the renewal committed
+                // first, and then this read sees it, so no event of a new
+                // epoch leaves under the old one.
                 let current = current_epoch(&db)
                     .await
                     .map_err(|error| crate::error::internal("read the feed epoch", &error))?;

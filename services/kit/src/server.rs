@@ -325,13 +325,27 @@ struct ClosingHealth {
 
 type HealthWatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
 
+type HealthCheckFuture<'call> = Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Response<HealthCheckResponse>, Status>>
+            + Send
+            + 'call,
+    >,
+>;
+
 #[tonic::async_trait]
 impl Health for ClosingHealth {
-    async fn check(
-        &self,
+    /// tonic's own future, not boxed a second time: health checks are the
+    /// most frequent call a server gets (every probe, every load balancer).
+    fn check<'life0, 'async_trait>(
+        &'life0 self,
         request: Request<HealthCheckRequest>,
-    ) -> Result<Response<HealthCheckResponse>, Status> {
-        self.inner.check(request).await
+    ) -> HealthCheckFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.check(request)
     }
 
     type WatchStream = HealthWatchStream;

@@ -5,6 +5,7 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; trace context propagates either way.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::sync::Once;
 
 use opentelemetry::propagation::{Extractor, Injector};
@@ -18,8 +19,10 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written.
@@ -73,8 +76,6 @@ pub fn init(
     let tracer = provider.tracer("louyu");
     // Logs follow RUST_LOG; spans always reach the OpenTelemetry layer, so a
     // quieter log level never breaks trace propagation.
-    let log_filter =
-        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let registry = tracing_subscriber::registry().with(
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -89,15 +90,41 @@ pub fn init(
                     .with_filter(log_filter()),
             )
             .try_init()?,
+        // Colours only for a terminal: piped or collected logs get plain
+        // text, and no escape codes are written per span.
         LogFormat::Pretty => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
+                    .with_ansi(std::io::stdout().is_terminal())
                     .with_filter(log_filter()),
             )
             .try_init()?,
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// The filter of the log layer: `RUST_LOG`, else [`DEFAULT_FILTER`].
+///
+/// Every span and event passes it, the span of each gRPC request included,
+/// so it is the cheaper `Targets` (levels by target, no locks) whenever the
+/// directives are only that, which they are unless `RUST_LOG` filters on
+/// spans or fields (`[`, `{`); then it is the `EnvFilter` that understands
+/// those.
+fn log_filter<S>() -> Box<dyn Filter<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let directives = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+    if !directives.is_empty()
+        && !directives.contains(['[', '{'])
+        && let Ok(targets) = directives.parse::<Targets>()
+    {
+        return Box::new(targets);
+    }
+    Box::new(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)))
 }
 
 /// Installs telemetry once per test process: logs to the test's captured
@@ -168,20 +195,30 @@ impl Extractor for HeaderExtractor<'_> {
 
 /// The span every gRPC request runs in, a child of the caller's trace when
 /// the request carries one. For `tonic::transport::Server::trace_fn`.
+///
+/// It runs on every call, so it does only what the span needs: the method is
+/// recorded as a string (no formatting), and the caller's trace context is
+/// extracted only when the request carries a `traceparent` (health probes
+/// and most direct callers do not; their span is a root either way).
 pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
     let method = request.uri().path().trim_start_matches('/');
     let span = tracing::info_span!(
         "grpc request",
-        otel.name = %method,
+        otel.name = method,
         otel.kind = "server",
         rpc.system = "grpc",
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
-    });
-    let _ = span.set_parent(parent);
+    if request.headers().contains_key(TRACEPARENT) {
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+    }
     span
 }
+
+/// The W3C header that carries a caller's trace context.
+const TRACEPARENT: &str = "traceparent";
 
 struct MetadataInjector<'a>(&'a mut MetadataMap);
 
