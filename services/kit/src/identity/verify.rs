@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -466,6 +467,11 @@ struct KeyStore {
     path: PathBuf,
     keys: RwLock<KeySet>,
     watch: Mutex<FileWatch>,
+    /// When the next routine look at the file is due, in milliseconds after
+    /// `opened`: read without the lock, so the calls in between (nearly all)
+    /// do not queue on `watch`.
+    next_check_millis: AtomicU64,
+    opened: Instant,
 }
 
 struct FileWatch {
@@ -492,6 +498,8 @@ impl KeyStore {
             .map_err(|error| anyhow::anyhow!("LOUYU_JWKS_FILE {}: {error}", path.display()))?;
         let now = Instant::now();
         Ok(Self {
+            next_check_millis: AtomicU64::new(JWKS_CHECK_INTERVAL.as_millis() as u64),
+            opened: now,
             keys: RwLock::new(Arc::new(keys)),
             watch: Mutex::new(FileWatch {
                 last_check: now,
@@ -527,15 +535,23 @@ impl KeyStore {
     /// even an unchanged stamp once a second (a rewrite within the
     /// filesystem's timestamp granularity keeps its stamp).
     fn refresh(&self, unknown_kid: bool) {
+        let now = Instant::now();
+        let elapsed_millis = now.duration_since(self.opened).as_millis() as u64;
+        if !unknown_kid && elapsed_millis < self.next_check_millis.load(Ordering::Relaxed) {
+            return;
+        }
         let mut watch = self
             .watch
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
         if !unknown_kid && now.duration_since(watch.last_check) < JWKS_CHECK_INTERVAL {
             return;
         }
         watch.last_check = now;
+        self.next_check_millis.store(
+            elapsed_millis + JWKS_CHECK_INTERVAL.as_millis() as u64,
+            Ordering::Relaxed,
+        );
         let stamp = file_stamp(&self.path);
         let stale = unknown_kid && now.duration_since(watch.last_read) >= JWKS_CHECK_INTERVAL;
         if stamp == watch.stamp && !stale {
