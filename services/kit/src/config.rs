@@ -199,7 +199,7 @@ impl Config {
             self.concurrency_limit = parse_env("LOUYU_CONCURRENCY_LIMIT", &value)?;
         }
         if let Some(value) = text("LOUYU_DRAIN_DELAY") {
-            self.drain_delay = parse_duration(&value)
+            self.drain_delay = crate::time::parse_duration(&value)
                 .ok_or_else(|| anyhow::anyhow!("LOUYU_DRAIN_DELAY has an invalid value"))?;
         }
         if let Some(value) = text("LOUYU_SHUTDOWN_GRACE_SECONDS") {
@@ -330,24 +330,11 @@ impl Config {
     }
 }
 
-/// A duration written with its unit, `5s` or `500ms`, as `drain_delay` is.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if let Some(milliseconds) = text.strip_suffix("ms") {
-        return milliseconds.trim().parse().ok().map(Duration::from_millis);
-    }
-    text.strip_suffix('s')?
-        .trim()
-        .parse()
-        .ok()
-        .map(Duration::from_secs)
-}
-
 fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
-    parse_duration(&text).ok_or_else(|| {
+    crate::time::parse_duration(&text).ok_or_else(|| {
         serde::de::Error::custom("expected a duration with its unit, such as \"5s\" or \"500ms\"")
     })
 }

@@ -57,29 +57,39 @@ impl FromStr for ClockOffset {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || format!("{text:?} is not a clock offset such as +30d, -12h, 90m or 3600s");
-        let text_trimmed = text.trim();
-        let (sign, unsigned) = match text_trimmed.strip_prefix('-') {
+        let trimmed = text.trim();
+        let (sign, unsigned) = match trimmed.strip_prefix('-') {
             Some(rest) => (-1, rest),
-            None => (1, text_trimmed.strip_prefix('+').unwrap_or(text_trimmed)),
+            None => (1, trimmed.strip_prefix('+').unwrap_or(trimmed)),
         };
-        let split = unsigned
-            .find(|character: char| !character.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        let (number, unit) = unsigned.split_at(split);
-        let number: i64 = number.parse().map_err(|_| invalid())?;
-        let seconds_per_unit = match unit {
-            "d" => 86_400,
-            "h" => 3_600,
-            "m" => 60,
-            "s" => 1,
-            _ => return Err(invalid()),
-        };
-        number
-            .checked_mul(seconds_per_unit * 1_000_000 * sign)
-            .filter(|micros| micros.unsigned_abs() <= 100 * 366 * 86_400 * 1_000_000)
-            .map(|micros| ClockOffset { micros })
+        parse_duration(unsigned)
+            .filter(|duration| duration.as_secs() <= 100 * 366 * 86_400)
+            .and_then(|duration| i64::try_from(duration.as_micros()).ok())
+            .map(|micros| ClockOffset {
+                micros: sign * micros,
+            })
             .ok_or_else(invalid)
     }
+}
+
+/// A duration written as a whole number and its unit: `500ms`, `5s`, `90m`,
+/// `12h`, `7d`. `None` for anything else, or one too long to hold.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|character: char| !character.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let milliseconds_per_unit = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number
+        .checked_mul(milliseconds_per_unit)
+        .map(std::time::Duration::from_millis)
 }
 
 impl fmt::Display for ClockOffset {
@@ -141,7 +151,16 @@ mod tests {
         assert_eq!(seconds("-12h"), Ok(-12 * 3_600));
         assert_eq!(seconds("90m"), Ok(5_400));
         assert_eq!(seconds(" 3600s "), Ok(3_600));
-        for bad in ["", "30", "d", "+-3d", "3w", "1.5d", "99999999d"] {
+        for bad in [
+            "",
+            "30",
+            "d",
+            "+-3d",
+            "3w",
+            "1.5d",
+            "99999999d",
+            "99999999999999999d",
+        ] {
             assert!(seconds(bad).is_err(), "{bad:?} is refused");
         }
         assert_eq!("-2h".parse::<ClockOffset>().unwrap().to_string(), "-7200s");

@@ -374,22 +374,8 @@ async fn feed(action: FeedAction, config: &Config) -> anyhow::Result<()> {
 
 /// `90s`, `30m`, `1h`, `7d`.
 fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|character: char| !character.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| "expected a number and a unit: 90s, 30m, 1h, 7d".to_owned())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err("the unit must be s, m, h or d".to_owned()),
-    };
-    Ok(Duration::from_secs(number * seconds))
+    louyu_kit::time::parse_duration(text)
+        .ok_or_else(|| "expected a number and a unit: 90s, 30m, 1h, 7d".to_owned())
 }
 
 /// The signing key at `path`, under `signing_key_id` when the config names
