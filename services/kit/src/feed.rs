@@ -701,12 +701,24 @@ pub async fn halted_reason(db: &Db, feed: &str) -> sqlx::Result<Option<String>> 
     Ok((!state.halted.is_empty()).then_some(state.halted))
 }
 
+/// What [`resume_from_start`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// It was halted, and now reads the feed again from the start.
+    FromStart,
+    /// It follows the feed and was not halted: nothing changed.
+    NotHalted,
+    /// This database holds no consumer of that feed (a misspelt feed, or
+    /// the wrong service's database): nothing changed.
+    NoSuchConsumer,
+}
+
 /// Resumes a halted consumer from the start of the producer's current
 /// epoch: it applies the whole feed again, which changes nothing that was
 /// already applied (every handler is idempotent) and applies what the old
 /// cursor had skipped. A running consumer picks this up within its
-/// `max_backoff`. Returns whether the consumer was halted.
-pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<bool> {
+/// `max_backoff`.
+pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<Resumed> {
     let resumed = sqlx::query(
         "UPDATE consumer_cursors SET last_sequence = 0, epoch = '', last_event_id = '', halted = '', \
          updated_at = $1 WHERE feed = $2 AND halted <> ''",
@@ -715,5 +727,16 @@ pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<bool> {
     .bind(feed)
     .execute(db.pool())
     .await?;
-    Ok(resumed.rows_affected() == 1)
+    if resumed.rows_affected() == 1 {
+        return Ok(Resumed::FromStart);
+    }
+    let known: Option<i64> =
+        sqlx::query_scalar("SELECT last_sequence FROM consumer_cursors WHERE feed = $1")
+            .bind(feed)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(match known {
+        Some(_) => Resumed::NotHalted,
+        None => Resumed::NoSuchConsumer,
+    })
 }

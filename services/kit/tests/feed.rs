@@ -761,10 +761,11 @@ async fn a_consumer_halts_when_its_producer_is_restored_from_a_backup(backend: T
 
     // The operator resumes it from the start of the restored feed: the
     // events it had applied change nothing, the new ones are applied.
-    assert!(
+    assert_eq!(
         feed::resume_from_start(&following.db, &following.feed)
             .await
-            .unwrap()
+            .unwrap(),
+        feed::Resumed::FromStart
     );
     following.wait_for_cursor(12).await;
     assert_eq!(following.applied().await, 10 + 7);

@@ -355,16 +355,21 @@ async fn feed(action: FeedAction, config: &Config) -> anyhow::Result<()> {
             let resumed = feed::resume_from_start(&db, &name)
                 .await
                 .with_context(|| format!("cannot resume the {service} consumer of {name}"))?;
-            if resumed {
-                println!(
-                    "the {service} consumer of the {name} feed reads it again from the start; \
-                     a running {service} picks this up within ten seconds"
-                );
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!(
+            match resumed {
+                feed::Resumed::FromStart => {
+                    println!(
+                        "the {service} consumer of the {name} feed reads it again from the start; \
+                         a running {service} picks this up within ten seconds"
+                    );
+                    Ok(())
+                }
+                feed::Resumed::NotHalted => Err(anyhow::anyhow!(
                     "the {service} consumer of the {name} feed is not halted: nothing to resume"
-                ))
+                )),
+                feed::Resumed::NoSuchConsumer => Err(anyhow::anyhow!(
+                    "this {service} database follows no feed named {name:?}: check the feed's name \
+                     (visits follows `registry`) and the database URL"
+                )),
             }
         }
     };

@@ -346,13 +346,24 @@ async fn after_a_restore_an_operator_renews_the_epoch_and_resumes_the_halted_con
         "--database-url",
         &visits_url,
     ];
-    let refused = louyu(&resume);
-    assert!(!refused.status.success(), "nothing to resume: {refused:?}");
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("not halted"));
+    let misspelt = louyu(&[
+        "feed",
+        "resume",
+        "visits",
+        "regsitry",
+        "--database-url",
+        &visits_url,
+    ]);
+    assert!(!misspelt.status.success(), "{misspelt:?}");
+    assert!(String::from_utf8_lossy(&misspelt.stderr).contains("no feed named \"regsitry\""));
 
     let visits = Db::connect(&SecretString::from(visits_url.clone()))
         .await
         .unwrap();
+    feed::cursor_of(&visits, "registry").await.unwrap();
+    let refused = louyu(&resume);
+    assert!(!refused.status.success(), "nothing to resume: {refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not halted"));
     feed::record_halt(&visits, "registry", "the feed has no event 10")
         .await
         .unwrap();
