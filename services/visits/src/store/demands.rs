@@ -1,5 +1,5 @@
 use louyu_kit::audit::RequestContext;
-use louyu_kit::db::RowLock;
+use louyu_kit::db::{Backend, RowLock};
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
@@ -200,10 +200,10 @@ impl Store {
         connection: &mut AnyConnection,
         ids: &[&str],
     ) -> Result<(), VisitsError> {
-        let lock = self.db.row_lock(RowLock::ForUpdate, "demands");
-        if lock.is_empty() {
+        if self.db.backend() == Backend::Sqlite {
             return Ok(());
         }
+        let lock = self.db.row_lock(RowLock::ForUpdate, "demands");
         let mut query = SqlQuery::new("SELECT id FROM demands WHERE id IN (");
         for (index, id) in ids.iter().enumerate() {
             if index > 0 {
