@@ -38,10 +38,16 @@ pub fn parse_request_id(request_id: &str) -> Result<String, InvalidArgument> {
     Ok(request_id.to_owned())
 }
 
-/// A digest of the request, to tell a retry from a different request under
-/// the same id. Callers clear `request_id` in the message first.
-pub fn request_hash(message: &impl prost::Message) -> String {
-    let digest = Sha256::digest(message.encode_to_vec());
+/// A digest of the request and of whom it is made for, to tell a retry from
+/// a different request under the same id: another caller reusing an id gets
+/// INVALID_ARGUMENT, never the first caller's response. Callers clear
+/// `request_id` in the message first.
+pub fn request_hash(message: &impl prost::Message, caller: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(caller.as_bytes());
+    hasher.update([0]);
+    hasher.update(message.encode_to_vec());
+    let digest = hasher.finalize();
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -131,7 +137,17 @@ mod tests {
             seconds: 2,
             nanos: 0,
         };
-        assert_eq!(request_hash(&first), request_hash(&first.clone()));
-        assert_ne!(request_hash(&first), request_hash(&second));
+        assert_eq!(
+            request_hash(&first, "staff:s-1"),
+            request_hash(&first.clone(), "staff:s-1")
+        );
+        assert_ne!(
+            request_hash(&first, "staff:s-1"),
+            request_hash(&first, "staff:s-2")
+        );
+        assert_ne!(
+            request_hash(&first, "staff:s-1"),
+            request_hash(&second, "staff:s-1")
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod mutation;
 pub mod names;
 pub mod page;
 pub mod permissions;
+pub mod scope;
 pub mod server;
 pub mod telemetry;
 pub mod text;

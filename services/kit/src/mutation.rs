@@ -10,12 +10,17 @@ use crate::db::{Db, Tx};
 use crate::error::{InvalidArgument, ServiceError};
 use crate::feed::{self, NewEvent};
 use crate::idempotency::{self, IdempotencyError};
+use crate::identity::{Caller, caller_of};
+use crate::scope::Reach;
 
 /// A mutating call: who makes it (the verified caller kit's server put in
-/// the request), which RPC, and its idempotency key.
+/// the request) and how far it reaches, which RPC, and its idempotency key.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub context: RequestContext,
+    pub caller: Caller,
+    /// The caller's reach on this method: what it may change.
+    pub reach: Reach,
     pub method: &'static str,
     pub request_id: String,
     pub request_hash: String,
@@ -25,11 +30,14 @@ impl Call {
     /// A call without an idempotency key (updates and deletes, which are
     /// safe to repeat as they are). The method is the request's type name.
     pub fn new<M: prost::Message + prost::Name>(request: &Request<M>) -> Result<Self, Status> {
+        let caller = caller_of(request)?;
         Ok(Self {
             context: RequestContext::of_request(request)?,
+            caller: caller.clone(),
+            reach: Reach::of_request(request)?,
             method: method_of::<M>(),
             request_id: String::new(),
-            request_hash: idempotency::request_hash(request.get_ref()),
+            request_hash: idempotency::request_hash(request.get_ref(), &owner(caller)),
         })
     }
 
@@ -39,13 +47,32 @@ impl Call {
         let body = request.get_ref();
         let mut hashed = body.clone();
         hashed.clear_request_id();
+        let caller = caller_of(request)?;
         Ok(Self {
             context: RequestContext::of_request(request)?,
+            caller: caller.clone(),
+            reach: Reach::of_request(request)?,
             method: method_of::<M>(),
             request_id: idempotency::parse_request_id(body.request_id())
                 .map_err(InvalidArgument::into_status)?,
-            request_hash: idempotency::request_hash(&hashed),
+            request_hash: idempotency::request_hash(&hashed, &owner(caller)),
         })
+    }
+
+    /// The caller's reach on another method of the service, e.g. the Get
+    /// of what this call changes: out of this call's reach but within that
+    /// one, the target is PERMISSION_DENIED rather than NOT_FOUND.
+    pub fn reach_of(&self, path: &str) -> Option<Reach> {
+        Reach::of_method(&self.caller, path)
+    }
+}
+
+/// Whom a call is made for, which its idempotency key belongs to: the
+/// person (whichever service forwards them), or the system itself.
+fn owner(caller: &Caller) -> String {
+    match caller.person() {
+        Some(person) => format!("staff:{}", person.staff_id),
+        None => caller.principal().audit_name(),
     }
 }
 

@@ -72,3 +72,24 @@ fn without_contacts(enterprise: &Enterprise) -> Enterprise {
         ..enterprise.clone()
     }
 }
+
+/// A member of staff was assigned.
+pub fn assignment_started(assignment: &Assignment) -> NewEvent {
+    NewEvent::new(
+        &assignment.name,
+        &AssignmentStarted {
+            assignment: Some(assignment.clone()),
+        },
+    )
+}
+
+/// An assignment ended, for `reason`.
+pub fn assignment_ended(assignment: &Assignment, reason: &str) -> NewEvent {
+    NewEvent::new(
+        &assignment.name,
+        &AssignmentEnded {
+            assignment: Some(assignment.clone()),
+            reason: reason.to_owned(),
+        },
+    )
+}

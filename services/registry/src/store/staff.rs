@@ -1,5 +1,6 @@
 use louyu_kit::db::RowLock;
 use louyu_kit::error::InvalidArgument;
+use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
@@ -11,6 +12,7 @@ use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
 use crate::error::RegistryError;
+use crate::events;
 
 /// A member of staff's fields, parsed.
 #[derive(Debug, Clone)]
@@ -80,6 +82,7 @@ impl Store {
             let mut staff = self
                 .staff_in(&mut transaction, id, RowLock::ForUpdate)
                 .await?;
+            let was_active = staff.active;
             let input = apply(&mut staff)?;
             self.check_staff_sub_district(&mut transaction, &input)
                 .await?;
@@ -96,7 +99,13 @@ impl Store {
             .await?;
             let updated = self.staff_in(&mut transaction, id, RowLock::None).await?;
             let name = updated.name.clone();
-            self.finish(transaction, call, &name, &updated, Vec::new())
+            // Who leaves covers nothing any more: their assignments end.
+            let events = if was_active && !updated.active {
+                self.end_assignments_of(&mut transaction, id).await?
+            } else {
+                Vec::new()
+            };
+            self.finish(transaction, call, &name, &updated, events)
                 .await?;
             Ok(updated)
         })
@@ -256,7 +265,8 @@ impl Store {
             }
             let created = self.assignment_in(&mut transaction, staff_id, &id).await?;
             let name = created.name.clone();
-            self.finish(transaction, call, &name, &created, Vec::new())
+            let event = events::assignment_started(&created);
+            self.finish(transaction, call, &name, &created, vec![event])
                 .await?;
             Ok(created)
         })
@@ -271,18 +281,47 @@ impl Store {
     ) -> Result<(), RegistryError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            let assignment = self.assignment_in(&mut transaction, staff_id, id).await?;
             let deleted = sqlx::query("DELETE FROM assignments WHERE id = $1 AND staff_id = $2")
                 .bind(id)
                 .bind(staff_id)
                 .execute(&mut *transaction)
                 .await?;
-            let name = self.names.assignment(staff_id, id);
+            let name = assignment.name.clone();
+            // A concurrent delete removed it first: that call announced it.
             if deleted.rows_affected() == 0 {
                 return Err(RegistryError::not_found(name));
             }
-            self.finish(transaction, call, &name, &(), Vec::new()).await
+            let event = events::assignment_ended(&assignment, ASSIGNMENT_DELETED);
+            self.finish(transaction, call, &name, &(), vec![event])
+                .await
         })
         .await
+    }
+
+    /// Ends every assignment of a member of staff who left, returning the
+    /// events that announce it.
+    async fn end_assignments_of(
+        &self,
+        transaction: &mut sqlx::AnyConnection,
+        staff_id: &str,
+    ) -> Result<Vec<NewEvent>, RegistryError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE staff_id = $1 ORDER BY id"
+        )))
+        .bind(staff_id)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let assignment = self.assignment_from_row(row)?;
+            events.push(events::assignment_ended(&assignment, ASSIGNMENT_STAFF_LEFT));
+        }
+        sqlx::query("DELETE FROM assignments WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(&mut *transaction)
+            .await?;
+        Ok(events)
     }
 
     async fn assignment_in(
@@ -343,6 +382,10 @@ impl Store {
         })
     }
 }
+
+/// Why an assignment ended, as `AssignmentEnded.reason` says it.
+const ASSIGNMENT_DELETED: &str = "删除 deleted";
+const ASSIGNMENT_STAFF_LEFT: &str = "离岗 staff left";
 
 fn sub_district_filter(
     comparison: &filter::Comparison,

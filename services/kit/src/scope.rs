@@ -1,0 +1,234 @@
+//! Data scope: how far one call reaches into the district's data, resolved
+//! from the verified caller and the method's grants ([`crate::permissions`]),
+//! and turned by a store into a condition of its query, so that nothing out
+//! of reach is read, counted or paged over.
+//!
+//! A store describes, per resource, which rows each narrow scope matches
+//! ([`ScopeSql`]); [`Reach::push_condition`] joins the caller's scopes with
+//! OR. Out of reach, a read answers NOT_FOUND; a write to something the
+//! caller may read but not change answers PERMISSION_DENIED.
+
+use tonic::{Request, Status};
+
+use crate::filter::{SqlQuery, SqlValue};
+use crate::identity::{Caller, caller_of, permission_of};
+use crate::permissions::{self, Scope, Scopes};
+
+/// How far one call reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The whole district of the deployment.
+    District,
+    /// Only what one or more narrow scopes match, joined with OR. A field
+    /// left `None` is a scope the caller is not granted.
+    Within {
+        /// Own assignments: the staff id the assignments are of.
+        staff: Option<String>,
+        /// Own sub-district: its id.
+        sub_district: Option<String>,
+        /// Own department: its id.
+        department: Option<String>,
+    },
+}
+
+impl Reach {
+    /// The reach of `caller` under the scopes a method grants it.
+    pub fn new(caller: &Caller, scopes: &Scopes) -> Self {
+        if scopes.is_district() {
+            return Reach::District;
+        }
+        let person = caller.person();
+        let granted = |scope: Scope, value: Option<&String>| {
+            if scopes.contains(scope) {
+                value.cloned()
+            } else {
+                None
+            }
+        };
+        Reach::Within {
+            staff: granted(Scope::OwnAssignments, person.map(|person| &person.staff_id)),
+            sub_district: granted(
+                Scope::OwnSubDistrict,
+                person.and_then(|person| person.sub_district.as_ref()),
+            ),
+            department: granted(
+                Scope::OwnDepartment,
+                person.and_then(|person| person.department.as_ref()),
+            ),
+        }
+    }
+
+    /// The reach of a request on its own method, from what kit's server put
+    /// in its extensions.
+    pub fn of_request<T>(request: &Request<T>) -> Result<Self, Status> {
+        Ok(Self::new(
+            caller_of(request)?,
+            &permission_of(request)?.scopes,
+        ))
+    }
+
+    /// The reach `caller` has on another method (e.g. the Get of what a
+    /// write touches), or `None` when it may not call it.
+    pub fn of_method(caller: &Caller, path: &str) -> Option<Self> {
+        permissions::authorize(caller, path)
+            .ok()
+            .map(|permission| Self::new(caller, &permission.scopes))
+    }
+
+    pub fn is_district(&self) -> bool {
+        matches!(self, Reach::District)
+    }
+
+    /// Appends ` AND (…)`: the rows this reach matches, as `sql` describes
+    /// them for one resource. Nothing for the district; `1 = 0` when no
+    /// granted scope applies to the resource.
+    pub fn push_condition(&self, query: &mut SqlQuery, sql: &ScopeSql) {
+        let Reach::Within {
+            staff,
+            sub_district,
+            department,
+        } = self
+        else {
+            return;
+        };
+        let parts = [
+            (staff, sql.own_assignments),
+            (sub_district, sql.own_sub_district),
+            (department, sql.own_department),
+        ];
+        query.push(" AND (");
+        let mut first = true;
+        for (value, fragment) in parts {
+            let (Some(value), Some(fragment)) = (value, fragment) else {
+                continue;
+            };
+            if !first {
+                query.push(" OR ");
+            }
+            first = false;
+            push_fragment(query, fragment, value);
+        }
+        if first {
+            query.push("1 = 0");
+        }
+        query.push(")");
+    }
+}
+
+/// Which rows of one resource each narrow scope matches: SQL conditions in
+/// which every `?` is the caller's staff id, sub-district id or department
+/// id, bound as a parameter. `None`: the scope matches none of the
+/// resource's rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScopeSql {
+    pub own_assignments: Option<&'static str>,
+    pub own_sub_district: Option<&'static str>,
+    pub own_department: Option<&'static str>,
+}
+
+fn push_fragment(query: &mut SqlQuery, fragment: &str, value: &str) {
+    let mut pieces = fragment.split('?');
+    if let Some(head) = pieces.next() {
+        query.push(head);
+    }
+    for piece in pieces {
+        query.push_value(SqlValue::Text(value.to_owned()));
+        query.push(piece);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Person, Provenance, Role, SystemIdentity};
+
+    fn person(roles: &[Role], sub_district: Option<&str>, department: Option<&str>) -> Caller {
+        Caller::from_person(
+            Person {
+                staff_id: "s-1".into(),
+                roles: roles.to_vec(),
+                district: "jingan".into(),
+                sub_district: sub_district.map(str::to_owned),
+                department: department.map(str::to_owned),
+            },
+            Provenance::Verified,
+        )
+    }
+
+    const BUILDINGS: ScopeSql = ScopeSql {
+        own_assignments: Some("id IN (SELECT building_id FROM assignments WHERE staff_id = ?)"),
+        own_sub_district: Some("managing_sub_district = ?"),
+        own_department: None,
+    };
+
+    fn condition(reach: &Reach, sql: &ScopeSql) -> String {
+        let mut query = SqlQuery::new("SELECT 1 FROM buildings WHERE 1 = 1");
+        reach.push_condition(&mut query, sql);
+        query.sql().to_owned()
+    }
+
+    #[test]
+    fn the_district_adds_no_condition() {
+        let reach = Reach::of_method(
+            &person(&[Role::DistrictAdmin], None, None),
+            "/louyu.registry.v1.RegistryService/GetBuilding",
+        )
+        .unwrap();
+        assert_eq!(reach, Reach::District);
+        assert_eq!(
+            condition(&reach, &BUILDINGS),
+            "SELECT 1 FROM buildings WHERE 1 = 1"
+        );
+    }
+
+    #[test]
+    fn several_roles_join_their_scopes_with_or_and_bind_every_value() {
+        let caller = person(
+            &[Role::FieldWorker, Role::SubDistrictAdmin],
+            Some("jjs"),
+            None,
+        );
+        let reach =
+            Reach::of_method(&caller, "/louyu.registry.v1.RegistryService/GetBuilding").unwrap();
+        assert_eq!(
+            reach,
+            Reach::Within {
+                staff: Some("s-1".into()),
+                sub_district: Some("jjs".into()),
+                department: None,
+            }
+        );
+        assert_eq!(
+            condition(&reach, &BUILDINGS),
+            "SELECT 1 FROM buildings WHERE 1 = 1 AND (id IN (SELECT building_id FROM assignments \
+             WHERE staff_id = $1) OR managing_sub_district = $2)"
+        );
+    }
+
+    #[test]
+    fn a_scope_the_resource_does_not_know_matches_nothing() {
+        let caller = person(&[Role::DepartmentOfficer], None, Some("invest"));
+        let reach =
+            Reach::of_method(&caller, "/louyu.registry.v1.RegistryService/GetBuilding").unwrap();
+        assert_eq!(
+            condition(&reach, &BUILDINGS),
+            "SELECT 1 FROM buildings WHERE 1 = 1 AND (1 = 0)"
+        );
+    }
+
+    #[test]
+    fn a_method_the_caller_may_not_call_has_no_reach() {
+        let system = Caller::from_system(
+            SystemIdentity {
+                name: "hotline".into(),
+                district: "jingan".into(),
+            },
+            None,
+            Provenance::Verified,
+        );
+        assert_eq!(
+            Reach::of_method(&system, "/louyu.registry.v1.RegistryService/CreateBuilding"),
+            None
+        );
+    }
+}
