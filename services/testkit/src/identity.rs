@@ -51,6 +51,24 @@ pub fn person(staff_id: &str, roles: &[Role]) -> Principal {
     })
 }
 
+/// A person whose token names their sub-district and department, as the
+/// scope suites need: `person_in("s-1", &[Role::SubDistrictAdmin],
+/// Some("jjs"), None)`.
+pub fn person_in(
+    staff_id: &str,
+    roles: &[Role],
+    sub_district: Option<&str>,
+    department: Option<&str>,
+) -> Principal {
+    Principal::Person(Person {
+        staff_id: staff_id.to_owned(),
+        roles: roles.to_vec(),
+        district: TOKEN_DISTRICT.to_owned(),
+        sub_district: sub_district.map(str::to_owned),
+        department: department.map(str::to_owned),
+    })
+}
+
 /// `staff:admin-1`, a district admin: what every suite's clients are unless
 /// they ask for someone else.
 pub fn district_admin() -> Principal {
