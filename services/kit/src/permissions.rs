@@ -164,6 +164,28 @@ const PLACES_AND_ENTERPRISES: &[Grant] = &[
     grant(Auditor, District),
 ];
 
+/// A place or an enterprise looked up by name. A system may too: a signal
+/// it raises names an enterprise, and the demand records the enterprise's
+/// building (contacts reach a system masked).
+const PLACE_OR_ENTERPRISE_LOOKUP: &[Grant] = &[
+    grant(FieldWorker, OwnAssignments),
+    grant(SubDistrictAdmin, OwnSubDistrict),
+    grant(DistrictAdmin, District),
+    grant(DepartmentOfficer, OwnDepartment),
+    grant(Auditor, District),
+    grant(System, District),
+];
+
+/// Tenancies, which a system raising a signal also reads to find where the
+/// enterprise is.
+const TENANCY_RECORDS: &[Grant] = &[
+    grant(FieldWorker, OwnAssignments),
+    grant(SubDistrictAdmin, OwnSubDistrict),
+    grant(DistrictAdmin, District),
+    grant(Auditor, District),
+    grant(System, District),
+];
+
 /// Detail of the places themselves (units, tenancies, visits, plans), which
 /// departments do not need.
 const FIELD_RECORDS: &[Grant] = &[
@@ -241,7 +263,7 @@ pub const RULES: &[Rule] = &[
         Write,
         SUB_DISTRICT_ADMINISTRATION,
     ),
-    rule(REGISTRY, "GetBuilding", Read, PLACES_AND_ENTERPRISES),
+    rule(REGISTRY, "GetBuilding", Read, PLACE_OR_ENTERPRISE_LOOKUP),
     rule(REGISTRY, "ListBuildings", Read, PLACES_AND_ENTERPRISES),
     rule(
         REGISTRY,
@@ -264,7 +286,7 @@ pub const RULES: &[Rule] = &[
             grant(DistrictAdmin, District),
         ],
     ),
-    rule(REGISTRY, "GetEnterprise", Read, PLACES_AND_ENTERPRISES),
+    rule(REGISTRY, "GetEnterprise", Read, PLACE_OR_ENTERPRISE_LOOKUP),
     rule(REGISTRY, "ListEnterprises", Read, PLACES_AND_ENTERPRISES),
     rule(
         REGISTRY,
@@ -279,7 +301,7 @@ pub const RULES: &[Rule] = &[
         SUB_DISTRICT_ADMINISTRATION,
     ),
     rule(REGISTRY, "GetTenancy", Read, FIELD_RECORDS),
-    rule(REGISTRY, "ListTenancies", Read, FIELD_RECORDS),
+    rule(REGISTRY, "ListTenancies", Read, TENANCY_RECORDS),
     rule(REGISTRY, "EndTenancy", Write, SUB_DISTRICT_ADMINISTRATION),
     rule(
         REGISTRY,
@@ -525,6 +547,26 @@ pub fn authorize(caller: &Caller, path: &str) -> Result<Permission, PermissionEr
     })
 }
 
+/// The roles that see enterprises' contact details (contacts, council
+/// members, building chiefs) as they are: those who call on the enterprise
+/// or act for it. Auditors and systems on their own behalf see them masked,
+/// in responses as in events; every unmasked read is audited.
+pub const ROLES_SEEING_CONTACTS: &[Role] = &[
+    FieldWorker,
+    SubDistrictAdmin,
+    DistrictAdmin,
+    DepartmentOfficer,
+];
+
+/// Whether `caller` sees contact details unmasked: judged, like every
+/// permission, by the person a service acts for.
+pub fn sees_contacts(caller: &Caller) -> bool {
+    caller
+        .roles()
+        .iter()
+        .any(|role| ROLES_SEEING_CONTACTS.contains(role))
+}
+
 /// Why the table says what it says: the head of `docs/permissions.md`.
 const INTRODUCTION: &str = "\
 # Permissions
@@ -550,6 +592,13 @@ as that person, so it can never reach further than the person could. A write tha
 places needs both in scope: a sub-district admin moves an enterprise within their sub-district;
 a move across sub-districts is the district's.
 
+Contact details of enterprises (their contacts, building council members, building chiefs) are
+personal data. Field workers, sub-district admins, district admins and department officers, who
+call on enterprises, see them; auditors and systems see them masked (`张**`, `138****5678`),
+and events never carry them. Every read that shows them unmasked is itself recorded in the
+audit trail (method `DiscloseContacts/<the read>`, one record per enterprise or building), so the district can say who saw whose personal data,
+as China's Personal Information Protection Law expects.
+
 Why the rules are as they are. Field workers (楼宇老师, the \"两新老师\" who walk the buildings)
 visit the buildings and enterprises assigned to them, record visits and the needs (诉求) they
 hear, and go back to the enterprise to confirm a need is solved, so they read and record within
@@ -566,7 +615,8 @@ service circle), because keeping an enterprise in the district means looking bey
 or street, as when a growing firm is found a new unit in another building, and none of it is
 personal data. Auditors (审计) read everything at district scope, change nothing, and alone read
 the audit trail, so those who change data do not also read the record of their changes. Other
-government systems (系统) raise signals as demands and follow the event feeds they are granted;
+government systems (系统) raise signals as demands, look up the enterprise and building a signal
+names and where the enterprise is (its tenancies), and follow the event feeds they are granted;
 Louyu's own services follow each other's feeds as systems.
 ";
 
@@ -721,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn a_system_raises_demands_reads_feeds_and_nothing_else() {
+    fn a_system_raises_demands_reads_feeds_and_looks_up_what_a_signal_names() {
         let granted: BTreeSet<_> = RULES
             .iter()
             .filter(|rule| rule.scope_of(Role::System).is_some())
@@ -729,7 +779,14 @@ mod tests {
             .collect();
         assert_eq!(
             granted,
-            BTreeSet::from(["CreateDemand", "GetDistrict", "WatchEvents"])
+            BTreeSet::from([
+                "CreateDemand",
+                "GetBuilding",
+                "GetDistrict",
+                "GetEnterprise",
+                "ListTenancies",
+                "WatchEvents"
+            ])
         );
     }
 
@@ -844,7 +901,7 @@ mod tests {
         assert!(
             authorize(
                 &on_its_own,
-                "/louyu.registry.v1.RegistryService/GetBuilding"
+                "/louyu.registry.v1.RegistryService/UpdateBuilding"
             )
             .is_err()
         );

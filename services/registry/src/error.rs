@@ -16,6 +16,10 @@ pub enum RegistryError {
     /// says why, in Chinese then English.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller may see the target but not change it, or not place it
+    /// where it asked; the message names what is out of its reach.
+    #[error("无权操作 permission denied: {0}")]
+    PermissionDenied(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
@@ -65,6 +69,7 @@ impl ServiceError for RegistryError {
             RegistryError::NotFound { .. } => ServiceErrorCode::NotFound,
             RegistryError::AlreadyExists { .. } => ServiceErrorCode::AlreadyExists,
             RegistryError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
+            RegistryError::PermissionDenied(_) => ServiceErrorCode::PermissionDenied,
             RegistryError::Database(cause) => ServiceErrorCode::of_database(cause),
             RegistryError::Corrupt(_) => ServiceErrorCode::Internal,
         }

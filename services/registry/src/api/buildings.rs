@@ -1,12 +1,15 @@
 //! Buildings.
 
+use louyu_kit::error::into_status;
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::chosen_or_generated_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
-use tonic::Request;
+use tonic::{Request, Response};
 
 use super::RegistryApi;
+use super::contacts::Disclosure;
 use super::update::{IMMUTABLE, Update, mutable_fields};
 use crate::domain::{Names, fields};
 use crate::store::{BuildingInput, Call, CouncilMemberRecord};
@@ -40,7 +43,17 @@ pub(super) async fn get(
     let id = api
         .names()
         .parse_building("name", &request.get_ref().name)?;
-    reply(api.store.get_building(&id).await)
+    let reach = Reach::of_request(&request)?;
+    let disclosure = Disclosure::of(&request, "GetBuilding")?;
+    let mut building = api
+        .store
+        .get_building(&id, &reach)
+        .await
+        .map_err(into_status)?;
+    disclosure
+        .buildings(api, std::slice::from_mut(&mut building))
+        .await?;
+    Ok(Response::new(building))
 }
 
 pub(super) async fn list(
@@ -49,10 +62,17 @@ pub(super) async fn list(
 ) -> Reply<ListBuildingsResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_buildings(page).await
-    })
-    .await
+    let reach = Reach::of_request(&request)?;
+    let disclosure = Disclosure::of(&request, "ListBuildings")?;
+    let mut response: Response<ListBuildingsResponse> =
+        louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+            api.store.list_buildings(page, &reach).await
+        })
+        .await?;
+    disclosure
+        .buildings(api, &mut response.get_mut().buildings)
+        .await?;
+    Ok(response)
 }
 
 pub(super) async fn update(

@@ -1,11 +1,13 @@
 //! Enterprises.
 
-use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::error::{InvalidArgument, Violations, into_status};
 use louyu_kit::handler::{Reply, reply, required};
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
-use tonic::Request;
+use tonic::{Request, Response};
 
 use super::RegistryApi;
+use super::contacts::Disclosure;
 use super::update::{Update, mutable_fields};
 use crate::domain::{Uscc, fields};
 use crate::store::{Call, EnterpriseInput};
@@ -36,7 +38,17 @@ pub(super) async fn get(
     let uscc = api
         .names()
         .parse_enterprise("name", &request.get_ref().name)?;
-    reply(api.store.get_enterprise(&uscc).await)
+    let reach = Reach::of_request(&request)?;
+    let disclosure = Disclosure::of(&request, "GetEnterprise")?;
+    let mut enterprise = api
+        .store
+        .get_enterprise(&uscc, &reach)
+        .await
+        .map_err(into_status)?;
+    disclosure
+        .enterprises(api, std::slice::from_mut(&mut enterprise))
+        .await?;
+    Ok(Response::new(enterprise))
 }
 
 pub(super) async fn list(
@@ -45,10 +57,17 @@ pub(super) async fn list(
 ) -> Reply<ListEnterprisesResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
-    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_enterprises(page).await
-    })
-    .await
+    let reach = Reach::of_request(&request)?;
+    let disclosure = Disclosure::of(&request, "ListEnterprises")?;
+    let mut response: Response<ListEnterprisesResponse> =
+        louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+            api.store.list_enterprises(page, &reach).await
+        })
+        .await?;
+    disclosure
+        .enterprises(api, &mut response.get_mut().enterprises)
+        .await?;
+    Ok(response)
 }
 
 pub(super) async fn update(

@@ -4,6 +4,7 @@
 //! `src/cmd/mod.rs`).
 
 mod buildings;
+mod contacts;
 mod departments;
 mod districts;
 mod enterprises;

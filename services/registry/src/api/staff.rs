@@ -3,6 +3,7 @@
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::chosen_or_generated_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
 use tonic::{Request, Response};
 
@@ -33,7 +34,8 @@ pub(super) async fn create(
 
 pub(super) async fn get(api: &RegistryApi, request: Request<GetStaffRequest>) -> Reply<Staff> {
     let id = api.names().parse_staff("name", &request.get_ref().name)?;
-    reply(api.store.get_staff(&id).await)
+    let reach = Reach::of_request(&request)?;
+    reply(api.store.get_staff(&id, &reach).await)
 }
 
 pub(super) async fn list(
@@ -42,8 +44,9 @@ pub(super) async fn list(
 ) -> Reply<ListStaffResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_staff(page).await
+        api.store.list_staff(page, &reach).await
     })
     .await
 }
@@ -89,8 +92,11 @@ pub(super) async fn list_assignments(
     let parent_id = api.names().parse_staff("parent", &body.parent)?;
     // `staff/-` lists the assignments of every member of staff (AIP-159).
     let staff_id = (parent_id != "-").then_some(parent_id);
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_assignments(staff_id.as_deref(), page).await
+        api.store
+            .list_assignments(staff_id.as_deref(), page, &reach)
+            .await
     })
     .await
 }

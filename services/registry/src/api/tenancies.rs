@@ -2,6 +2,7 @@
 
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
 use tonic::Request;
 
@@ -23,7 +24,8 @@ pub(super) async fn create(
 
 pub(super) async fn get(api: &RegistryApi, request: Request<GetTenancyRequest>) -> Reply<Tenancy> {
     let id = api.names().parse_tenancy("name", &request.get_ref().name)?;
-    reply(api.store.get_tenancy(&id).await)
+    let reach = Reach::of_request(&request)?;
+    reply(api.store.get_tenancy(&id, &reach).await)
 }
 
 pub(super) async fn list(
@@ -32,8 +34,9 @@ pub(super) async fn list(
 ) -> Reply<ListTenanciesResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_tenancies(page).await
+        api.store.list_tenancies(page, &reach).await
     })
     .await
 }

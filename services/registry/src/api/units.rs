@@ -3,6 +3,7 @@
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::parse_resource_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
 use tonic::Request;
 
@@ -33,7 +34,8 @@ pub(super) async fn create(api: &RegistryApi, request: Request<CreateUnitRequest
 
 pub(super) async fn get(api: &RegistryApi, request: Request<GetUnitRequest>) -> Reply<Unit> {
     let (building_id, id) = api.names().parse_unit("name", &request.get_ref().name)?;
-    reply(api.store.get_unit(&building_id, &id).await)
+    let reach = Reach::of_request(&request)?;
+    reply(api.store.get_unit(&building_id, &id, &reach).await)
 }
 
 pub(super) async fn list(
@@ -42,8 +44,9 @@ pub(super) async fn list(
 ) -> Reply<ListUnitsResponse> {
     let body = request.get_ref();
     let building_id = api.names().parse_building("parent", &body.parent)?;
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_units(&building_id, page).await
+        api.store.list_units(&building_id, page, &reach).await
     })
     .await
 }

@@ -2,6 +2,7 @@
 //! here once; past the API layer only these types are used. Names, codes and
 //! the field rules every service shares live in kit.
 
+pub mod contacts;
 pub mod fields;
 
 pub use louyu_kit::names::DistrictNames as Names;

@@ -2,11 +2,13 @@ use louyu_kit::db::RowLock;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::{Building, Contact, CouncilMember};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::BUILDINGS;
 use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
@@ -48,6 +50,11 @@ impl Store {
         input: BuildingInput,
     ) -> Result<Building, RegistryError> {
         self.settle(call, async {
+            self.check_sub_district(
+                call,
+                "building.managing_sub_district",
+                Some(&input.managing_sub_district),
+            )?;
             let mut transaction = self.begin().await?;
             let name = self.names.building(id);
             if exists(
@@ -106,7 +113,16 @@ impl Store {
             let mut building = self
                 .building_in(&mut transaction, id, RowLock::ForUpdate)
                 .await?;
+            let name = building.name.clone();
+            self.check_write(&mut transaction, call, &BUILDINGS, id, &name)
+                .await?;
             let (input, changed) = apply(&mut building)?;
+            // Handing a building to another sub-district is the district's.
+            self.check_sub_district(
+                call,
+                "building.managing_sub_district",
+                Some(&input.managing_sub_district),
+            )?;
             self.check_building_references(&mut transaction, &input)
                 .await?;
             sqlx::query(
@@ -132,7 +148,6 @@ impl Store {
                 .building_in(&mut transaction, id, RowLock::None)
                 .await?;
             let event = events::building_changed(&updated, changed);
-            let name = updated.name.clone();
             self.finish(transaction, call, &name, &updated, vec![event])
                 .await?;
             Ok(updated)
@@ -177,8 +192,16 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_building(&self, id: &str) -> Result<Building, RegistryError> {
+    pub async fn get_building(&self, id: &str, reach: &Reach) -> Result<Building, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
+        self.check_read(
+            &mut connection,
+            &BUILDINGS,
+            reach,
+            id,
+            &self.names.building(id),
+        )
+        .await?;
         self.building_in(&mut connection, id, RowLock::None).await
     }
 
@@ -202,8 +225,10 @@ impl Store {
     pub async fn list_buildings(
         &self,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Building>, String), RegistryError> {
         let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM buildings WHERE 1 = 1"));
+        reach.push_condition(&mut query, &BUILDINGS.sql);
         filter::push_conditions(&page.comparisons, BUILDING_FILTERS, &mut query)?;
         self.list_page(
             query,

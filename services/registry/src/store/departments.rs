@@ -9,6 +9,7 @@ use louyu_proto::registry::v1::{Department, DepartmentKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::DEPARTMENTS;
 use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::fields;
 use crate::error::RegistryError;
@@ -72,6 +73,8 @@ impl Store {
             let mut transaction = self.begin().await?;
             let mut department = self
                 .department_in(&mut transaction, id, RowLock::ForUpdate)
+                .await?;
+            self.check_write(&mut transaction, call, &DEPARTMENTS, id, &department.name.clone())
                 .await?;
             let input = apply(&mut department)?;
             sqlx::query("UPDATE departments SET display_name = $1, kind = $2, office_phone = $3, updated_at = $4 WHERE id = $5")

@@ -3,10 +3,12 @@ use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::ChildRows;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::{Contact, Enterprise, EnterpriseStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::ENTERPRISES;
 use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields::{self, StoredContact};
@@ -108,6 +110,9 @@ impl Store {
             let mut enterprise = self
                 .enterprise_in(&mut transaction, uscc.as_str(), RowLock::ForUpdate)
                 .await?;
+            let name = enterprise.name.clone();
+            self.check_write(&mut transaction, call, &ENTERPRISES, uscc.as_str(), &name)
+                .await?;
             let previous_status = enterprise.status;
             let (input, changed_fields) = apply(&mut enterprise)?;
             let mut events = Vec::new();
@@ -131,7 +136,6 @@ impl Store {
             let updated = self
                 .enterprise_in(&mut transaction, uscc.as_str(), RowLock::None)
                 .await?;
-            let name = updated.name.clone();
             events.insert(0, events::enterprise_changed(&updated, changed_fields));
             self.finish(transaction, call, &name, &updated, events)
                 .await?;
@@ -164,8 +168,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_enterprise(&self, uscc: &Uscc) -> Result<Enterprise, RegistryError> {
+    pub async fn get_enterprise(
+        &self,
+        uscc: &Uscc,
+        reach: &Reach,
+    ) -> Result<Enterprise, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
+        let name = self.names.enterprise(uscc.as_str());
+        self.check_read(&mut connection, &ENTERPRISES, reach, uscc.as_str(), &name)
+            .await?;
         self.enterprise_in(&mut connection, uscc.as_str(), RowLock::None)
             .await
     }
@@ -193,8 +204,10 @@ impl Store {
     pub async fn list_enterprises(
         &self,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Enterprise>, String), RegistryError> {
         let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM enterprises WHERE 1 = 1"));
+        reach.push_condition(&mut query, &ENTERPRISES.sql);
         filter::push_conditions(&page.comparisons, ENTERPRISE_FILTERS, &mut query)?;
         let (mut enterprises, next) = self
             .list_page(

@@ -406,10 +406,12 @@ fn problem_of(row: &ImportRow, error: RegistryError) -> Result<RowProblem, Regis
             },
             message: format!("未找到 not found: {resource}"),
         },
-        RegistryError::FailedPrecondition(message) => RowProblem {
-            field: String::new(),
-            message,
-        },
+        RegistryError::FailedPrecondition(message) | RegistryError::PermissionDenied(message) => {
+            RowProblem {
+                field: String::new(),
+                message,
+            }
+        }
         RegistryError::AlreadyExists { resource } => RowProblem {
             field: String::new(),
             message: format!("已存在 already exists: {resource}"),

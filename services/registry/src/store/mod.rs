@@ -7,6 +7,7 @@ mod departments;
 mod enterprises;
 mod import;
 mod resources;
+mod scope;
 mod staff;
 mod sub_districts;
 mod tenancies;
@@ -60,6 +61,24 @@ impl Store {
 
     pub fn names(&self) -> &Names {
         &self.names
+    }
+
+    /// Records in the audit trail that `reader` saw the contact details of
+    /// `resources` through `method` (`DiscloseContacts` in the trail's
+    /// method column, with the read method after it).
+    pub async fn record_disclosures(
+        &self,
+        reader: &louyu_kit::audit::RequestContext,
+        method: &str,
+        resources: &[&str],
+    ) -> Result<(), RegistryError> {
+        let method = format!("DiscloseContacts/{method}");
+        let mut transaction = self.db.begin_write().await?;
+        for resource in resources {
+            louyu_kit::audit::record(&mut transaction, reader, &method, resource, "").await?;
+        }
+        transaction.commit().await?;
+        Ok(())
     }
 
     /// Runs a List query in name order (see [`page::fetch_page`]).

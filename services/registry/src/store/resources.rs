@@ -6,6 +6,7 @@ use louyu_proto::registry::v1::{BuildingResource, NearbyResource, ResourceKind};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::BUILDINGS;
 use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::fields;
 use crate::error::RegistryError;
@@ -55,14 +56,30 @@ impl Store {
                 )
                 .await?
             {
-                return Err(InvalidArgument::new(
-                    "building_resource.building",
-                    format!(
-                        "楼宇不存在 unknown building {}",
-                        self.names.building(building_id)
-                    ),
-                )
-                .into());
+                return Err(unknown_building(&self.names.building(building_id)).into());
+            }
+            match &input.building_id {
+                // A building out of the caller's sight is as unknown as a
+                // missing one.
+                Some(building_id) => {
+                    let building = self.names.building(building_id);
+                    match self
+                        .check_write(&mut transaction, call, &BUILDINGS, building_id, &building)
+                        .await
+                    {
+                        Err(RegistryError::NotFound { .. }) => {
+                            return Err(unknown_building(&building).into());
+                        }
+                        other => other?,
+                    }
+                }
+                None if !call.reach.is_district() => {
+                    return Err(RegistryError::PermissionDenied(
+                        "building_resource.building: 不属于任何楼宇的资源由区登记 a resource outside any building is the district's to register"
+                            .to_owned(),
+                    ));
+                }
+                None => {}
             }
             sqlx::query(
                 "INSERT INTO building_resources (id, display_name, kind, building_id, latitude, longitude, address, \
@@ -121,7 +138,11 @@ impl Store {
         radius_meters: f64,
         kind: Option<ResourceKind>,
     ) -> Result<Vec<NearbyResource>, RegistryError> {
-        let building = self.get_building(building_id).await?;
+        // The service map is the district's: every member of staff reads it
+        // around any building.
+        let building = self
+            .get_building(building_id, &louyu_kit::scope::Reach::District)
+            .await?;
         let Some(centre) = building
             .location
             .map(|location| (location.latitude, location.longitude))
@@ -188,6 +209,13 @@ impl Store {
             create_time: timestamp(row, "created_at")?,
         })
     }
+}
+
+fn unknown_building(building: &str) -> InvalidArgument {
+    InvalidArgument::new(
+        "building_resource.building",
+        format!("楼宇不存在 unknown building {building}"),
+    )
 }
 
 fn kind_number(value: &str) -> Option<i32> {

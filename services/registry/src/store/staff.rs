@@ -4,10 +4,12 @@ use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::{Assignment, AssignmentRole, Staff};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::{ASSIGNMENTS, BUILDINGS, STAFF};
 use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
@@ -43,6 +45,7 @@ impl Store {
     ) -> Result<Staff, RegistryError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            self.check_sub_district(call, "staff.sub_district", input.sub_district.as_deref())?;
             let name = self.names.staff(id);
             if exists(&mut transaction, "SELECT 1 FROM staff WHERE id = $1", &[id]).await? {
                 return Err(RegistryError::AlreadyExists { resource: name });
@@ -82,8 +85,11 @@ impl Store {
             let mut staff = self
                 .staff_in(&mut transaction, id, RowLock::ForUpdate)
                 .await?;
+            self.check_write(&mut transaction, call, &STAFF, id, &staff.name.clone())
+                .await?;
             let was_active = staff.active;
             let input = apply(&mut staff)?;
+            self.check_sub_district(call, "staff.sub_district", input.sub_district.as_deref())?;
             self.check_staff_sub_district(&mut transaction, &input)
                 .await?;
             sqlx::query(
@@ -132,8 +138,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_staff(&self, id: &str) -> Result<Staff, RegistryError> {
+    pub async fn get_staff(&self, id: &str, reach: &Reach) -> Result<Staff, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
+        self.check_read(&mut connection, &STAFF, reach, id, &self.names.staff(id))
+            .await?;
         self.staff_in(&mut connection, id, RowLock::None).await
     }
 
@@ -157,8 +165,10 @@ impl Store {
     pub async fn list_staff(
         &self,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Staff>, String), RegistryError> {
         let mut query = SqlQuery::new(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE 1 = 1"));
+        reach.push_condition(&mut query, &STAFF.sql);
         filter::push_conditions(&page.comparisons, STAFF_FILTERS, &mut query)?;
         self.list_page(
             query,
@@ -198,6 +208,8 @@ impl Store {
             let staff = self
                 .staff_in(&mut transaction, staff_id, RowLock::ForUpdate)
                 .await?;
+            self.check_write(&mut transaction, call, &STAFF, staff_id, &staff.name)
+                .await?;
             if !staff.active {
                 return Err(RegistryError::FailedPrecondition(format!(
                     "该工作人员已离岗 staff {} is no longer active",
@@ -211,14 +223,18 @@ impl Store {
             )
             .await?
             {
-                return Err(InvalidArgument::new(
-                    "assignment.building",
-                    format!(
-                        "楼宇不存在 unknown building {}",
-                        self.names.building(&input.building_id)
-                    ),
-                )
-                .into());
+                return Err(unknown_building(&self.names.building(&input.building_id)).into());
+            }
+            // A building out of the caller's sight is as unknown as a missing one.
+            let building = self.names.building(&input.building_id);
+            match self
+                .check_write(&mut transaction, call, &BUILDINGS, &input.building_id, &building)
+                .await
+            {
+                Err(RegistryError::NotFound { .. }) => {
+                    return Err(unknown_building(&building).into());
+                }
+                other => other?,
             }
             if let Some(uscc) = &input.uscc
                 && !exists(
@@ -282,6 +298,8 @@ impl Store {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             let assignment = self.assignment_in(&mut transaction, staff_id, id).await?;
+            self.check_write(&mut transaction, call, &ASSIGNMENTS, id, &assignment.name)
+                .await?;
             let deleted = sqlx::query("DELETE FROM assignments WHERE id = $1 AND staff_id = $2")
                 .bind(id)
                 .bind(staff_id)
@@ -346,10 +364,12 @@ impl Store {
         &self,
         staff_id: Option<&str>,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Assignment>, String), RegistryError> {
         let mut query = SqlQuery::new(&format!(
             "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE 1 = 1"
         ));
+        reach.push_condition(&mut query, &ASSIGNMENTS.sql);
         if let Some(staff_id) = staff_id {
             query
                 .push(" AND staff_id = ")
@@ -381,6 +401,13 @@ impl Store {
             create_time: timestamp(row, "created_at")?,
         })
     }
+}
+
+fn unknown_building(building: &str) -> InvalidArgument {
+    InvalidArgument::new(
+        "assignment.building",
+        format!("楼宇不存在 unknown building {building}"),
+    )
 }
 
 /// Why an assignment ended, as `AssignmentEnded.reason` says it.

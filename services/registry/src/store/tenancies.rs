@@ -4,10 +4,12 @@ use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::{EnterpriseStatus, Tenancy, TenancyState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::{BUILDINGS, ENTERPRISES, TENANCIES};
 use super::{Call, PageQuery, Store, timestamp};
 use crate::domain::Uscc;
 use crate::domain::fields;
@@ -37,6 +39,24 @@ impl Store {
     ) -> Result<Tenancy, RegistryError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            let enterprise = self.names.enterprise(input.uscc.as_str());
+            self.check_write(
+                &mut transaction,
+                call,
+                &ENTERPRISES,
+                input.uscc.as_str(),
+                &enterprise,
+            )
+            .await?;
+            let building = self.names.building(&input.building_id);
+            self.check_write(
+                &mut transaction,
+                call,
+                &BUILDINGS,
+                &input.building_id,
+                &building,
+            )
+            .await?;
             let (created, event) = self
                 .start_tenancy(&mut transaction, &input, "tenancy")
                 .await?;
@@ -136,6 +156,14 @@ impl Store {
     ) -> Result<Tenancy, RegistryError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            self.check_write(
+                &mut transaction,
+                call,
+                &TENANCIES,
+                id,
+                &self.names.tenancy(id),
+            )
+            .await?;
             let (ended, event) = self
                 .finish_tenancy(&mut transaction, id, end_date, reason, "end_date")
                 .await?;
@@ -158,6 +186,25 @@ impl Store {
     ) -> Result<Tenancy, RegistryError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            // Both places must be the caller's: a move across sub-districts
+            // is the district's.
+            self.check_write(
+                &mut transaction,
+                call,
+                &TENANCIES,
+                from_id,
+                &self.names.tenancy(from_id),
+            )
+            .await?;
+            let to_building = self.names.building(&to.building_id);
+            self.check_write(
+                &mut transaction,
+                call,
+                &BUILDINGS,
+                &to.building_id,
+                &to_building,
+            )
+            .await?;
             let from = self.tenancy_in(&mut transaction, from_id).await?;
             if from.enterprise != self.names.enterprise(to.uscc.as_str()) {
                 return Err(InvalidArgument::new(
@@ -290,8 +337,16 @@ impl Store {
         Ok(events)
     }
 
-    pub async fn get_tenancy(&self, id: &str) -> Result<Tenancy, RegistryError> {
+    pub async fn get_tenancy(&self, id: &str, reach: &Reach) -> Result<Tenancy, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
+        self.check_read(
+            &mut connection,
+            &TENANCIES,
+            reach,
+            id,
+            &self.names.tenancy(id),
+        )
+        .await?;
         self.tenancy_in(&mut connection, id).await
     }
 
@@ -313,8 +368,10 @@ impl Store {
     pub async fn list_tenancies(
         &self,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Tenancy>, String), RegistryError> {
         let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM tenancies WHERE 1 = 1"));
+        reach.push_condition(&mut query, &TENANCIES.sql);
         filter::push_conditions(&page.comparisons, TENANCY_FILTERS, &mut query)?;
         self.list_page(
             query,

@@ -3,10 +3,12 @@ use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
+use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::Unit;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::scope::BUILDINGS;
 use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::error::RegistryError;
 
@@ -42,6 +44,9 @@ impl Store {
             {
                 return Err(RegistryError::not_found(self.names.building(building_id)));
             }
+            let building = self.names.building(building_id);
+            self.check_write(&mut transaction, call, &BUILDINGS, building_id, &building)
+                .await?;
             let name = self.names.unit(building_id, id);
             if exists(
                 &mut transaction,
@@ -88,6 +93,8 @@ impl Store {
             let mut unit = self
                 .unit_in(&mut transaction, building_id, id, RowLock::ForUpdate)
                 .await?;
+            self.check_write(&mut transaction, call, &BUILDINGS, building_id, &unit.name)
+                .await?;
             let input = apply(&mut unit)?;
             sqlx::query(
                 "UPDATE units SET display_name = $1, floor = $2, area = $3, updated_at = $4 WHERE building_id = $5 AND id = $6",
@@ -111,8 +118,16 @@ impl Store {
         .await
     }
 
-    pub async fn get_unit(&self, building_id: &str, id: &str) -> Result<Unit, RegistryError> {
+    pub async fn get_unit(
+        &self,
+        building_id: &str,
+        id: &str,
+        reach: &Reach,
+    ) -> Result<Unit, RegistryError> {
         let mut connection = self.db.pool().acquire().await?;
+        let name = self.names.unit(building_id, id);
+        self.check_read(&mut connection, &BUILDINGS, reach, building_id, &name)
+            .await?;
         self.unit_in(&mut connection, building_id, id, RowLock::None)
             .await
     }
@@ -140,10 +155,16 @@ impl Store {
         &self,
         building_id: &str,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Unit>, String), RegistryError> {
+        let building = self.names.building(building_id);
         if !self.building_exists(building_id).await? {
-            return Err(RegistryError::not_found(self.names.building(building_id)));
+            return Err(RegistryError::not_found(building));
         }
+        let mut connection = self.db.pool().acquire().await?;
+        self.check_read(&mut connection, &BUILDINGS, reach, building_id, &building)
+            .await?;
+        drop(connection);
         let mut query = SqlQuery::new(SELECT);
         query
             .push(" WHERE u.building_id = ")

@@ -9,5 +9,6 @@ mod identity;
 mod import;
 mod page_tokens;
 mod races;
+mod scope;
 mod server;
 mod tenancies;

@@ -305,7 +305,7 @@ async fn a_registry_outage_gives_unavailable_and_writes_nothing(backend: TestBac
 
 /// Visits asks the registry as itself, acting for the person it serves: a
 /// street admin's visit is checked against the registry (which refuses
-/// tenancies to a system on its own), and both trails name the person.
+/// staff records to a system on its own), and both trails name the person.
 async fn visits_asks_the_registry_as_itself_acting_for_the_person_who_submits(
     backend: TestBackend,
 ) {
@@ -313,7 +313,7 @@ async fn visits_asks_the_registry_as_itself_acting_for_the_person_who_submits(
     use louyu_kit::identity::{Person, Principal, Role, SystemIdentity};
     use louyu_proto::common::v1::ListAuditRecordsRequest;
     use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
-    use louyu_proto::registry::v1::ListTenanciesRequest;
+    use louyu_proto::registry::v1::GetStaffRequest;
     use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
     let Some(mut suite) = spawn_suite(backend).await else {
@@ -350,9 +350,8 @@ async fn visits_asks_the_registry_as_itself_acting_for_the_person_who_submits(
         .client_as(ServiceName::Registry, &visits_system)
         .await;
     let alone = RegistryServiceClient::new(channel)
-        .list_tenancies(ListTenanciesRequest {
-            parent: DISTRICT.to_owned(),
-            ..ListTenanciesRequest::default()
+        .get_staff(GetStaffRequest {
+            name: format!("{DISTRICT}/staff/s-1"),
         })
         .await;
     assert_code(alone, Code::PermissionDenied);
