@@ -22,6 +22,15 @@ pub enum ServiceName {
 }
 
 impl ServiceName {
+    /// Every Louyu service.
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Registry,
+        ServiceName::Visits,
+        ServiceName::Risk,
+        ServiceName::Referral,
+        ServiceName::Gateway,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Registry => "registry",
@@ -107,6 +116,11 @@ pub struct Config {
     pub token_issuer: String,
     /// Expected and minted `aud` (`LOUYU_TOKEN_AUDIENCE`).
     pub token_audience: String,
+    /// Other government systems granted this service's event feed, by the
+    /// name in their token (`LOUYU_FEED_READERS`, comma-separated, e.g.
+    /// `hotline-12345,stats-bureau`). Louyu's own services are always
+    /// granted; any other system is refused.
+    pub feed_readers: Vec<String>,
 }
 
 impl Default for Config {
@@ -136,6 +150,7 @@ impl Default for Config {
             signing_key_id: None,
             token_issuer: crate::identity::DEFAULT_ISSUER.to_owned(),
             token_audience: crate::identity::DEFAULT_AUDIENCE.to_owned(),
+            feed_readers: Vec::new(),
         }
     }
 }
@@ -182,6 +197,14 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_REGISTRY_URL") {
             self.registry_url = value;
+        }
+        if let Some(value) = text("LOUYU_FEED_READERS") {
+            self.feed_readers = value
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         if let Some(value) = text("LOUYU_VISITS_URL") {
             self.visits_url = value;
@@ -272,6 +295,10 @@ impl Config {
             self.feed_poll_interval_ms > 0,
             "feed_poll_interval_ms must be positive"
         );
+        for reader in &self.feed_readers {
+            crate::names::parse_resource_id("feed_readers", reader)
+                .map_err(|error| anyhow::anyhow!("feed_readers {reader:?}: {error}"))?;
+        }
         Ok(())
     }
 

@@ -231,6 +231,39 @@ pub struct FeedServer {
     db: Db,
     shutdown: watch::Receiver<bool>,
     poll_interval: Duration,
+    readers: Option<FeedReaders>,
+}
+
+/// Who may follow a feed besides people the permission table lets: Louyu's
+/// own services, and the other systems a deployment grants it.
+#[derive(Debug, Clone, Default)]
+pub struct FeedReaders {
+    granted: Vec<String>,
+}
+
+impl FeedReaders {
+    /// Louyu's own services and `granted` (`LOUYU_FEED_READERS`).
+    pub fn new(granted: &[String]) -> Self {
+        Self {
+            granted: granted.to_vec(),
+        }
+    }
+
+    /// Whether `caller` may follow the feed. People are judged by the
+    /// permission table alone; a system on its own behalf must be one of
+    /// Louyu's services or granted.
+    pub fn admits(&self, caller: &crate::identity::Caller) -> bool {
+        if caller.person().is_some() {
+            return true;
+        }
+        let crate::identity::Principal::System(system) = caller.principal() else {
+            return true;
+        };
+        crate::config::ServiceName::ALL
+            .iter()
+            .any(|service| service.as_str() == system.name)
+            || self.granted.iter().any(|name| *name == system.name)
+    }
 }
 
 impl FeedServer {
@@ -243,7 +276,15 @@ impl FeedServer {
             db,
             shutdown,
             poll_interval,
+            readers: None,
         }
+    }
+
+    /// Refuses systems that are not among `readers` (kit's server always
+    /// sets this; a bare `FeedServer` in a test admits every caller).
+    pub fn admitting(mut self, readers: FeedReaders) -> Self {
+        self.readers = Some(readers);
+        self
     }
 }
 
@@ -257,6 +298,15 @@ impl EventFeedService for FeedServer {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        if let Some(readers) = &self.readers {
+            let caller = crate::identity::caller_of(&request)?;
+            if !readers.admits(caller) {
+                return Err(Status::permission_denied(format!(
+                    "该系统未获授权读取此事件流 permission denied: the system {} is not granted this feed (LOUYU_FEED_READERS)",
+                    caller.principal().audit_name()
+                )));
+            }
+        }
         let request = request.into_inner();
         if request.after_sequence < 0 {
             return Err(

@@ -25,7 +25,7 @@ use tonic::service::Routes;
 use crate::audit::AuditServer;
 use crate::config::{Config, ServiceName};
 use crate::db::Db;
-use crate::feed::{Consumer, EventHandler, FeedServer};
+use crate::feed::{Consumer, EventHandler, FeedReaders, FeedServer};
 use crate::identity::{ProcessIdentity, ServiceCredentials};
 use crate::page::PageTokens;
 use crate::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
@@ -113,11 +113,14 @@ pub async fn build(
     );
     let host = service.build(&context, host)?;
     Ok(host
-        .add_service(EventFeedServiceServer::new(FeedServer::new(
-            db.clone(),
-            shutdown.subscribe(),
-            config.feed_poll_interval(),
-        )))
+        .add_service(EventFeedServiceServer::new(
+            FeedServer::new(
+                db.clone(),
+                shutdown.subscribe(),
+                config.feed_poll_interval(),
+            )
+            .admitting(FeedReaders::new(&config.feed_readers)),
+        ))
         .add_service(AuditServiceServer::new(AuditServer::new(
             db.clone(),
             page_tokens,

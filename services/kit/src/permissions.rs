@@ -616,8 +616,9 @@ or street, as when a growing firm is found a new unit in another building, and n
 personal data. Auditors (审计) read everything at district scope, change nothing, and alone read
 the audit trail, so those who change data do not also read the record of their changes. Other
 government systems (系统) raise signals as demands, look up the enterprise and building a signal
-names and where the enterprise is (its tenancies), and follow the event feeds they are granted;
-Louyu's own services follow each other's feeds as systems.
+names and where the enterprise is (its tenancies), and follow the event feeds a deployment grants
+them (`LOUYU_FEED_READERS` of the service whose feed it is); Louyu's own services follow each
+other's feeds as systems.
 ";
 
 /// `docs/permissions.md`, rendered from [`RULES`].

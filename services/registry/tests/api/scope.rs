@@ -704,7 +704,15 @@ async fn every_role_is_refused_exactly_the_methods_the_table_denies_it(backend: 
         ),
         (Role::DepartmentOfficer, officer()),
         (Role::Auditor, auditor()),
-        (Role::System, system()),
+        // One of Louyu's own services: any other system reads a feed only
+        // when granted (see the next test).
+        (
+            Role::System,
+            Principal::System(SystemIdentity {
+                name: "risk".to_owned(),
+                district: TOKEN_DISTRICT.to_owned(),
+            }),
+        ),
     ];
     let rules: Vec<_> = RULES
         .iter()
@@ -743,6 +751,43 @@ async fn every_role_is_refused_exactly_the_methods_the_table_denies_it(backend: 
     }
 }
 
+async fn a_system_follows_the_feed_only_when_granted(backend: TestBackend) {
+    let path = "/louyu.common.v1.EventFeedService/WatchEvents";
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let hotline = app
+        .sandbox()
+        .client_as(louyu_kit::config::ServiceName::Registry, &system())
+        .await;
+    assert_eq!(
+        call_empty(hotline, path).await,
+        Some(Code::PermissionDenied)
+    );
+    let visits = Principal::System(SystemIdentity {
+        name: "visits".to_owned(),
+        district: TOKEN_DISTRICT.to_owned(),
+    });
+    let visits = app
+        .sandbox()
+        .client_as(louyu_kit::config::ServiceName::Registry, &visits)
+        .await;
+    assert_eq!(call_empty(visits, path).await, None);
+
+    let Some(granted) = spawn_app_with(backend, |config| {
+        config.feed_readers = vec!["hotline-12345".to_owned()];
+    })
+    .await
+    else {
+        return;
+    };
+    let hotline = granted
+        .sandbox()
+        .client_as(louyu_kit::config::ServiceName::Registry, &system())
+        .await;
+    assert_eq!(call_empty(hotline, path).await, None);
+}
+
 backend_tests!(
     a_field_worker_reaches_only_their_assignments,
     a_sub_district_admin_reaches_only_their_sub_district,
@@ -750,4 +795,5 @@ backend_tests!(
     contacts_are_masked_for_auditors_and_systems_and_every_unmasked_read_is_audited,
     assignments_are_announced_and_end_when_their_staff_leave,
     every_role_is_refused_exactly_the_methods_the_table_denies_it,
+    a_system_follows_the_feed_only_when_granted,
 );
