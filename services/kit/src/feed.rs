@@ -262,7 +262,7 @@ impl FeedReaders {
         crate::config::ServiceName::ALL
             .iter()
             .any(|service| service.as_str() == system.name)
-            || self.granted.iter().any(|name| *name == system.name)
+            || self.granted.contains(&system.name)
     }
 }
 
