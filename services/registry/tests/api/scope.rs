@@ -788,6 +788,41 @@ async fn a_system_follows_the_feed_only_when_granted(backend: TestBackend) {
     assert_eq!(call_empty(hotline, path).await, None);
 }
 
+async fn a_request_id_belongs_to_whom_the_call_is_made_for(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    world(&mut app).await;
+    let request = |name: &str| CreateBuildingRequest {
+        parent: DISTRICT.to_owned(),
+        building: Some(building(EAST, None)),
+        building_id: name.to_owned(),
+        request_id: "4b1d6a52-shared".to_owned(),
+    };
+    let created = app
+        .registry
+        .create_building(request("be-2"))
+        .await
+        .expect("the admin creates a building")
+        .into_inner();
+    // The same body and id from someone else is not a retry: it never
+    // answers with the first caller's response.
+    let mut east = registry_as(&app, &east_admin()).await;
+    let refused = assert_code(
+        east.create_building(request("be-2")).await,
+        Code::InvalidArgument,
+    );
+    assert!(refused.message().contains("request_id"), "{refused:?}");
+    // The first caller's retry still answers from its key.
+    let retried = app
+        .registry
+        .create_building(request("be-2"))
+        .await
+        .expect("a retry")
+        .into_inner();
+    assert_eq!(retried, created);
+}
+
 backend_tests!(
     a_field_worker_reaches_only_their_assignments,
     a_sub_district_admin_reaches_only_their_sub_district,
@@ -796,4 +831,5 @@ backend_tests!(
     assignments_are_announced_and_end_when_their_staff_leave,
     every_role_is_refused_exactly_the_methods_the_table_denies_it,
     a_system_follows_the_feed_only_when_granted,
+    a_request_id_belongs_to_whom_the_call_is_made_for,
 );
