@@ -82,7 +82,10 @@ async fn bench(backend: TestBackend) {
     let mut total = Duration::ZERO;
     for _ in 0..LISTINGS {
         let started = Instant::now();
-        let (demands, _) = store.list_demands(&page, &Reach::District).await.expect("a page");
+        let (demands, _) = store
+            .list_demands(&page, &Reach::District)
+            .await
+            .expect("a page");
         total += started.elapsed();
         assert_eq!(demands.len(), DEMANDS);
         assert!(
