@@ -656,3 +656,129 @@ backend_tests!(
     an_assignment_made_or_deleted_in_the_registry_takes_effect_within_a_second,
     a_page_token_of_one_caller_reveals_nothing_out_of_reach_to_another,
 );
+
+/// A registry event as the feed delivers it.
+fn feed_event<M: prost::Message + prost::Name>(message: &M) -> louyu_proto::common::v1::Event {
+    louyu_proto::common::v1::Event {
+        event_type: M::full_name(),
+        payload: Some(prost_types::Any {
+            type_url: M::type_url(),
+            value: message.encode_to_vec(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// s-9's assignment `id` to b-1, for one enterprise or (`""`) the whole
+/// building.
+fn assignment_of_s9(id: &str, enterprise: &str) -> Assignment {
+    Assignment {
+        name: format!("{DISTRICT}/staff/s-9/assignments/{id}"),
+        building: format!("{DISTRICT}/buildings/b-1"),
+        enterprise: enterprise.to_owned(),
+        role: AssignmentRole::FieldWorker as i32,
+        ..Assignment::default()
+    }
+}
+
+fn b1_managed_by(sub_district: &str) -> BuildingChanged {
+    BuildingChanged {
+        building: Some(Building {
+            name: format!("{DISTRICT}/buildings/b-1"),
+            managing_sub_district: format!("{DISTRICT}/subDistricts/{sub_district}"),
+            ..Building::default()
+        }),
+        changed_fields: Vec::new(),
+    }
+}
+
+/// What visits keeps for scope: s-9's assignments (id, building, USCC or
+/// empty) and each building's sub-district.
+async fn scope_rows(
+    connection: &mut sqlx::AnyConnection,
+) -> (Vec<(String, String, String)>, Vec<(String, String)>) {
+    let assignments: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, building_id, uscc FROM scope_assignments WHERE staff_id = 's-9' ORDER BY id",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .unwrap();
+    let buildings = sqlx::query_as("SELECT building_id, sub_district_id FROM scope_buildings")
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+    let assignments = assignments
+        .into_iter()
+        .map(|(id, building, uscc)| (id, building, uscc.unwrap_or_default()))
+        .collect();
+    (assignments, buildings)
+}
+
+/// Each of the registry's scope events, applied twice by the visits
+/// service's handler, leaves what one application left.
+async fn applying_each_scope_event_twice_changes_nothing(backend: TestBackend) {
+    use louyu_kit::feed::EventHandler;
+
+    let Some(database) = louyu_testkit::TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = louyu_kit::db::Db::connect(&database.url).await.unwrap();
+    db.migrate(louyu_kit::hosting::Service::migrator(
+        &louyu_visits::startup::Visits,
+    ))
+    .await
+    .unwrap();
+    let store = louyu_visits::store::Store::new(
+        db.clone(),
+        louyu_kit::names::DistrictNames::new("jingan"),
+        louyu_kit::page::PageTokens::new(secrecy::SecretString::from("test")),
+    );
+    let handler = louyu_visits::feeds::RegistryEvents::new(store);
+    let d = louyu_testkit::fixtures::uscc(4);
+    let mut connection = db.pool().acquire().await.unwrap();
+    for event in [
+        feed_event(&AssignmentStarted {
+            assignment: Some(assignment_of_s9("a-whole", "")),
+        }),
+        feed_event(&AssignmentStarted {
+            assignment: Some(assignment_of_s9("a-one", &enterprise(&d))),
+        }),
+        feed_event(&b1_managed_by(JINGANSI)),
+    ] {
+        for _ in 0..2 {
+            handler.handle(&mut connection, &event).await.unwrap();
+        }
+    }
+    assert_eq!(
+        scope_rows(&mut connection).await,
+        (
+            vec![
+                ("a-one".to_owned(), "b-1".to_owned(), d.clone()),
+                ("a-whole".to_owned(), "b-1".to_owned(), String::new()),
+            ],
+            vec![("b-1".to_owned(), JINGANSI.to_owned())],
+        )
+    );
+    for event in [
+        feed_event(&AssignmentEnded {
+            assignment: Some(assignment_of_s9("a-whole", "")),
+            reason: "删除 deleted".to_owned(),
+        }),
+        feed_event(&b1_managed_by(NANJINGXILU)),
+    ] {
+        for _ in 0..2 {
+            handler.handle(&mut connection, &event).await.unwrap();
+        }
+    }
+    assert_eq!(
+        scope_rows(&mut connection).await,
+        (
+            vec![("a-one".to_owned(), "b-1".to_owned(), d)],
+            vec![("b-1".to_owned(), NANJINGXILU.to_owned())],
+        )
+    );
+    drop(connection);
+    db.close().await;
+}
+
+backend_tests!(applying_each_scope_event_twice_changes_nothing);
