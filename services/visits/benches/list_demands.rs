@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use louyu_kit::db::Db;
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::{PageQuery, PageTokens};
+use louyu_kit::scope::Reach;
 use louyu_testkit::{TestBackend, TestDatabase};
 use louyu_visits::store::Store;
 use secrecy::SecretString;
@@ -81,7 +82,10 @@ async fn bench(backend: TestBackend) {
     let mut total = Duration::ZERO;
     for _ in 0..LISTINGS {
         let started = Instant::now();
-        let (demands, _) = store.list_demands(&page).await.expect("a page");
+        let (demands, _) = store
+            .list_demands(&page, &Reach::District)
+            .await
+            .expect("a page");
         total += started.elapsed();
         assert_eq!(demands.len(), DEMANDS);
         assert!(

@@ -11,6 +11,10 @@ pub enum VisitsError {
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
+    /// The caller may see the resource but not make this change to it:
+    /// it is outside the reach of the method, within the reach of its Get.
+    #[error("无权修改 permission denied: {resource} is outside what the caller may change")]
+    PermissionDenied { resource: String },
     /// The request is valid but the current state forbids it; the message
     /// says why, in Chinese then English.
     #[error("{0}")]
@@ -36,6 +40,12 @@ impl VisitsError {
             resource: resource.into(),
         }
     }
+
+    pub fn permission_denied(resource: impl Into<String>) -> Self {
+        VisitsError::PermissionDenied {
+            resource: resource.into(),
+        }
+    }
 }
 
 impl From<MutationError> for VisitsError {
@@ -51,6 +61,7 @@ impl ServiceError for VisitsError {
         match self {
             VisitsError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
             VisitsError::NotFound { .. } => ServiceErrorCode::NotFound,
+            VisitsError::PermissionDenied { .. } => ServiceErrorCode::PermissionDenied,
             VisitsError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
             VisitsError::RegistryUnavailable(_) => ServiceErrorCode::Unavailable,
             VisitsError::Conflict => ServiceErrorCode::Aborted,

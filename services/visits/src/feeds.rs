@@ -1,7 +1,9 @@
 //! What the visits service follows: the registry's feed. (What it publishes
 //! is appended by `store`.) An enterprise that moves out or is deregistered has
 //! its open demands flagged and its plan ended; an enterprise that takes a
-//! unit gets a plan, which ends when its last tenancy ends.
+//! unit gets a plan, which ends when its last tenancy ends. Assignments and
+//! the sub-district managing each building are kept for data scope
+//! (`store::scope`), so no call asks the registry who covers what.
 
 use futures::future::BoxFuture;
 use louyu_kit::audit::{self, RequestContext};
@@ -9,7 +11,8 @@ use louyu_kit::feed::EventHandler;
 use louyu_kit::names::last_id;
 use louyu_proto::common::v1::Event;
 use louyu_proto::registry::v1::{
-    EnterpriseChanged, EnterpriseStatus, TenancyEnded, TenancyStarted,
+    Assignment, AssignmentEnded, AssignmentStarted, BuildingChanged, EnterpriseChanged,
+    EnterpriseStatus, TenancyEnded, TenancyStarted,
 };
 use prost::{Message, Name};
 use sqlx::AnyConnection;
@@ -54,6 +57,19 @@ impl RegistryEvents {
         } else if event_type == TenancyEnded::full_name() {
             self.on_tenancy_ended(connection, TenancyEnded::decode(payload.value.as_slice())?)
                 .await
+        } else if event_type == AssignmentStarted::full_name() {
+            let started = AssignmentStarted::decode(payload.value.as_slice())?;
+            self.on_assignment_started(connection, started.assignment)
+                .await
+        } else if event_type == AssignmentEnded::full_name() {
+            let ended = AssignmentEnded::decode(payload.value.as_slice())?;
+            self.on_assignment_ended(connection, ended.assignment).await
+        } else if event_type == BuildingChanged::full_name() {
+            self.on_building_changed(
+                connection,
+                BuildingChanged::decode(payload.value.as_slice())?,
+            )
+            .await
         } else {
             // Other registry events do not concern visits.
             Ok(())
@@ -125,6 +141,83 @@ impl RegistryEvents {
             .tenancy_ended(connection, tenancy_id, uscc)
             .await?;
         Ok(())
+    }
+
+    async fn on_assignment_started(
+        &self,
+        connection: &mut AnyConnection,
+        assignment: Option<Assignment>,
+    ) -> anyhow::Result<()> {
+        let Some(assignment) = assignment else {
+            return Ok(());
+        };
+        let Some(staff_id) = staff_of_assignment(&assignment.name) else {
+            anyhow::bail!("an assignment named {} names no staff", assignment.name);
+        };
+        let uscc = (!assignment.enterprise.is_empty()).then(|| last_id(&assignment.enterprise));
+        self.store
+            .assignment_started(
+                connection,
+                last_id(&assignment.name),
+                staff_id,
+                last_id(&assignment.building),
+                uscc,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn on_assignment_ended(
+        &self,
+        connection: &mut AnyConnection,
+        assignment: Option<Assignment>,
+    ) -> anyhow::Result<()> {
+        let Some(assignment) = assignment else {
+            return Ok(());
+        };
+        self.store
+            .assignment_ended(connection, last_id(&assignment.name))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_building_changed(
+        &self,
+        connection: &mut AnyConnection,
+        changed: BuildingChanged,
+    ) -> anyhow::Result<()> {
+        let Some(building) = changed.building else {
+            return Ok(());
+        };
+        if building.managing_sub_district.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .building_managed_by(
+                connection,
+                last_id(&building.name),
+                last_id(&building.managing_sub_district),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The staff id in an assignment's name,
+/// `districts/{district}/staff/{staff}/assignments/{assignment}`.
+fn staff_of_assignment(name: &str) -> Option<&str> {
+    let mut segments = name.split('/');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some("districts"), Some(_), Some("staff"), Some(staff), Some("assignments")) => {
+            Some(staff)
+        }
+        _ => None,
     }
 }
 

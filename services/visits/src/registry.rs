@@ -4,6 +4,15 @@
 //! visits service's own identity, with the person it serves (kit's
 //! `PeerInterceptor`), and fail fast, so an unreachable registry turns into
 //! UNAVAILABLE, not a hang.
+//!
+//! The registry judges each call as the person served, so its answers never
+//! reach further than that person could: a building or tenancy out of their
+//! reach is NOT_FOUND or missing from a list. A system caller (e.g. a
+//! hotline raising a demand) has no person to forward, so visits asks as
+//! itself, and the registry grants the system role district reads of
+//! buildings, enterprises and tenancies for that. Who covers what is not
+//! asked here per call: visits keeps it from the registry's feed
+//! (`store::scope`).
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@ use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::fields;
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::{DistrictNames, last_id};
+use louyu_kit::scope::Reach;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
 use tonic::{Request, Response};
@@ -26,6 +27,7 @@ pub(super) async fn create(
     }
     let draft = required("demand", body.demand.as_ref())?;
     let mut input = parse_draft(api.names(), "demand", draft)?;
+    api.store.check_demand_reach(&call, &input.uscc).await?;
     place_demand(api, &mut input).await?;
     reply(api.store.create_demand(&call, input).await)
 }
@@ -34,7 +36,8 @@ pub(super) async fn get(api: &VisitsApi, request: Request<GetDemandRequest>) -> 
     let id = api
         .names()
         .parse("name", &request.get_ref().name, "demands")?;
-    reply(api.store.get_demand(&id).await)
+    let reach = Reach::of_request(&request)?;
+    reply(api.store.get_demand(&id, &reach).await)
 }
 
 pub(super) async fn list(
@@ -43,8 +46,9 @@ pub(super) async fn list(
 ) -> Reply<ListDemandsResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_demands(page).await
+        api.store.list_demands(page, &reach).await
     })
     .await
 }
@@ -102,10 +106,11 @@ pub(super) async fn count(
     api: &VisitsApi,
     request: Request<CountDemandsRequest>,
 ) -> Reply<CountDemandsResponse> {
+    let reach = Reach::of_request(&request)?;
     let body = request.into_inner();
     api.names().parse_district("parent", &body.parent)?;
     let comparisons = louyu_kit::filter::parse(&body.filter)?;
-    let counts = api.store.count_demands(&comparisons).await?;
+    let counts = api.store.count_demands(&comparisons, &reach).await?;
     let total = counts.iter().map(|count| count.count).sum();
     Ok(Response::new(CountDemandsResponse { counts, total }))
 }

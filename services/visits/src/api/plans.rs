@@ -3,6 +3,7 @@
 
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
+use louyu_kit::scope::Reach;
 use louyu_kit::uscc::Uscc;
 use louyu_proto::visits::v1::*;
 use tonic::{Request, Response};
@@ -36,7 +37,8 @@ pub(super) async fn list_due_visits(
         usccs: rounds.usccs,
     };
     let until = as_of + i64::from(body.horizon_days) * MICROS_PER_DAY;
-    let plans = api.store.plans_in(&scope, as_of).await?;
+    let reach = Reach::of_request(&request)?;
+    let plans = api.store.plans_in(&scope, as_of, &reach).await?;
     let buildings = due::by_building(plans, until)
         .into_iter()
         .map(|(building_id, plans)| BuildingDueVisits {
@@ -55,9 +57,10 @@ pub(super) async fn get(
         .names()
         .parse("name", &request.get_ref().name, "visitPlans")?;
     let uscc = Uscc::parse("name", &id)?;
+    let reach = Reach::of_request(&request)?;
     reply(
         api.store
-            .get_plan(uscc.as_str(), louyu_kit::time::now_micros())
+            .get_plan(uscc.as_str(), louyu_kit::time::now_micros(), &reach)
             .await,
     )
 }

@@ -5,6 +5,7 @@ use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::fields::{self, MAX_NAME_CHARS};
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::{DistrictNames, last_id};
+use louyu_kit::scope::Reach;
 use louyu_proto::visits::v1::*;
 use tonic::{Request, Response};
 
@@ -29,6 +30,7 @@ pub(super) async fn submit(
     }
     let visit = required("visit", body.visit.as_ref())?;
     let (input, mut drafts) = parse_visit(api.names(), visit, &body.demands)?;
+    api.store.check_visit_reach(&call, &input, &drafts).await?;
     let sub_district_id = check_visit_against_registry(api, &input, &drafts).await?;
     for draft in &mut drafts {
         draft.building_id = input.building_id.clone();
@@ -41,7 +43,8 @@ pub(super) async fn get(api: &VisitsApi, request: Request<GetVisitRequest>) -> R
     let id = api
         .names()
         .parse("name", &request.get_ref().name, "visits")?;
-    reply(api.store.get_visit(&id).await)
+    let reach = Reach::of_request(&request)?;
+    reply(api.store.get_visit(&id, &reach).await)
 }
 
 pub(super) async fn list(
@@ -50,8 +53,9 @@ pub(super) async fn list(
 ) -> Reply<ListVisitsResponse> {
     let body = request.get_ref();
     api.names().parse_district("parent", &body.parent)?;
+    let reach = Reach::of_request(&request)?;
     louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_visits(page).await
+        api.store.list_visits(page, &reach).await
     })
     .await
 }

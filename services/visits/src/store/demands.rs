@@ -6,11 +6,13 @@ use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::{self, ChildRows, Order, PageQuery};
+use louyu_kit::scope::Reach;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::scope::{self, Place};
 use super::{Call, Store, int32, timestamp};
 use crate::domain::lifecycle;
 use crate::error::VisitsError;
@@ -26,6 +28,18 @@ pub struct DemandInput {
     pub urgency: Urgency,
 }
 
+impl DemandInput {
+    /// Where the demand is raised: its enterprise, in the building and
+    /// sub-district the registry placed it in.
+    pub fn place(&self) -> Place {
+        Place {
+            building_id: Some(self.building_id.clone()),
+            uscc: Some(self.uscc.clone()),
+            sub_district_id: Some(self.sub_district_id.clone()),
+        }
+    }
+}
+
 /// A raised demand: new (with its event) or an open one it was linked to.
 #[derive(Debug, Clone)]
 pub struct LinkedDemand {
@@ -36,6 +50,9 @@ pub struct LinkedDemand {
 
 const COLUMNS: &str = "id, uscc, building_id, sub_district_id, category, description, urgency, status, visit_id, \
      merged_into, flag, created_at, updated_at";
+
+/// One demand by id, for [`Store::row_within`].
+const DEMAND_BY_ID: &str = "SELECT 1 FROM demands WHERE demands.id = ";
 
 fn open_statuses_sql() -> String {
     lifecycle::OPEN_STATUSES
@@ -53,6 +70,14 @@ impl Store {
     ) -> Result<CreateDemandResponse, VisitsError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            self.check_places_in(
+                &mut transaction,
+                call,
+                scope::GET_DEMAND,
+                &[input.place()],
+                &self.names.enterprise(&input.uscc),
+            )
+            .await?;
             let raised = self
                 .raise_demand(&mut transaction, &call.context, &input, None)
                 .await?;
@@ -70,6 +95,41 @@ impl Store {
             )
             .await?;
             Ok(response)
+        })
+        .await
+    }
+
+    /// Whether the call may raise a demand for the enterprise `uscc`, judged
+    /// on where the registry's feed last placed it, before the registry is
+    /// asked: a caller out of reach learns nothing from the registry's
+    /// answers. [`Store::create_demand`] judges again on the registry's
+    /// answer.
+    pub async fn check_demand_reach(&self, call: &Call, uscc: &str) -> Result<(), VisitsError> {
+        if call.reach.is_district() {
+            return Ok(());
+        }
+        let place = self.demand_place_seen(uscc).await?;
+        self.check_places(
+            call,
+            scope::GET_DEMAND,
+            &[place],
+            &self.names.enterprise(uscc),
+        )
+        .await
+    }
+
+    /// Whether the call may change the demand `id`: NOT_FOUND when the
+    /// caller may not see it (as when it does not exist), PERMISSION_DENIED
+    /// when they may see but not change it.
+    async fn check_demand_writable(
+        &self,
+        connection: &mut AnyConnection,
+        call: &Call,
+        id: &str,
+    ) -> Result<(), VisitsError> {
+        let name = self.names.name("demands", id);
+        scope::judge_write(connection, call, scope::GET_DEMAND, &name, |reach| {
+            scope::row_within(DEMAND_BY_ID, id, reach, &scope::DEMANDS)
         })
         .await
     }
@@ -226,6 +286,8 @@ impl Store {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             self.lock_demands(&mut transaction, &[id]).await?;
+            self.check_demand_writable(&mut transaction, call, id)
+                .await?;
             let current = self.demand_in(&mut transaction, id).await?;
             let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
             if !lifecycle::allowed(from, to) {
@@ -289,6 +351,10 @@ impl Store {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             self.lock_demands(&mut transaction, &[keep, duplicate])
+                .await?;
+            self.check_demand_writable(&mut transaction, call, keep)
+                .await?;
+            self.check_demand_writable(&mut transaction, call, duplicate)
                 .await?;
             let kept = self.demand_in(&mut transaction, keep).await?;
             let merged = self.demand_in(&mut transaction, duplicate).await?;
@@ -474,8 +540,14 @@ impl Store {
         Ok(flagged.rows_affected())
     }
 
-    pub async fn get_demand(&self, id: &str) -> Result<Demand, VisitsError> {
+    /// A demand within `reach`; out of it, NOT_FOUND as if it did not
+    /// exist.
+    pub async fn get_demand(&self, id: &str, reach: &Reach) -> Result<Demand, VisitsError> {
         let mut connection = self.db.pool().acquire().await?;
+        let within = scope::row_within(DEMAND_BY_ID, id, reach, &scope::DEMANDS);
+        if !scope::returns_a_row(&mut connection, within).await? {
+            return Err(VisitsError::not_found(self.names.name("demands", id)));
+        }
         self.demand_in(&mut connection, id).await
     }
 
@@ -551,11 +623,14 @@ impl Store {
         Ok(())
     }
 
+    /// A page of the demands within `reach`.
     pub async fn list_demands(
         &self,
         page: &PageQuery,
+        reach: &Reach,
     ) -> Result<(Vec<Demand>, String), VisitsError> {
         let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM demands WHERE 1 = 1"));
+        reach.push_condition(&mut query, &scope::DEMANDS);
         filter::push_conditions(&page.comparisons, DEMAND_FILTERS, &mut query)?;
         let (mut demands, next) = page::fetch_page(
             self.db.pool(),
@@ -573,14 +648,17 @@ impl Store {
         Ok((demands, next))
     }
 
-    /// Counts by category and status, merged duplicates left out.
+    /// Counts by category and status of the demands within `reach`,
+    /// merged duplicates left out.
     pub async fn count_demands(
         &self,
         comparisons: &[filter::Comparison],
+        reach: &Reach,
     ) -> Result<Vec<DemandCount>, VisitsError> {
         let mut query = SqlQuery::new(
             "SELECT category, status, COUNT(*) AS total FROM demands WHERE merged_into IS NULL",
         );
+        reach.push_condition(&mut query, &scope::DEMANDS);
         filter::push_conditions(comparisons, DEMAND_FILTERS, &mut query)?;
         query.push(" GROUP BY category, status ORDER BY category, status");
         let rows = query.build().fetch_all(self.db.pool()).await?;

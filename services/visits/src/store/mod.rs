@@ -3,6 +3,7 @@
 
 mod demands;
 mod plans;
+mod scope;
 mod visits;
 
 use louyu_kit::db::Db;
@@ -13,6 +14,7 @@ use crate::error::VisitsError;
 
 pub use demands::{DemandInput, LinkedDemand};
 pub use plans::{DuePlan, PlanScope};
+pub use scope::{GET_DEMAND, GET_VISIT, Place};
 pub use visits::{ObservationInput, VisitInput};
 
 #[derive(Debug, Clone)]

@@ -1,11 +1,12 @@
 use louyu_kit::filter::{SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
+use louyu_kit::scope::Reach;
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::visits::v1::{CadencePolicy, VisitPlan};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Call, Store, timestamp};
+use super::{Call, Store, scope, timestamp};
 use crate::domain::cadence::Cadence;
 use crate::error::VisitsError;
 
@@ -154,32 +155,45 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_plan(&self, uscc: &str, as_of: i64) -> Result<VisitPlan, VisitsError> {
+    /// An enterprise's plan within `reach`; out of it, NOT_FOUND as if it
+    /// did not exist.
+    pub async fn get_plan(
+        &self,
+        uscc: &str,
+        as_of: i64,
+        reach: &Reach,
+    ) -> Result<VisitPlan, VisitsError> {
         let cadence = self.cadence().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM visit_plans WHERE uscc = $1"
-        )))
-        .bind(uscc)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| VisitsError::not_found(self.names.name("visitPlans", uscc)))?;
+        let mut query = SqlQuery::new(&format!("SELECT {COLUMNS} FROM visit_plans WHERE uscc = "));
+        query.push_value(SqlValue::Text(uscc.to_owned()));
+        reach.push_condition(&mut query, &scope::PLANS);
+        let row = query
+            .build()
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| VisitsError::not_found(self.names.name("visitPlans", uscc)))?;
         Ok(self.plan_from_row(&row, &cadence, as_of)?.plan)
     }
 
-    /// The active plans in scope, with due times under the current cadence.
+    /// The active plans a worker covers (`covered`) that are within the
+    /// caller's `reach`, with due times under the current cadence.
     pub async fn plans_in(
         &self,
-        scope: &PlanScope,
+        covered: &PlanScope,
         as_of: i64,
+        reach: &Reach,
     ) -> Result<Vec<DuePlan>, VisitsError> {
-        if scope.building_ids.is_empty() && scope.usccs.is_empty() {
+        if covered.building_ids.is_empty() && covered.usccs.is_empty() {
             return Ok(Vec::new());
         }
         let cadence = self.cadence().await?;
         let mut query = SqlQuery::new(&format!(
             "SELECT {COLUMNS} FROM visit_plans WHERE active = 1 AND (1 = 0"
         ));
-        for (column, values) in [("building_id", &scope.building_ids), ("uscc", &scope.usccs)] {
+        for (column, values) in [
+            ("building_id", &covered.building_ids),
+            ("uscc", &covered.usccs),
+        ] {
             if values.is_empty() {
                 continue;
             }
@@ -193,6 +207,7 @@ impl Store {
             query.push(")");
         }
         query.push(")");
+        reach.push_condition(&mut query, &scope::PLANS);
         let rows = query.build().fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|row| self.plan_from_row(row, &cadence, as_of))

@@ -3,10 +3,12 @@ use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::page::{self, ChildRows, Order, PageQuery};
+use louyu_kit::scope::Reach;
 use louyu_proto::visits::v1::*;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::scope::{self, Place};
 use super::{Call, DemandInput, Store, int32, timestamp};
 use crate::error::VisitsError;
 
@@ -37,7 +39,55 @@ pub struct ObservationInput {
     pub notes: String,
 }
 
+impl VisitInput {
+    /// Where the visit records something: its building with each
+    /// enterprise met or raising a demand on it, or the building alone when
+    /// it names none. A field worker who covers single enterprises of a
+    /// building records visits that name only those.
+    pub fn places(&self, demands: &[DemandInput]) -> Vec<Place> {
+        let mut usccs: Vec<&str> = Vec::new();
+        let named = self
+            .observations
+            .iter()
+            .map(|observation| observation.uscc.as_str())
+            .chain(demands.iter().map(|demand| demand.uscc.as_str()));
+        for uscc in named {
+            if !usccs.contains(&uscc) {
+                usccs.push(uscc);
+            }
+        }
+        let place = |uscc: Option<&str>| Place {
+            building_id: Some(self.building_id.clone()),
+            uscc: uscc.map(str::to_owned),
+            sub_district_id: None,
+        };
+        if usccs.is_empty() {
+            return vec![place(None)];
+        }
+        usccs.into_iter().map(|uscc| place(Some(uscc))).collect()
+    }
+}
+
 impl Store {
+    /// Whether the call may record `visit` and raise `demands` on it,
+    /// judged before the registry is asked, so that a caller out of reach
+    /// learns nothing from its answers. [`Store::submit_visit`] judges again
+    /// in its transaction.
+    pub async fn check_visit_reach(
+        &self,
+        call: &Call,
+        visit: &VisitInput,
+        demands: &[DemandInput],
+    ) -> Result<(), VisitsError> {
+        self.check_places(
+            call,
+            scope::GET_VISIT,
+            &visit.places(demands),
+            &self.names.building(&visit.building_id),
+        )
+        .await
+    }
+
     /// Records a visit, its observations and its demands, and moves the
     /// visited enterprises' plans forward, in one transaction.
     pub async fn submit_visit(
@@ -48,6 +98,14 @@ impl Store {
     ) -> Result<SubmitVisitResponse, VisitsError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
+            self.check_places_in(
+                &mut transaction,
+                call,
+                scope::GET_VISIT,
+                &visit.places(&demands),
+                &self.names.building(&visit.building_id),
+            )
+            .await?;
             let id = louyu_kit::names::generate_time_ordered_id("v");
             let now = louyu_kit::time::now_micros();
             sqlx::query("INSERT INTO visits (id, building_id, visit_time, kind, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -90,7 +148,9 @@ impl Store {
                 }
                 raised.push(linked.demand);
             }
-            let recorded = self.visit_in(&mut transaction, &id).await?;
+            let recorded = self
+                .visit_in(&mut transaction, &id, &Reach::District)
+                .await?;
             events.insert(
                 0,
                 NewEvent::new(
@@ -112,23 +172,28 @@ impl Store {
         .await
     }
 
-    pub async fn get_visit(&self, id: &str) -> Result<Visit, VisitsError> {
+    /// A visit within `reach`; out of it, NOT_FOUND as if it did not exist.
+    pub async fn get_visit(&self, id: &str, reach: &Reach) -> Result<Visit, VisitsError> {
         let mut connection = self.db.pool().acquire().await?;
-        self.visit_in(&mut connection, id).await
+        self.visit_in(&mut connection, id, reach).await
     }
 
     async fn visit_in(
         &self,
         connection: &mut AnyConnection,
         id: &str,
+        reach: &Reach,
     ) -> Result<Visit, VisitsError> {
-        let row = sqlx::query(
-            "SELECT id, building_id, visit_time, kind, notes, created_at FROM visits WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| VisitsError::not_found(self.names.name("visits", id)))?;
+        let mut query = SqlQuery::new(
+            "SELECT id, building_id, visit_time, kind, notes, created_at FROM visits WHERE id = ",
+        );
+        query.push_value(SqlValue::Text(id.to_owned()));
+        reach.push_condition(&mut query, &scope::VISITS);
+        let row = query
+            .build()
+            .fetch_optional(&mut *connection)
+            .await?
+            .ok_or_else(|| VisitsError::not_found(self.names.name("visits", id)))?;
         let mut visit = self.visit_from_row(&row)?;
         self.fill_visits(connection, std::slice::from_mut(&mut visit))
             .await?;
@@ -188,10 +253,16 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_visits(&self, page: &PageQuery) -> Result<(Vec<Visit>, String), VisitsError> {
+    /// A page of the visits within `reach`.
+    pub async fn list_visits(
+        &self,
+        page: &PageQuery,
+        reach: &Reach,
+    ) -> Result<(Vec<Visit>, String), VisitsError> {
         let mut query = SqlQuery::new(
             "SELECT id, building_id, visit_time, kind, notes, created_at FROM visits WHERE 1 = 1",
         );
+        reach.push_condition(&mut query, &scope::VISITS);
         filter::push_conditions(&page.comparisons, VISIT_FILTERS, &mut query)?;
         let (mut visits, next) = page::fetch_page(
             self.db.pool(),

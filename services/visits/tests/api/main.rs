@@ -6,4 +6,5 @@ mod helpers;
 mod page_tokens;
 mod plans;
 mod races;
+mod scope;
 mod visits;
