@@ -7,6 +7,7 @@
 mod database;
 pub mod fixtures;
 pub mod identity;
+pub mod permissions;
 pub mod sandbox;
 
 pub use database::*;

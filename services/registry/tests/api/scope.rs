@@ -6,15 +6,15 @@
 //! systems, and every unmasked read audited. Assignments announced.
 
 use louyu_kit::identity::{Principal, Role, SystemIdentity};
-use louyu_kit::permissions::{self, RULES};
+use louyu_kit::permissions;
 use louyu_proto::common::v1::ListAuditRecordsRequest;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_testkit::identity::{AuthorizedChannel, TOKEN_DISTRICT, auditor, person_in};
+use louyu_testkit::permissions::{assert_roles_refused_as_the_table_says, call_empty};
 use louyu_testkit::{TestBackend, assert_code, backend_tests};
 use prost::Name;
 use tonic::Code;
-use tonic::codegen::http::uri::PathAndQuery;
 
 use crate::helpers::*;
 
@@ -672,83 +672,21 @@ async fn assignments_are_announced_and_end_when_their_staff_leave(backend: TestB
     assert_eq!(reasons, ["删除 deleted", "离岗 staff left"]);
 }
 
-/// Calls `path` with an empty message and returns the status code, or
-/// `None` when the call went through.
-async fn call_empty(channel: AuthorizedChannel, path: &str) -> Option<Code> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("the channel is ready");
-    let path = PathAndQuery::try_from(path.to_owned()).expect("a gRPC path");
-    let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    let result = if path.path().ends_with("/WatchEvents") {
-        grpc.server_streaming(tonic::Request::new(()), path, codec)
-            .await
-            .map(|_| ())
-    } else {
-        grpc.unary(tonic::Request::new(()), path, codec)
-            .await
-            .map(|_| ())
-    };
-    result.err().map(|status| status.code())
-}
-
 async fn every_role_is_refused_exactly_the_methods_the_table_denies_it(backend: TestBackend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let people = [
-        (Role::FieldWorker, field_worker()),
-        (Role::SubDistrictAdmin, east_admin()),
-        (
-            Role::DistrictAdmin,
-            person_in("admin-2", &[Role::DistrictAdmin], None, None),
-        ),
-        (Role::DepartmentOfficer, officer()),
-        (Role::Auditor, auditor()),
-        // One of Louyu's own services: any other system reads a feed only
-        // when granted (see the next test).
-        (
-            Role::System,
-            Principal::System(SystemIdentity {
-                name: "risk".to_owned(),
-                district: TOKEN_DISTRICT.to_owned(),
-            }),
-        ),
-    ];
-    let rules: Vec<_> = RULES
-        .iter()
-        .filter(|rule| {
-            [
-                permissions::REGISTRY,
-                permissions::AUDIT,
-                permissions::EVENT_FEED,
-            ]
-            .contains(&rule.service)
-        })
-        .collect();
-    assert!(rules.len() > 35, "every registry method is covered");
-    for (role, who) in &people {
-        let channel = app
-            .sandbox()
-            .client_as(louyu_kit::config::ServiceName::Registry, who)
-            .await;
-        for rule in &rules {
-            let code = call_empty(channel.clone(), &rule.path()).await;
-            if rule.scope_of(*role).is_some() {
-                assert!(
-                    !matches!(code, Some(Code::PermissionDenied | Code::Unauthenticated)),
-                    "{role} may call {}: {code:?}",
-                    rule.method
-                );
-            } else {
-                assert_eq!(
-                    code,
-                    Some(Code::PermissionDenied),
-                    "{role} may not call {}",
-                    rule.method
-                );
-            }
-        }
-    }
+    let methods = assert_roles_refused_as_the_table_says(
+        app.sandbox(),
+        louyu_kit::config::ServiceName::Registry,
+        &[
+            permissions::REGISTRY,
+            permissions::AUDIT,
+            permissions::EVENT_FEED,
+        ],
+    )
+    .await;
+    assert!(methods > 35, "every registry method is covered: {methods}");
 }
 
 async fn a_system_follows_the_feed_only_when_granted(backend: TestBackend) {

@@ -647,7 +647,57 @@ async fn a_page_token_of_one_caller_reveals_nothing_out_of_reach_to_another(back
     );
 }
 
+async fn every_role_is_refused_exactly_the_methods_the_table_denies_it(backend: TestBackend) {
+    let Some(suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let methods = louyu_testkit::permissions::assert_roles_refused_as_the_table_says(
+        suite.sandbox(),
+        louyu_kit::config::ServiceName::Visits,
+        &[
+            louyu_kit::permissions::VISITS,
+            louyu_kit::permissions::AUDIT,
+            louyu_kit::permissions::EVENT_FEED,
+        ],
+    )
+    .await;
+    assert!(methods > 12, "every visits method is covered: {methods}");
+}
+
+/// Another government system raises a signal as a demand: visits looks the
+/// enterprise up in the registry as itself, and the demand is recorded
+/// with the system as its reporter.
+async fn a_system_raises_a_demand_for_any_enterprise_of_the_district(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let world = suite.build_world().await;
+    let hotline = Principal::System(louyu_kit::identity::SystemIdentity {
+        name: "hotline-12345".to_owned(),
+        district: louyu_testkit::identity::TOKEN_DISTRICT.to_owned(),
+    });
+    let channel = suite
+        .sandbox()
+        .client_as(louyu_kit::config::ServiceName::Visits, &hotline)
+        .await;
+    let demand = VisitsServiceClient::new(channel)
+        .create_demand(CreateDemandRequest {
+            parent: DISTRICT.to_owned(),
+            demand: Some(draft(&world.c, DemandCategory::TalentHousehold)),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a system raises a demand")
+        .into_inner()
+        .demand
+        .expect("the demand");
+    assert_eq!(demand.building, format!("{DISTRICT}/buildings/b-2"));
+    assert_eq!(demand.reports[0].actor, "system:hotline-12345");
+}
+
 backend_tests!(
+    every_role_is_refused_exactly_the_methods_the_table_denies_it,
+    a_system_raises_a_demand_for_any_enterprise_of_the_district,
     a_field_worker_sees_only_the_visits_demands_and_plans_of_their_assignments,
     a_field_worker_records_only_where_they_are_assigned,
     a_sub_district_admin_sees_their_street_and_may_not_change_what_they_only_see,
