@@ -1,0 +1,5 @@
+//! The risk service: every enterprise of the district graded stable (green)
+//! to unstable (red) from what is known about it, under rules each district
+//! configures, each grade explained factor by factor.
+
+pub mod domain;
