@@ -26,6 +26,12 @@ pub mod louyu {
         }
     }
 
+    pub mod risk {
+        pub mod v1 {
+            tonic::include_proto!("louyu.risk.v1");
+        }
+    }
+
     pub mod registry {
         pub mod v1 {
             tonic::include_proto!("louyu.registry.v1");
@@ -39,7 +45,7 @@ pub mod louyu {
     }
 }
 
-pub use louyu::{common, registry, visits};
+pub use louyu::{common, registry, risk, visits};
 
 /// A request that carries an idempotency key (`request_id`, AIP-155).
 /// Implemented by the build for every message with that field.

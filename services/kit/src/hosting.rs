@@ -16,6 +16,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::migrate::Migrator;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tonic::body::Body;
 use tonic::codegen::http;
@@ -242,6 +243,22 @@ impl HostBuilder {
         self.server = self.server.report_feed(consumer.feed(), consumer.status());
         let task = consumer.run(self.shutdown.subscribe()).boxed();
         self.background.push(BackgroundTask { name, task });
+        self
+    }
+
+    /// Runs a job of the service's own while the server runs (a scheduler,
+    /// a sweeper): `job` gets the stop signal, which turns true at
+    /// shutdown, and returns then. Should it end before that, the server
+    /// stops with an error rather than serve on without it.
+    pub fn run_job<F>(mut self, name: &str, job: impl FnOnce(watch::Receiver<bool>) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let task = job(self.shutdown.subscribe()).boxed();
+        self.background.push(BackgroundTask {
+            name: format!("{} {name}", self.label),
+            task,
+        });
         self
     }
 

@@ -118,6 +118,7 @@ pub const OPEN_SERVICES: &[&str] = &[
 
 pub const REGISTRY: &str = "louyu.registry.v1.RegistryService";
 pub const VISITS: &str = "louyu.visits.v1.VisitsService";
+pub const RISK: &str = "louyu.risk.v1.RiskService";
 pub const AUDIT: &str = "louyu.common.v1.AuditService";
 pub const EVENT_FEED: &str = "louyu.common.v1.EventFeedService";
 
@@ -402,6 +403,14 @@ pub const RULES: &[Rule] = &[
         Write,
         DISTRICT_ADMINISTRATION,
     ),
+    // Risk: the colours are read as the enterprises are; signals come from
+    // other systems; the rules are everyone's to read.
+    rule(RISK, "GetAssessment", Read, PLACES_AND_ENTERPRISES),
+    rule(RISK, "ListAssessments", Read, PLACES_AND_ENTERPRISES),
+    rule(RISK, "ListAssessmentChanges", Read, PLACES_AND_ENTERPRISES),
+    rule(RISK, "ListSignals", Read, PLACES_AND_ENTERPRISES),
+    rule(RISK, "RecordSignal", Write, &[grant(System, District)]),
+    rule(RISK, "GetRules", Read, STAFF_DIRECTORY),
     // Every service's audit trail and event feed.
     rule(AUDIT, "ListAuditRecords", Read, &[grant(Auditor, District)]),
     rule(
@@ -627,6 +636,7 @@ pub fn render_markdown() -> String {
     let services = [
         (REGISTRY, "Registry"),
         (VISITS, "Visits"),
+        (RISK, "Risk"),
         (AUDIT, "Audit trail (every service)"),
         (EVENT_FEED, "Event feed (every service)"),
     ];
@@ -786,6 +796,7 @@ mod tests {
                 "GetDistrict",
                 "GetEnterprise",
                 "ListTenancies",
+                "RecordSignal",
                 "WatchEvents"
             ])
         );
@@ -922,11 +933,11 @@ mod tests {
     }
 
     #[test]
-    fn a_district_admin_may_call_every_method_but_the_audit_trail() {
+    fn a_district_admin_may_call_every_method_but_the_audit_trail_and_systems_signals() {
         let caller = person(&[Role::DistrictAdmin], None, None);
         for rule in RULES {
             let result = authorize(&caller, &rule.path());
-            if rule.service == AUDIT {
+            if rule.service == AUDIT || rule.method == "RecordSignal" {
                 assert!(result.is_err());
             } else {
                 assert!(result.unwrap().scopes.is_district(), "{}", rule.path());

@@ -137,6 +137,133 @@ fn push_fragment(query: &mut SqlQuery, fragment: &str, value: &str) {
     }
 }
 
+/// The scope a service other than the registry keeps from the registry's
+/// feed, so that it never asks the registry who covers what: the
+/// assignments that have started and not ended (`AssignmentStarted`,
+/// `AssignmentEnded`), and the sub-district managing each building
+/// (`BuildingChanged`). A service that keeps it has these tables in its
+/// migrations, as `services/visits/migrations/0102_scope.sql` writes them:
+///
+/// ```sql
+/// CREATE TABLE scope_assignments (id TEXT PRIMARY KEY, staff_id TEXT NOT NULL,
+///     building_id TEXT NOT NULL, uscc TEXT);
+/// CREATE TABLE scope_buildings (building_id TEXT PRIMARY KEY, sub_district_id TEXT NOT NULL);
+/// ```
+///
+/// and calls [`kept::apply`] from its registry feed handler; its `ScopeSql`
+/// conditions read the two tables.
+pub mod kept {
+    use louyu_proto::common::v1::Event;
+    use louyu_proto::registry::v1::{AssignmentEnded, AssignmentStarted, BuildingChanged};
+    use prost::{Message, Name};
+    use sqlx::AnyConnection;
+
+    use crate::names::last_id;
+
+    /// Applies `event` to the scope tables when it is one of the three that
+    /// concern scope; returns whether it was. Applying one twice changes
+    /// nothing.
+    pub async fn apply(connection: &mut AnyConnection, event: &Event) -> anyhow::Result<bool> {
+        let Some(payload) = &event.payload else {
+            return Ok(false);
+        };
+        let event_type = event.event_type.as_str();
+        if event_type == AssignmentStarted::full_name() {
+            let Some(assignment) = AssignmentStarted::decode(payload.value.as_slice())?.assignment
+            else {
+                return Ok(true);
+            };
+            let Some(staff_id) = staff_of_assignment(&assignment.name) else {
+                anyhow::bail!("an assignment named {} names no staff", assignment.name);
+            };
+            let uscc = (!assignment.enterprise.is_empty())
+                .then(|| last_id(&assignment.enterprise).to_owned());
+            sqlx::query(
+                "INSERT INTO scope_assignments (id, staff_id, building_id, uscc) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(last_id(&assignment.name))
+            .bind(staff_id)
+            .bind(last_id(&assignment.building))
+            .bind(uscc)
+            .execute(&mut *connection)
+            .await?;
+            Ok(true)
+        } else if event_type == AssignmentEnded::full_name() {
+            if let Some(assignment) = AssignmentEnded::decode(payload.value.as_slice())?.assignment
+            {
+                sqlx::query("DELETE FROM scope_assignments WHERE id = $1")
+                    .bind(last_id(&assignment.name))
+                    .execute(&mut *connection)
+                    .await?;
+            }
+            Ok(true)
+        } else if event_type == BuildingChanged::full_name() {
+            let building = BuildingChanged::decode(payload.value.as_slice())?.building;
+            if let Some(building) =
+                building.filter(|building| !building.managing_sub_district.is_empty())
+            {
+                sqlx::query(
+                    "INSERT INTO scope_buildings (building_id, sub_district_id) VALUES ($1, $2) \
+                     ON CONFLICT (building_id) DO UPDATE SET sub_district_id = excluded.sub_district_id",
+                )
+                .bind(last_id(&building.name))
+                .bind(last_id(&building.managing_sub_district))
+                .execute(&mut *connection)
+                .await?;
+            }
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// The staff id in an assignment's name,
+    /// `districts/{district}/staff/{staff}/assignments/{assignment}`.
+    fn staff_of_assignment(name: &str) -> Option<&str> {
+        let mut segments = name.split('/');
+        match (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) {
+            (Some("districts"), Some(_), Some("staff"), Some(staff), Some("assignments")) => {
+                Some(staff)
+            }
+            _ => None,
+        }
+    }
+
+    /// Conditions on the kept tables, for a store's `ScopeSql`: rows whose
+    /// building (`building`) is assigned to the caller building-wide, or
+    /// whose enterprise (`uscc`) is assigned to them by name.
+    #[macro_export]
+    macro_rules! own_assignments_sql {
+        ($building:literal, $uscc:literal) => {
+            concat!(
+                "(",
+                $building,
+                " IN (SELECT building_id FROM scope_assignments WHERE staff_id = ? AND uscc IS NULL) OR ",
+                $uscc,
+                " IN (SELECT uscc FROM scope_assignments WHERE staff_id = ? AND uscc IS NOT NULL))"
+            )
+        };
+    }
+
+    /// Rows whose building (`building`) the caller's sub-district manages.
+    #[macro_export]
+    macro_rules! own_sub_district_buildings_sql {
+        ($building:literal) => {
+            concat!(
+                $building,
+                " IN (SELECT building_id FROM scope_buildings WHERE sub_district_id = ?)"
+            )
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

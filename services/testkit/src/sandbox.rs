@@ -43,15 +43,21 @@ pub struct Sandbox {
 }
 
 /// The settings every sandboxed service starts from: fast feed polling, no
-/// drain delay, a short grace period.
+/// drain delay, a short grace period, and no peer but those the sandbox
+/// starts (a peer it does not start is a closed port, never the default
+/// local one, where a developer's own `louyu up` may be listening).
 pub fn test_config() -> Config {
-    Config {
+    let mut config = Config {
         listen: Some("127.0.0.1:0".to_owned()),
         feed_poll_interval_ms: 100,
         drain_delay: Duration::ZERO,
         shutdown_grace_seconds: 5,
         ..Config::default()
+    };
+    for service in ServiceName::ALL {
+        config.set_peer_url(service, "http://127.0.0.1:9".to_owned());
     }
+    config
 }
 
 impl Sandbox {

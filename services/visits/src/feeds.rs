@@ -9,11 +9,11 @@ use futures::future::BoxFuture;
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::feed::EventHandler;
 use louyu_kit::names::last_id;
-use louyu_proto::common::v1::Event;
+use louyu_proto::common::v1::{Event, RiskColour};
 use louyu_proto::registry::v1::{
-    Assignment, AssignmentEnded, AssignmentStarted, BuildingChanged, EnterpriseChanged,
-    EnterpriseStatus, TenancyEnded, TenancyStarted,
+    EnterpriseChanged, EnterpriseStatus, TenancyEnded, TenancyStarted,
 };
+use louyu_proto::risk::v1::AssessmentChanged;
 use prost::{Message, Name};
 use sqlx::AnyConnection;
 
@@ -57,21 +57,10 @@ impl RegistryEvents {
         } else if event_type == TenancyEnded::full_name() {
             self.on_tenancy_ended(connection, TenancyEnded::decode(payload.value.as_slice())?)
                 .await
-        } else if event_type == AssignmentStarted::full_name() {
-            let started = AssignmentStarted::decode(payload.value.as_slice())?;
-            self.on_assignment_started(connection, started.assignment)
-                .await
-        } else if event_type == AssignmentEnded::full_name() {
-            let ended = AssignmentEnded::decode(payload.value.as_slice())?;
-            self.on_assignment_ended(connection, ended.assignment).await
-        } else if event_type == BuildingChanged::full_name() {
-            self.on_building_changed(
-                connection,
-                BuildingChanged::decode(payload.value.as_slice())?,
-            )
-            .await
         } else {
-            // Other registry events do not concern visits.
+            // Assignments and buildings' sub-districts are kept for data
+            // scope; other registry events do not concern visits.
+            louyu_kit::scope::kept::apply(connection, event).await?;
             Ok(())
         }
     }
@@ -142,82 +131,45 @@ impl RegistryEvents {
             .await?;
         Ok(())
     }
+}
 
-    async fn on_assignment_started(
-        &self,
-        connection: &mut AnyConnection,
-        assignment: Option<Assignment>,
-    ) -> anyhow::Result<()> {
-        let Some(assignment) = assignment else {
-            return Ok(());
-        };
-        let Some(staff_id) = staff_of_assignment(&assignment.name) else {
-            anyhow::bail!("an assignment named {} names no staff", assignment.name);
-        };
-        let uscc = (!assignment.enterprise.is_empty()).then(|| last_id(&assignment.enterprise));
-        self.store
-            .assignment_started(
-                connection,
-                last_id(&assignment.name),
-                staff_id,
-                last_id(&assignment.building),
-                uscc,
-            )
-            .await?;
-        Ok(())
+/// The cursor name of the risk service's feed in this service's database.
+pub const RISK_FEED: &str = "risk";
+
+/// The risk service's feed: each enterprise's colour, which sets its
+/// plan's cadence.
+pub struct RiskEvents {
+    store: Store,
+}
+
+impl RiskEvents {
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
-    async fn on_assignment_ended(
-        &self,
-        connection: &mut AnyConnection,
-        assignment: Option<Assignment>,
-    ) -> anyhow::Result<()> {
-        let Some(assignment) = assignment else {
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
             return Ok(());
         };
-        self.store
-            .assignment_ended(connection, last_id(&assignment.name))
-            .await?;
-        Ok(())
-    }
-
-    async fn on_building_changed(
-        &self,
-        connection: &mut AnyConnection,
-        changed: BuildingChanged,
-    ) -> anyhow::Result<()> {
-        let Some(building) = changed.building else {
-            return Ok(());
-        };
-        if building.managing_sub_district.is_empty() {
+        if event.event_type != AssessmentChanged::full_name() {
             return Ok(());
         }
+        let changed = AssessmentChanged::decode(payload.value.as_slice())?;
+        let colour = RiskColour::try_from(changed.colour).unwrap_or(RiskColour::Unspecified);
         self.store
-            .building_managed_by(
-                connection,
-                last_id(&building.name),
-                last_id(&building.managing_sub_district),
-            )
+            .colour_changed(connection, last_id(&changed.enterprise), colour)
             .await?;
         Ok(())
     }
 }
 
-/// The staff id in an assignment's name,
-/// `districts/{district}/staff/{staff}/assignments/{assignment}`.
-fn staff_of_assignment(name: &str) -> Option<&str> {
-    let mut segments = name.split('/');
-    match (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) {
-        (Some("districts"), Some(_), Some("staff"), Some(staff), Some("assignments")) => {
-            Some(staff)
-        }
-        _ => None,
+impl EventHandler for RiskEvents {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.apply(connection, event))
     }
 }
 

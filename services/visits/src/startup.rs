@@ -1,5 +1,6 @@
 //! What the visits service serves and follows, built on kit's hosting: its
-//! own API, a lazy registry client, and the registry feed's consumer; the
+//! own API, a lazy registry client, and the consumers of the registry's
+//! feed and of the risk service's (each plan's colour); the
 //! feed, audit, health, reflection and layers come from the kit.
 
 use louyu_kit::config::ServiceName;
@@ -10,7 +11,7 @@ use louyu_proto::visits::v1::visits_service_server::VisitsServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::api::VisitsApi;
-use crate::feeds::{REGISTRY_FEED, RegistryEvents};
+use crate::feeds::{REGISTRY_FEED, RISK_FEED, RegistryEvents, RiskEvents};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -46,9 +47,16 @@ impl Service for Visits {
             context.db.clone(),
             RegistryEvents::new(store.clone()),
         );
+        let colours = Consumer::new(
+            RISK_FEED,
+            &config.risk_url,
+            context.db.clone(),
+            RiskEvents::new(store.clone()),
+        );
         let api = VisitsApi::new(store, registry, context.page_tokens.clone());
         Ok(host
             .add_service(VisitsServiceServer::new(api))
-            .follow(consumer))
+            .follow(consumer)
+            .follow(colours))
     }
 }

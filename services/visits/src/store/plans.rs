@@ -41,7 +41,7 @@ impl Store {
     ) -> Result<(), VisitsError> {
         sqlx::query(
             "INSERT INTO visit_plans (uscc, building_id, colour, plan_start, last_visit_time, active, updated_at) \
-             VALUES ($1, $2, 0, $3, $3, 1, $4) \
+             VALUES ($1, $2, COALESCE((SELECT colour FROM enterprise_colours WHERE uscc = $1), 0), $3, $3, 1, $4) \
              ON CONFLICT (uscc) DO UPDATE SET building_id = excluded.building_id, active = 1, \
              last_visit_time = CASE WHEN visit_plans.last_visit_time IS NULL \
                  OR visit_plans.last_visit_time < excluded.last_visit_time \
@@ -68,7 +68,7 @@ impl Store {
     ) -> Result<(), VisitsError> {
         sqlx::query(
             "INSERT INTO visit_plans (uscc, building_id, colour, plan_start, last_visit_time, active, updated_at) \
-             VALUES ($1, $2, 0, $3, NULL, 1, $4) \
+             VALUES ($1, $2, COALESCE((SELECT colour FROM enterprise_colours WHERE uscc = $1), 0), $3, NULL, 1, $4) \
              ON CONFLICT (uscc) DO UPDATE SET building_id = excluded.building_id, active = 1, updated_at = excluded.updated_at",
         )
         .bind(uscc)
@@ -77,6 +77,32 @@ impl Store {
         .bind(louyu_kit::time::now_micros())
         .execute(&mut *connection)
         .await?;
+        Ok(())
+    }
+
+    /// Takes an enterprise's colour from the risk service's feed: its plan,
+    /// if it has one, is due by the colour's cadence from now on. A repeated
+    /// event changes nothing.
+    pub async fn colour_changed(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+        colour: RiskColour,
+    ) -> Result<(), VisitsError> {
+        sqlx::query(
+            "INSERT INTO enterprise_colours (uscc, colour) VALUES ($1, $2) \
+             ON CONFLICT (uscc) DO UPDATE SET colour = excluded.colour",
+        )
+        .bind(uscc)
+        .bind(i64::from(colour as i32))
+        .execute(&mut *connection)
+        .await?;
+        sqlx::query("UPDATE visit_plans SET colour = $1, updated_at = $2 WHERE uscc = $3")
+            .bind(i64::from(colour as i32))
+            .bind(louyu_kit::time::now_micros())
+            .bind(uscc)
+            .execute(&mut *connection)
+            .await?;
         Ok(())
     }
 

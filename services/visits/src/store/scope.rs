@@ -23,26 +23,14 @@ pub const GET_VISIT: &str = "/louyu.visits.v1.VisitsService/GetVisit";
 /// rather than NOT_FOUND when they may not change it.
 pub const GET_DEMAND: &str = "/louyu.visits.v1.VisitsService/GetDemand";
 
-/// A field worker's places: buildings assigned to them building-wide, or
-/// enterprises assigned to them. `{building}` and `{uscc}` are the columns
-/// of the row's building and enterprise.
-macro_rules! own_assignments {
-    ($building:literal, $uscc:literal) => {
-        concat!(
-            "(",
-            $building,
-            " IN (SELECT building_id FROM scope_assignments WHERE staff_id = ? AND uscc IS NULL) OR ",
-            $uscc,
-            " IN (SELECT uscc FROM scope_assignments WHERE staff_id = ? AND uscc IS NOT NULL))"
-        )
-    };
-}
-
 /// Demands: a field worker's by building or enterprise, a sub-district's
 /// by the sub-district stored with the demand, a department's when a
 /// referral addressed the demand to it.
 pub const DEMANDS: ScopeSql = ScopeSql {
-    own_assignments: Some(own_assignments!("demands.building_id", "demands.uscc")),
+    own_assignments: Some(louyu_kit::own_assignments_sql!(
+        "demands.building_id",
+        "demands.uscc"
+    )),
     own_sub_district: Some("demands.sub_district_id = ?"),
     own_department: Some(
         "demands.id IN (SELECT demand_id FROM demand_departments WHERE department_id = ?)",
@@ -58,29 +46,32 @@ pub const VISITS: ScopeSql = ScopeSql {
          OR visits.id IN (SELECT observations.visit_id FROM observations JOIN scope_assignments \
          ON scope_assignments.uscc = observations.uscc WHERE scope_assignments.staff_id = ?))",
     ),
-    own_sub_district: Some(
-        "visits.building_id IN (SELECT building_id FROM scope_buildings WHERE sub_district_id = ?)",
-    ),
+    own_sub_district: Some(louyu_kit::own_sub_district_buildings_sql!(
+        "visits.building_id"
+    )),
     own_department: None,
 };
 
 /// Visit plans: by the enterprise's building and the enterprise, as
 /// demands.
 pub const PLANS: ScopeSql = ScopeSql {
-    own_assignments: Some(own_assignments!(
+    own_assignments: Some(louyu_kit::own_assignments_sql!(
         "visit_plans.building_id",
         "visit_plans.uscc"
     )),
-    own_sub_district: Some(
-        "visit_plans.building_id IN (SELECT building_id FROM scope_buildings WHERE sub_district_id = ?)",
-    ),
+    own_sub_district: Some(louyu_kit::own_sub_district_buildings_sql!(
+        "visit_plans.building_id"
+    )),
     own_department: None,
 };
 
 /// Places something is about to be created in ([`Place`], as the derived
 /// table `places`).
 const PLACES: ScopeSql = ScopeSql {
-    own_assignments: Some(own_assignments!("places.building_id", "places.uscc")),
+    own_assignments: Some(louyu_kit::own_assignments_sql!(
+        "places.building_id",
+        "places.uscc"
+    )),
     own_sub_district: Some("places.sub_district_id = ?"),
     own_department: None,
 };
@@ -96,61 +87,6 @@ pub struct Place {
 }
 
 impl Store {
-    /// Remembers an assignment the registry started. A repeated event
-    /// changes nothing.
-    pub async fn assignment_started(
-        &self,
-        connection: &mut AnyConnection,
-        id: &str,
-        staff_id: &str,
-        building_id: &str,
-        uscc: Option<&str>,
-    ) -> Result<(), VisitsError> {
-        sqlx::query(
-            "INSERT INTO scope_assignments (id, staff_id, building_id, uscc) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(staff_id)
-        .bind(building_id)
-        .bind(uscc.map(str::to_owned))
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    }
-
-    /// Forgets an assignment the registry ended. A repeated event changes
-    /// nothing.
-    pub async fn assignment_ended(
-        &self,
-        connection: &mut AnyConnection,
-        id: &str,
-    ) -> Result<(), VisitsError> {
-        sqlx::query("DELETE FROM scope_assignments WHERE id = $1")
-            .bind(id)
-            .execute(&mut *connection)
-            .await?;
-        Ok(())
-    }
-
-    /// Records which sub-district manages a building, as it is now.
-    pub async fn building_managed_by(
-        &self,
-        connection: &mut AnyConnection,
-        building_id: &str,
-        sub_district_id: &str,
-    ) -> Result<(), VisitsError> {
-        sqlx::query(
-            "INSERT INTO scope_buildings (building_id, sub_district_id) VALUES ($1, $2) \
-             ON CONFLICT (building_id) DO UPDATE SET sub_district_id = excluded.sub_district_id",
-        )
-        .bind(building_id)
-        .bind(sub_district_id)
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
-    }
-
     /// The place of a demand about to be raised for an enterprise, as the
     /// registry's feed last placed it (its latest tenancy seen), so a
     /// caller out of reach is answered before the registry is asked.
