@@ -184,9 +184,10 @@ impl FeedAction {
 /// Every service the binary hosts. Adding a service is one entry here and
 /// its `louyu_kit::hosting::Service` impl: `serve`, `migrate`, `feed` and
 /// `up` treat them all the same, and `up` starts them in any order.
-const SERVICES: [&dyn hosting::Service; 2] = [
+const SERVICES: [&dyn hosting::Service; 3] = [
     &louyu_registry::startup::Registry,
     &louyu_visits::startup::Visits,
+    &louyu_risk::startup::Risk,
 ];
 
 /// A service named on the command line: one of [`SERVICES`].

@@ -11,10 +11,14 @@
 //!   rules at a given time, with its explanation and the time at which it
 //!   would next change with no new signal.
 
+pub mod assess;
 pub mod colour;
+pub mod rules;
 pub mod signal;
 
+pub use assess::{Assessment, Factor, assess};
 pub use colour::Colour;
+pub use rules::{Rules, RulesError};
 pub use signal::{Signal, SignalKind};
 
 /// A text shown to people, in Simplified Chinese with English beside it.

@@ -1,0 +1,76 @@
+//! gRPC handlers, one file per resource as in `store/`: each parses the
+//! request, calls the store and replies.
+
+mod assessments;
+mod signals;
+
+use louyu_kit::handler::Reply;
+use louyu_kit::page::PageTokens;
+use louyu_proto::risk::v1::risk_service_server::RiskService;
+use louyu_proto::risk::v1::*;
+use tonic::{Request, Response};
+
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct RiskApi {
+    store: Store,
+    page_tokens: PageTokens,
+}
+
+impl RiskApi {
+    pub fn new(store: Store, page_tokens: PageTokens) -> Self {
+        Self { store, page_tokens }
+    }
+}
+
+#[tonic::async_trait]
+impl RiskService for RiskApi {
+    async fn get_assessment(&self, request: Request<GetAssessmentRequest>) -> Reply<Assessment> {
+        assessments::get(self, request).await
+    }
+
+    async fn list_assessments(
+        &self,
+        request: Request<ListAssessmentsRequest>,
+    ) -> Reply<ListAssessmentsResponse> {
+        assessments::list(self, request).await
+    }
+
+    async fn list_assessment_changes(
+        &self,
+        request: Request<ListAssessmentChangesRequest>,
+    ) -> Reply<ListAssessmentChangesResponse> {
+        assessments::list_changes(self, request).await
+    }
+
+    async fn record_signal(&self, request: Request<RecordSignalRequest>) -> Reply<Signal> {
+        signals::record(self, request).await
+    }
+
+    async fn list_signals(
+        &self,
+        request: Request<ListSignalsRequest>,
+    ) -> Reply<ListSignalsResponse> {
+        signals::list(self, request).await
+    }
+
+    async fn get_rules(&self, request: Request<GetRulesRequest>) -> Reply<Rules> {
+        let names = self.store.names();
+        let name = &request.get_ref().name;
+        let district = name.strip_suffix("/rules").unwrap_or_default();
+        names.parse_district("name", district).map_err(|_| {
+            louyu_kit::error::InvalidArgument::new(
+                "name",
+                "须为 districts/{district}/rules must be districts/{district}/rules",
+            )
+            .into_status()
+        })?;
+        let rules = self.store.rules();
+        Ok(Response::new(Rules {
+            name: name.clone(),
+            version: rules.version().to_owned(),
+            document: rules.to_toml(),
+        }))
+    }
+}

@@ -1,0 +1,57 @@
+//! The risk service's errors, each with its kind; kit turns them into a
+//! status.
+
+use louyu_kit::error::{InvalidArgument, ServiceError, ServiceErrorCode};
+use louyu_kit::mutation::MutationError;
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    #[error("{0}")]
+    InvalidArgument(#[from] InvalidArgument),
+    #[error("未找到 not found: {resource}")]
+    NotFound { resource: String },
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+impl RiskError {
+    pub fn not_found(resource: impl Into<String>) -> Self {
+        RiskError::NotFound {
+            resource: resource.into(),
+        }
+    }
+}
+
+impl From<MutationError> for RiskError {
+    fn from(error: MutationError) -> Self {
+        error.into_service_error()
+    }
+}
+
+impl From<serde_json::Error> for RiskError {
+    fn from(error: serde_json::Error) -> Self {
+        RiskError::Corrupt(error.to_string())
+    }
+}
+
+impl ServiceError for RiskError {
+    const SERVICE: &'static str = "risk";
+
+    fn error_code(&self) -> ServiceErrorCode {
+        match self {
+            RiskError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
+            RiskError::NotFound { .. } => ServiceErrorCode::NotFound,
+            RiskError::Database(cause) => ServiceErrorCode::of_database(cause),
+            RiskError::Corrupt(_) => ServiceErrorCode::Internal,
+        }
+    }
+}
+
+impl From<RiskError> for Status {
+    fn from(error: RiskError) -> Self {
+        louyu_kit::error::into_status(error)
+    }
+}

@@ -1,0 +1,55 @@
+//! Time alone changes a colour: a lease end comes nearer, a demand stays
+//! open, a signal expires. Each assessment keeps when it will next change
+//! with no new signal (`next_change_at`); this job re-assesses every
+//! enterprise whose time has come, so it survives restarts (the times are
+//! in the database) and two replicas share it (each enterprise is
+//! re-assessed under its row lock, and one that is no longer due is
+//! skipped).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+
+/// How many due enterprises one round takes.
+const BATCH: i64 = 500;
+
+/// Re-assesses due enterprises every `interval` until the stop signal.
+pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>, interval: Duration) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let full = match round(&store).await {
+            Ok(done) => done as i64 == BATCH,
+            Err(error) => {
+                tracing::warn!(error = %error, "re-assessing due enterprises failed; retrying");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// One round: the enterprises due by now, soonest first.
+async fn round(store: &Store) -> Result<usize, crate::error::RiskError> {
+    let now = louyu_kit::time::now_micros();
+    let due = store.due_for_rescore(now, BATCH).await?;
+    for uscc in &due {
+        store.rescore_due(uscc, now).await?;
+    }
+    if !due.is_empty() {
+        tracing::info!(
+            count = due.len(),
+            "re-assessed enterprises whose time had come"
+        );
+    }
+    Ok(due.len())
+}

@@ -1,0 +1,61 @@
+//! What the risk service serves and follows, built on kit's hosting: its
+//! API, the registry's and the visits service's feeds, and the job that
+//! re-assesses when time alone changes a colour.
+
+use louyu_kit::config::ServiceName;
+use louyu_kit::feed::Consumer;
+use louyu_kit::hosting::{Context, HostBuilder, Service};
+use louyu_kit::names::DistrictNames;
+use louyu_proto::risk::v1::risk_service_server::RiskServiceServer;
+use sqlx::migrate::Migrator;
+
+use crate::api::RiskApi;
+use crate::domain::Rules;
+use crate::feeds::{REGISTRY_FEED, RegistryEvents, VISITS_FEED, VisitsEvents};
+use crate::store::Store;
+
+/// The risk service, as the `louyu` binary and the test sandbox host it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Risk;
+
+impl Service for Risk {
+    fn name(&self) -> ServiceName {
+        ServiceName::Risk
+    }
+
+    /// One SQL that both backends accept.
+    fn migrator(&self) -> Migrator {
+        sqlx::migrate!()
+    }
+
+    fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
+        let config = context.config;
+        let store = Store::new(
+            context.db.clone(),
+            DistrictNames::new(&config.district),
+            context.page_tokens.clone(),
+            Rules::default_rules(),
+        );
+        let registry = Consumer::new(
+            REGISTRY_FEED,
+            &config.registry_url,
+            context.db.clone(),
+            RegistryEvents::new(store.clone()),
+        );
+        let visits = Consumer::new(
+            VISITS_FEED,
+            &config.visits_url,
+            context.db.clone(),
+            VisitsEvents::new(store.clone()),
+        );
+        let api = RiskApi::new(store.clone(), context.page_tokens.clone());
+        let interval = config.feed_poll_interval();
+        Ok(host
+            .add_service(RiskServiceServer::new(api))
+            .follow(registry)
+            .follow(visits)
+            .run_job("re-assessment scheduler", move |shutdown| {
+                crate::schedule::run(store, shutdown, interval)
+            }))
+    }
+}

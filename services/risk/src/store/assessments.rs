@@ -1,0 +1,405 @@
+//! Each enterprise's assessment, re-computed whenever one of its signals
+//! changes or time alone changes it, and the history of its colour.
+
+use louyu_kit::db::RowLock;
+use louyu_kit::feed::NewEvent;
+use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
+use louyu_kit::names::last_id;
+use louyu_kit::scope::{Reach, ScopeSql};
+use louyu_proto::common::v1::RiskColour;
+use louyu_proto::risk::v1 as proto;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{PageQuery, Store};
+use crate::domain::{self, Colour, Signal, Text};
+use crate::error::RiskError;
+use crate::events;
+
+/// Which assessments a caller's reach covers: by the enterprise's building
+/// (kept from the registry's feed) or the enterprise assigned by name.
+pub const ASSESSMENTS: ScopeSql = ScopeSql {
+    own_assignments: Some(louyu_kit::own_assignments_sql!(
+        "assessments.building_id",
+        "assessments.uscc"
+    )),
+    own_sub_district: Some(louyu_kit::own_sub_district_buildings_sql!(
+        "assessments.building_id"
+    )),
+    // Department officers reach the enterprises of the demands referred to
+    // their department: the referral service's feed will say which.
+    own_department: None,
+};
+
+const COLUMNS: &str =
+    "uscc, colour, score, rules_version, explanation, building_id, assessed_at, next_change_at";
+
+/// What caused a re-assessment, as the history records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause(pub Text);
+
+impl Cause {
+    /// A signal arrived or changed.
+    pub fn signal(signal: &Signal) -> Self {
+        let kind = signal.kind.describe();
+        Self(if signal.subject.is_empty() {
+            kind
+        } else {
+            Text::new(
+                format!("{}（{}）", kind.zh, signal.subject),
+                format!("{} ({})", kind.en, signal.subject),
+            )
+        })
+    }
+
+    /// A signal no longer holds (a tenancy ended, a demand was resolved, a
+    /// later visit observed otherwise).
+    pub fn ended(what: &Text) -> Self {
+        Self(Text::new(
+            format!("不再{}", what.zh),
+            format!("no longer: {}", what.en),
+        ))
+    }
+
+    /// Time alone: a lease end nearer, a demand open longer, a signal
+    /// expired.
+    pub fn time() -> Self {
+        Self(Text::new("时间推移", "time passing"))
+    }
+
+    /// The enterprise was registered.
+    pub fn registered() -> Self {
+        Self(Text::new("企业登记", "the enterprise was registered"))
+    }
+}
+
+/// An assessment's explanation, as stored (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct Explanation {
+    factors: Vec<StoredFactor>,
+    #[serde(default)]
+    floor: Option<Text>,
+    #[serde(default)]
+    what_would_change: Vec<Text>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredFactor {
+    signal: String,
+    kind: String,
+    points: i32,
+    reason: Text,
+}
+
+impl Store {
+    /// Re-assesses an enterprise inside the caller's transaction, at `now`,
+    /// and returns the event that announces a change of colour (or the
+    /// first assessment), if any. Concurrent re-assessments of one
+    /// enterprise queue on its row.
+    pub async fn rescore(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+        now: i64,
+        cause: &Cause,
+    ) -> Result<Option<NewEvent>, RiskError> {
+        sqlx::query(
+            "INSERT INTO assessments (uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
+             next_change_at) VALUES ($1, 0, 0, '', '{}', NULL, $2, NULL) ON CONFLICT (uscc) DO NOTHING",
+        )
+        .bind(uscc)
+        .bind(now)
+        .execute(&mut *connection)
+        .await?;
+        let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
+        let previous: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT colour FROM assessments WHERE uscc = $1{lock}"
+        )))
+        .bind(uscc)
+        .fetch_one(&mut *connection)
+        .await?;
+        let signals = self.signals_of(connection, uscc).await?;
+        let assessment = domain::assess(&self.rules, &signals, now);
+        let building_id: Option<String> = sqlx::query_scalar(
+            "SELECT building_id FROM tenancies_seen WHERE uscc = $1 AND active = 1 \
+             ORDER BY started_at DESC, tenancy_id DESC LIMIT 1",
+        )
+        .bind(uscc)
+        .fetch_optional(&mut *connection)
+        .await?;
+        let explanation = Explanation {
+            factors: assessment
+                .factors
+                .iter()
+                .map(|factor| StoredFactor {
+                    signal: factor.signal_id.clone(),
+                    kind: factor.kind.as_str().to_owned(),
+                    points: factor.points,
+                    reason: factor.reason.clone(),
+                })
+                .collect(),
+            floor: assessment.floor.as_ref().map(|(_, reason)| reason.clone()),
+            what_would_change: assessment.what_would_change.clone(),
+        };
+        let colour = i64::from(assessment.colour.to_proto() as i32);
+        sqlx::query(
+            "UPDATE assessments SET colour = $1, score = $2, rules_version = $3, explanation = $4, building_id = $5, \
+             assessed_at = $6, next_change_at = $7 WHERE uscc = $8",
+        )
+        .bind(colour)
+        .bind(i64::from(assessment.score))
+        .bind(&assessment.rules_version)
+        .bind(serde_json::to_string(&explanation)?)
+        .bind(building_id.clone())
+        .bind(now)
+        .bind(assessment.next_change_at)
+        .bind(uscc)
+        .execute(&mut *connection)
+        .await?;
+        if previous == colour {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO assessment_changes (id, uscc, previous_colour, colour, score, cause_zh, cause_en, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        // Ids sort in time order, so the history pages by id.
+        .bind(format!("{now:020}{}", louyu_kit::names::generate_id("-")))
+        .bind(uscc)
+        .bind(previous)
+        .bind(colour)
+        .bind(i64::from(assessment.score))
+        .bind(&cause.0.zh)
+        .bind(&cause.0.en)
+        .bind(now)
+        .execute(&mut *connection)
+        .await?;
+        let row = self.assessment_row(connection, uscc).await?;
+        let assessed = self.assessment_from_row(&row)?;
+        tracing::info!(
+            enterprise = %assessed.enterprise,
+            from = previous,
+            to = colour,
+            "assessment changed colour"
+        );
+        Ok(Some(events::assessment_changed(
+            colour_of(previous),
+            &assessed,
+        )))
+    }
+
+    async fn assessment_row(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+    ) -> Result<AnyRow, RiskError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM assessments WHERE uscc = $1"
+        )))
+        .bind(uscc)
+        .fetch_one(&mut *connection)
+        .await?)
+    }
+
+    /// The enterprises whose assessment time alone has changed by `now`,
+    /// soonest first, at most `limit`.
+    pub async fn due_for_rescore(&self, now: i64, limit: i64) -> Result<Vec<String>, RiskError> {
+        Ok(sqlx::query_scalar(
+            "SELECT uscc FROM assessments WHERE next_change_at IS NOT NULL AND next_change_at <= $1 \
+             ORDER BY next_change_at, uscc LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Re-assesses one enterprise whose time has come, in a transaction of
+    /// its own. A replica that got there first leaves nothing to do: the
+    /// row no longer is due once locked.
+    pub async fn rescore_due(&self, uscc: &str, now: i64) -> Result<bool, RiskError> {
+        let mut transaction = self.db.begin_write().await?;
+        let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
+        let due: Option<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT next_change_at FROM assessments WHERE uscc = $1{lock}"
+        )))
+        .bind(uscc)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if !matches!(due, Some(Some(at)) if at <= now) {
+            return Ok(false);
+        }
+        let event = self
+            .rescore(&mut transaction, uscc, now, &Cause::time())
+            .await?;
+        if let Some(event) = event {
+            let context = louyu_kit::audit::RequestContext::system("rescore");
+            louyu_kit::feed::append(&mut transaction, &context, event).await?;
+            self.db.commit_with_events(transaction).await?;
+        } else {
+            transaction.commit().await?;
+        }
+        Ok(true)
+    }
+
+    pub async fn get_assessment(
+        &self,
+        uscc: &str,
+        reach: &Reach,
+    ) -> Result<proto::Assessment, RiskError> {
+        let mut query = SqlQuery::new(&format!(
+            "SELECT {COLUMNS} FROM assessments WHERE colour <> 0 AND uscc = "
+        ));
+        query.push_value(SqlValue::Text(uscc.to_owned()));
+        reach.push_condition(&mut query, &ASSESSMENTS);
+        let row = query
+            .build()
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RiskError::not_found(self.assessment_name(uscc)))?;
+        self.assessment_from_row(&row)
+    }
+
+    pub async fn list_assessments(
+        &self,
+        page: &PageQuery,
+        reach: &Reach,
+    ) -> Result<(Vec<proto::Assessment>, String), RiskError> {
+        let mut query = SqlQuery::new(&format!(
+            "SELECT {COLUMNS} FROM assessments WHERE colour <> 0"
+        ));
+        reach.push_condition(&mut query, &ASSESSMENTS);
+        filter::push_conditions(&page.comparisons, ASSESSMENT_FILTERS, &mut query)?;
+        self.list_page(
+            query,
+            "uscc",
+            page,
+            |row| self.assessment_from_row(row),
+            |item| last_id(&item.enterprise).to_owned(),
+        )
+        .await
+    }
+
+    /// The changes of an enterprise's colour, oldest first.
+    pub async fn list_changes(
+        &self,
+        uscc: &str,
+        page: &PageQuery,
+        reach: &Reach,
+    ) -> Result<(Vec<proto::AssessmentChange>, String), RiskError> {
+        self.check_assessment_read(uscc, reach).await?;
+        let mut query = SqlQuery::new(
+            "SELECT id, uscc, previous_colour, colour, score, cause_zh, cause_en, changed_at \
+             FROM assessment_changes WHERE uscc = ",
+        );
+        query.push_value(SqlValue::Text(uscc.to_owned()));
+        self.list_page(
+            query,
+            "id",
+            page,
+            |row| {
+                let key: String = row.try_get("id")?;
+                Ok((
+                    key,
+                    proto::AssessmentChange {
+                        enterprise: self.names.enterprise(uscc),
+                        previous_colour: row.try_get::<i64, _>("previous_colour")? as i32,
+                        colour: row.try_get::<i64, _>("colour")? as i32,
+                        score: row.try_get::<i64, _>("score")? as i32,
+                        cause: Some(proto::LocalizedText {
+                            zh: row.try_get("cause_zh")?,
+                            en: row.try_get("cause_en")?,
+                        }),
+                        change_time: Some(louyu_kit::time::timestamp_from_micros(
+                            row.try_get("changed_at")?,
+                        )),
+                    },
+                ))
+            },
+            |(key, _)| key.clone(),
+        )
+        .await
+        .map(|(items, next)| (items.into_iter().map(|(_, change)| change).collect(), next))
+    }
+
+    fn assessment_name(&self, uscc: &str) -> String {
+        format!("{}/assessment", self.names.enterprise(uscc))
+    }
+
+    fn assessment_from_row(&self, row: &AnyRow) -> Result<proto::Assessment, RiskError> {
+        let uscc: String = row.try_get("uscc")?;
+        let explanation: Explanation =
+            serde_json::from_str(&row.try_get::<String, _>("explanation")?)?;
+        let building_id: Option<String> = row.try_get("building_id")?;
+        let next_change_at: Option<i64> = row.try_get("next_change_at")?;
+        let text = |text: Text| proto::LocalizedText {
+            zh: text.zh,
+            en: text.en,
+        };
+        Ok(proto::Assessment {
+            name: self.assessment_name(&uscc),
+            enterprise: self.names.enterprise(&uscc),
+            colour: row.try_get::<i64, _>("colour")? as i32,
+            score: row.try_get::<i64, _>("score")? as i32,
+            rules_version: row.try_get("rules_version")?,
+            factors: explanation
+                .factors
+                .into_iter()
+                .map(|factor| proto::Factor {
+                    signal: format!("{}/signals/{}", self.names.enterprise(&uscc), factor.signal),
+                    kind: factor.kind,
+                    points: factor.points,
+                    reason: Some(text(factor.reason)),
+                })
+                .collect(),
+            floor_reason: explanation.floor.map(text),
+            what_would_change: explanation
+                .what_would_change
+                .into_iter()
+                .map(text)
+                .collect(),
+            assess_time: Some(louyu_kit::time::timestamp_from_micros(
+                row.try_get("assessed_at")?,
+            )),
+            next_change_time: next_change_at.map(louyu_kit::time::timestamp_from_micros),
+            building: building_id
+                .map(|id| self.names.building(&id))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+fn colour_of(stored: i64) -> RiskColour {
+    i32::try_from(stored)
+        .ok()
+        .and_then(|number| RiskColour::try_from(number).ok())
+        .unwrap_or(RiskColour::Unspecified)
+}
+
+fn colour_number(value: &str) -> Option<i32> {
+    louyu_kit::fields::enum_number("RISK_COLOUR_", value, |name| {
+        RiskColour::from_str_name(name).map(|colour| colour as i32)
+    })
+    .filter(|number| Colour::from_proto(*number).is_some())
+}
+
+fn building_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    filter::push_resource_id_condition(comparison, "assessments.building_id", query)
+}
+
+const ASSESSMENT_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "colour",
+        column: "colour",
+        kind: FieldKind::Enum(colour_number),
+    },
+    FilterField {
+        name: "building",
+        column: "building_id",
+        kind: FieldKind::Custom(building_filter),
+    },
+];

@@ -1,0 +1,84 @@
+//! The risk service's database: the current signals of each enterprise,
+//! its assessment and the history of its colour, and what the registry's
+//! feed said that signals and scope need. A change, its audit record and
+//! its events commit together.
+
+mod assessments;
+mod seen;
+mod signals;
+
+use std::sync::Arc;
+
+use louyu_kit::db::Db;
+use louyu_kit::filter::SqlQuery;
+use louyu_kit::names::DistrictNames;
+use louyu_kit::page::{self, PageQuery, PageTokens};
+use sqlx::any::AnyRow;
+
+use crate::domain::Rules;
+use crate::error::RiskError;
+
+pub use assessments::{ASSESSMENTS, Cause};
+pub use louyu_kit::mutation::{Call, Mutations};
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    names: DistrictNames,
+    page_tokens: PageTokens,
+    rules: Arc<Rules>,
+}
+
+impl Mutations for Store {
+    type Error = RiskError;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Store {
+    pub fn new(db: Db, names: DistrictNames, page_tokens: PageTokens, rules: Rules) -> Self {
+        Self {
+            db,
+            names,
+            page_tokens,
+            rules: Arc::new(rules),
+        }
+    }
+
+    pub fn names(&self) -> &DistrictNames {
+        &self.names
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Runs a List query in key order (see [`page::fetch_page`]).
+    async fn list_page<T>(
+        &self,
+        query: SqlQuery,
+        key_column: &str,
+        page: &PageQuery,
+        from_row: impl FnMut(&AnyRow) -> Result<T, RiskError>,
+        key_of: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, String), RiskError> {
+        page::fetch_page(
+            self.db.pool(),
+            &self.page_tokens,
+            query,
+            key_column,
+            page::Order::Ascending,
+            page,
+            from_row,
+            key_of,
+        )
+        .await
+    }
+}

@@ -1,0 +1,250 @@
+//! Assessments from the registry's and the visits service's feeds: the
+//! example the district's users give, worked through real services; the
+//! colour reaching each visit plan; history; scope.
+
+use louyu_kit::identity::Role;
+use louyu_proto::common::v1::RiskColour;
+use louyu_proto::registry::v1::MoveEnterpriseRequest;
+use louyu_proto::risk::v1::risk_service_client::RiskServiceClient;
+use louyu_proto::risk::v1::*;
+use louyu_proto::visits::v1::{
+    ExpansionFit, GetVisitPlanRequest, Observation, RelocationIntent, Trend,
+};
+use louyu_testkit::identity::person_in;
+use louyu_testkit::{TestBackend, backend_tests};
+use tonic::Code;
+
+use crate::helpers::*;
+
+/// "A small foreign-owned company whose lease ends in two months and which
+/// needs more room than its building offers is fairly unstable (orange);
+/// once it moves to a larger unit in the district and the next visit
+/// observes no intent to relocate, it is at most average (yellow)."
+async fn the_users_example_turns_orange_then_at_most_yellow(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    suite.building().await;
+    let code = uscc(1);
+    let tenancy = suite.tenant(&code, "101", 60).await;
+    suite
+        .visit(
+            &code,
+            Observation {
+                relocation_intent: RelocationIntent::None as i32,
+                expansion_need: true,
+                expansion_fit: ExpansionFit::BuildingCannotMeet as i32,
+                headcount_trend: Trend::Growing as i32,
+                business_trend: Trend::Growing as i32,
+                satisfaction: 4,
+                ..Observation::default()
+            },
+        )
+        .await;
+    let orange = suite.assessment_once(&code, RiskColour::Orange).await;
+    let kinds: Vec<&str> = orange
+        .factors
+        .iter()
+        .map(|factor| factor.kind.as_str())
+        .collect();
+    assert!(kinds.contains(&"lease_ending"), "{kinds:?}");
+    assert!(kinds.contains(&"expansion_unmet"), "{kinds:?}");
+    assert!(
+        orange.factors.iter().all(|factor| {
+            let reason = factor.reason.as_ref().expect("a reason");
+            !reason.zh.is_empty() && !reason.en.is_empty()
+        }),
+        "every factor is explained in Chinese and English: {:?}",
+        orange.factors
+    );
+    assert!(
+        orange.next_change_time.is_some(),
+        "a nearing lease end changes the assessment with time"
+    );
+    assert_eq!(orange.building, format!("{DISTRICT}/buildings/b-1"));
+
+    // Its visit plan follows the colour.
+    let plan_name = format!("{DISTRICT}/visitPlans/{code}");
+    let visits = suite.visits.clone();
+    eventually("the plan is orange", || {
+        let mut visits = visits.clone();
+        let name = plan_name.clone();
+        async move {
+            visits
+                .get_visit_plan(GetVisitPlanRequest { name })
+                .await
+                .is_ok_and(|plan| plan.into_inner().colour == RiskColour::Orange as i32)
+        }
+    })
+    .await;
+
+    // It moves to the larger unit on a new three-year lease, and the next
+    // visit finds it settled.
+    let mut to = louyu_proto::registry::v1::Tenancy {
+        enterprise: enterprise_name(&code),
+        unit: format!("{DISTRICT}/buildings/b-1/units/201"),
+        lease_start: Some(date_in(0)),
+        lease_end: Some(date_in(3 * 365)),
+        ..Default::default()
+    };
+    to.area_square_meters = 400.0;
+    suite
+        .registry
+        .move_enterprise(MoveEnterpriseRequest {
+            from_tenancy: tenancy.name.clone(),
+            to_tenancy: Some(to),
+            move_date: Some(date_in(0)),
+            request_id: String::new(),
+        })
+        .await
+        .expect("the move");
+    suite
+        .visit(
+            &code,
+            Observation {
+                relocation_intent: RelocationIntent::None as i32,
+                expansion_need: false,
+                expansion_fit: ExpansionFit::BuildingCanMeet as i32,
+                headcount_trend: Trend::Growing as i32,
+                business_trend: Trend::Growing as i32,
+                satisfaction: 5,
+                ..Observation::default()
+            },
+        )
+        .await;
+    let risk = suite.risk.clone();
+    let name = format!("{}/assessment", enterprise_name(&code));
+    eventually("the enterprise is at most yellow", || {
+        let mut risk = risk.clone();
+        let name = name.clone();
+        async move {
+            risk.get_assessment(GetAssessmentRequest { name })
+                .await
+                .is_ok_and(|assessment| {
+                    let colour = assessment.into_inner().colour;
+                    colour != RiskColour::Unspecified as i32 && colour <= RiskColour::Yellow as i32
+                })
+        }
+    })
+    .await;
+
+    // The history keeps every change with its cause, oldest first.
+    let changes = suite
+        .risk
+        .list_assessment_changes(ListAssessmentChangesRequest {
+            parent: enterprise_name(&code),
+            ..ListAssessmentChangesRequest::default()
+        })
+        .await
+        .expect("the history")
+        .into_inner()
+        .assessment_changes;
+    assert!(changes.len() >= 3, "{changes:?}");
+    assert_eq!(changes[0].previous_colour, RiskColour::Unspecified as i32);
+    assert!(
+        changes
+            .iter()
+            .any(|change| change.colour == RiskColour::Orange as i32)
+    );
+    assert!(changes.iter().all(|change| change.cause.is_some()));
+}
+
+async fn every_enterprise_is_listed_with_its_colour_within_the_callers_reach(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    suite.building().await;
+    let (near, far) = (uscc(1), uscc(2));
+    suite.tenant(&near, "101", 30).await;
+    suite.tenant(&far, "201", 5 * 365).await;
+    suite.assessment_once(&far, RiskColour::Green).await;
+    let near_assessment = suite.risk.clone();
+    let name = format!("{}/assessment", enterprise_name(&near));
+    eventually("the near lease counts", || {
+        let mut risk = near_assessment.clone();
+        let name = name.clone();
+        async move {
+            risk.get_assessment(GetAssessmentRequest { name })
+                .await
+                .is_ok_and(|assessment| assessment.into_inner().score > 0)
+        }
+    })
+    .await;
+    let all = suite
+        .risk
+        .list_assessments(ListAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            ..ListAssessmentsRequest::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .assessments;
+    assert_eq!(all.len(), 2);
+    let green = suite
+        .risk
+        .list_assessments(ListAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: "colour = GREEN".to_owned(),
+            ..ListAssessmentsRequest::default()
+        })
+        .await
+        .expect("list the green")
+        .into_inner()
+        .assessments;
+    assert!(
+        green
+            .iter()
+            .any(|assessment| assessment.enterprise == enterprise_name(&far))
+    );
+    assert!(
+        green
+            .iter()
+            .all(|assessment| assessment.colour == RiskColour::Green as i32)
+    );
+
+    // A field worker of another building sees none of them; an unknown
+    // enterprise and one out of reach answer alike.
+    let stranger = person_in("s-9", &[Role::FieldWorker], Some("nanjingxilu"), None);
+    let mut theirs = RiskServiceClient::new(
+        suite
+            .sandbox()
+            .client_as(louyu_kit::config::ServiceName::Risk, &stranger)
+            .await,
+    );
+    let listed = theirs
+        .list_assessments(ListAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            ..ListAssessmentsRequest::default()
+        })
+        .await
+        .expect("their list")
+        .into_inner()
+        .assessments;
+    assert!(listed.is_empty(), "{listed:?}");
+    let hidden = assert_code(
+        theirs
+            .get_assessment(GetAssessmentRequest {
+                name: format!("{}/assessment", enterprise_name(&near)),
+            })
+            .await,
+        Code::NotFound,
+    );
+    let missing = assert_code(
+        theirs
+            .get_assessment(GetAssessmentRequest {
+                name: format!("{}/assessment", enterprise_name(&uscc(7))),
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(
+        hidden.message().replace(&near, "X"),
+        missing.message().replace(&uscc(7), "X")
+    );
+}
+
+backend_tests!(
+    the_users_example_turns_orange_then_at_most_yellow,
+    every_enterprise_is_listed_with_its_colour_within_the_callers_reach,
+);

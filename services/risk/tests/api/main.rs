@@ -1,0 +1,6 @@
+//! The risk service over real gRPC, with a real registry and visits
+//! service feeding it, on SQLite and on PostgreSQL.
+
+mod assessments;
+mod helpers;
+mod signals;
