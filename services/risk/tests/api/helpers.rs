@@ -16,7 +16,6 @@ use louyu_testkit::identity::AuthorizedChannel;
 use louyu_testkit::sandbox::Sandbox;
 pub use louyu_testkit::{assert_code, eventually};
 
-
 pub struct Suite {
     /// A district admin's clients.
     pub registry: RegistryServiceClient<AuthorizedChannel>,
