@@ -408,6 +408,18 @@ pub const RULES: &[Rule] = &[
     rule(RISK, "GetAssessment", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "ListAssessments", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "ListAssessmentChanges", Read, PLACES_AND_ENTERPRISES),
+    rule(
+        RISK,
+        "SetColourOverride",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        RISK,
+        "ClearColourOverride",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
     rule(RISK, "ListSignals", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "RecordSignal", Write, &[grant(System, District)]),
     rule(RISK, "GetRules", Read, STAFF_DIRECTORY),

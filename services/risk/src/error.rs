@@ -11,6 +11,13 @@ pub enum RiskError {
     InvalidArgument(#[from] InvalidArgument),
     #[error("未找到 not found: {resource}")]
     NotFound { resource: String },
+    /// The caller may see the assessment but not change it.
+    #[error("无权操作 permission denied: {0}")]
+    PermissionDenied(String),
+    /// The request is valid but the current state forbids it; the message
+    /// says why, in Chinese then English.
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
@@ -44,6 +51,8 @@ impl ServiceError for RiskError {
         match self {
             RiskError::InvalidArgument(_) => ServiceErrorCode::InvalidArgument,
             RiskError::NotFound { .. } => ServiceErrorCode::NotFound,
+            RiskError::PermissionDenied(_) => ServiceErrorCode::PermissionDenied,
+            RiskError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
             RiskError::Database(cause) => ServiceErrorCode::of_database(cause),
             RiskError::Corrupt(_) => ServiceErrorCode::Internal,
         }

@@ -6,9 +6,14 @@ use louyu_kit::feed::NewEvent;
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::risk::v1::{Assessment, AssessmentChanged};
 
-/// An enterprise's colour changed from `previous` (unspecified for its
-/// first assessment) to that of `assessment`.
-pub fn assessment_changed(previous: RiskColour, assessment: &Assessment) -> NewEvent {
+/// An enterprise's computed colour changed from `previous`, or the colour
+/// the district acts on from `previous_effective` (each unspecified for
+/// its first assessment), to those of `assessment`.
+pub fn assessment_changed(
+    previous: RiskColour,
+    previous_effective: RiskColour,
+    assessment: &Assessment,
+) -> NewEvent {
     NewEvent::new(
         &assessment.enterprise,
         &AssessmentChanged {
@@ -17,6 +22,8 @@ pub fn assessment_changed(previous: RiskColour, assessment: &Assessment) -> NewE
             colour: assessment.colour,
             score: assessment.score,
             assessment: Some(assessment.clone()),
+            previous_effective_colour: previous_effective as i32,
+            effective_colour: assessment.effective_colour,
         },
     )
 }

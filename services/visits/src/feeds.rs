@@ -155,7 +155,14 @@ impl RiskEvents {
             return Ok(());
         }
         let changed = AssessmentChanged::decode(payload.value.as_slice())?;
-        let colour = RiskColour::try_from(changed.colour).unwrap_or(RiskColour::Unspecified);
+        // The colour the district acts on: an admin's override while it
+        // lasts, else the computed one.
+        let acted_on = if changed.effective_colour != RiskColour::Unspecified as i32 {
+            changed.effective_colour
+        } else {
+            changed.colour
+        };
+        let colour = RiskColour::try_from(acted_on).unwrap_or(RiskColour::Unspecified);
         self.store
             .colour_changed(connection, last_id(&changed.enterprise), colour)
             .await?;

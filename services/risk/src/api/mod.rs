@@ -44,6 +44,20 @@ impl RiskService for RiskApi {
         assessments::list_changes(self, request).await
     }
 
+    async fn set_colour_override(
+        &self,
+        request: Request<SetColourOverrideRequest>,
+    ) -> Reply<Assessment> {
+        assessments::set_override(self, request).await
+    }
+
+    async fn clear_colour_override(
+        &self,
+        request: Request<ClearColourOverrideRequest>,
+    ) -> Reply<Assessment> {
+        assessments::clear_override(self, request).await
+    }
+
     async fn record_signal(&self, request: Request<RecordSignalRequest>) -> Reply<Signal> {
         signals::record(self, request).await
     }

@@ -12,10 +12,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{PageQuery, Store};
+use super::{Call, Mutations, PageQuery, Store};
 use crate::domain::{self, Colour, Signal, Text};
 use crate::error::RiskError;
 use crate::events;
+
+/// The Get whose reach tells PERMISSION_DENIED from NOT_FOUND for a write.
+const GET_ASSESSMENT: &str = "/louyu.risk.v1.RiskService/GetAssessment";
 
 /// Which assessments a caller's reach covers: by the enterprise's building
 /// (kept from the registry's feed) or the enterprise assigned by name.
@@ -32,8 +35,9 @@ pub const ASSESSMENTS: ScopeSql = ScopeSql {
     own_department: None,
 };
 
-const COLUMNS: &str =
-    "uscc, colour, score, rules_version, explanation, building_id, assessed_at, next_change_at";
+const COLUMNS: &str = "uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
+     next_change_at, effective_colour, override_colour, override_reason, override_actor, override_set_at, \
+     override_expires_at";
 
 /// What caused a re-assessment, as the history records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +76,33 @@ impl Cause {
     pub fn registered() -> Self {
         Self(Text::new("企业登记", "the enterprise was registered"))
     }
+
+    /// An admin set the colour by hand.
+    pub fn override_set(actor: &str, reason: &str) -> Self {
+        Self(Text::new(
+            format!("{actor} 人工调整：{reason}"),
+            format!("set by hand by {actor}: {reason}"),
+        ))
+    }
+
+    /// An override ended: at its expiry, or cleared early.
+    pub fn override_ended(actor: Option<&str>, reason: &str) -> Self {
+        Self(match actor {
+            None => Text::new("人工调整到期", "the colour set by hand expired"),
+            Some(actor) => Text::new(
+                format!("{actor} 取消人工调整：{reason}"),
+                format!("{actor} ended the colour set by hand: {reason}"),
+            ),
+        })
+    }
+}
+
+/// A colour set by hand, as stored.
+#[derive(Debug, Clone)]
+pub struct OverrideInput {
+    pub colour: Colour,
+    pub reason: String,
+    pub expires_at: i64,
 }
 
 /// An assessment's explanation, as stored (JSON).
@@ -105,20 +136,38 @@ impl Store {
         cause: &Cause,
     ) -> Result<Option<NewEvent>, RiskError> {
         sqlx::query(
-            "INSERT INTO assessments (uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
-             next_change_at) VALUES ($1, 0, 0, '', '{}', NULL, $2, NULL) ON CONFLICT (uscc) DO NOTHING",
+            "INSERT INTO assessments (uscc, colour, effective_colour, score, rules_version, explanation, building_id, \
+             assessed_at, next_change_at) VALUES ($1, 0, 0, 0, '', '{}', NULL, $2, NULL) ON CONFLICT (uscc) DO NOTHING",
         )
         .bind(uscc)
         .bind(now)
         .execute(&mut *connection)
         .await?;
         let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
-        let previous: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT colour FROM assessments WHERE uscc = $1{lock}"
+        let current = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT colour, effective_colour, override_colour, override_expires_at FROM assessments \
+             WHERE uscc = $1{lock}"
         )))
         .bind(uscc)
         .fetch_one(&mut *connection)
         .await?;
+        let previous: i64 = current.try_get("colour")?;
+        let previous_effective: i64 = current.try_get("effective_colour")?;
+        let override_colour: Option<i64> = current.try_get("override_colour")?;
+        let override_expires_at: Option<i64> = current.try_get("override_expires_at")?;
+        // An override lasts until its expiry, then ends by itself here.
+        let override_lasts = override_expires_at.filter(|expires_at| *expires_at > now);
+        let mut cause = cause.clone();
+        if override_colour.is_some() && override_lasts.is_none() {
+            sqlx::query(
+                "UPDATE assessments SET override_colour = NULL, override_reason = NULL, override_actor = NULL, \
+                 override_set_at = NULL, override_expires_at = NULL WHERE uscc = $1",
+            )
+            .bind(uscc)
+            .execute(&mut *connection)
+            .await?;
+            cause = Cause::override_ended(None, "");
+        }
         let signals = self.signals_of(connection, uscc).await?;
         let assessment = domain::assess(&self.rules, &signals, now);
         let building_id: Option<String> = sqlx::query_scalar(
@@ -143,50 +192,186 @@ impl Store {
             what_would_change: assessment.what_would_change.clone(),
         };
         let colour = i64::from(assessment.colour.to_proto() as i32);
+        let effective = match (override_colour, override_lasts) {
+            (Some(overridden), Some(_)) => overridden,
+            _ => colour,
+        };
+        let next_change_at = match (assessment.next_change_at, override_lasts) {
+            (Some(change), Some(expiry)) => Some(change.min(expiry)),
+            (change, expiry) => change.or(expiry),
+        };
         sqlx::query(
-            "UPDATE assessments SET colour = $1, score = $2, rules_version = $3, explanation = $4, building_id = $5, \
-             assessed_at = $6, next_change_at = $7 WHERE uscc = $8",
+            "UPDATE assessments SET colour = $1, effective_colour = $2, score = $3, rules_version = $4, \
+             explanation = $5, building_id = $6, assessed_at = $7, next_change_at = $8 WHERE uscc = $9",
         )
         .bind(colour)
+        .bind(effective)
         .bind(i64::from(assessment.score))
         .bind(&assessment.rules_version)
         .bind(serde_json::to_string(&explanation)?)
         .bind(building_id.clone())
         .bind(now)
-        .bind(assessment.next_change_at)
+        .bind(next_change_at)
         .bind(uscc)
         .execute(&mut *connection)
         .await?;
-        if previous == colour {
+        if previous == colour && previous_effective == effective {
             return Ok(None);
         }
-        sqlx::query(
-            "INSERT INTO assessment_changes (id, uscc, previous_colour, colour, score, cause_zh, cause_en, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        // Ids sort in time order, so the history pages by id.
-        .bind(format!("{now:020}{}", louyu_kit::names::generate_id("-")))
-        .bind(uscc)
-        .bind(previous)
-        .bind(colour)
-        .bind(i64::from(assessment.score))
-        .bind(&cause.0.zh)
-        .bind(&cause.0.en)
-        .bind(now)
-        .execute(&mut *connection)
-        .await?;
+        if previous_effective != effective {
+            sqlx::query(
+                "INSERT INTO assessment_changes (id, uscc, previous_colour, colour, score, cause_zh, cause_en, \
+                 changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            // Ids sort in time order, so the history pages by id.
+            .bind(format!("{now:020}{}", louyu_kit::names::generate_id("-")))
+            .bind(uscc)
+            .bind(previous_effective)
+            .bind(effective)
+            .bind(i64::from(assessment.score))
+            .bind(&cause.0.zh)
+            .bind(&cause.0.en)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
+        }
         let row = self.assessment_row(connection, uscc).await?;
         let assessed = self.assessment_from_row(&row)?;
         tracing::info!(
             enterprise = %assessed.enterprise,
-            from = previous,
-            to = colour,
+            from = previous_effective,
+            to = effective,
+            computed = colour,
             "assessment changed colour"
         );
         Ok(Some(events::assessment_changed(
             colour_of(previous),
+            colour_of(previous_effective),
             &assessed,
         )))
+    }
+
+    /// Sets an enterprise's colour by hand (`SetColourOverride`): within
+    /// the call's reach, audited, re-assessed at once.
+    pub async fn set_override(
+        &self,
+        call: &Call,
+        uscc: &str,
+        input: OverrideInput,
+    ) -> Result<proto::Assessment, RiskError> {
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            self.check_assessment_write(&mut transaction, call, uscc).await?;
+            let now = louyu_kit::time::now_micros();
+            let actor = call.context.actor.clone();
+            sqlx::query(
+                "UPDATE assessments SET override_colour = $1, override_reason = $2, override_actor = $3, \
+                 override_set_at = $4, override_expires_at = $5 WHERE uscc = $6",
+            )
+            .bind(i64::from(input.colour.to_proto() as i32))
+            .bind(&input.reason)
+            .bind(&actor)
+            .bind(now)
+            .bind(input.expires_at)
+            .bind(uscc)
+            .execute(&mut *transaction)
+            .await?;
+            let cause = Cause::override_set(&actor, &input.reason);
+            let events: Vec<NewEvent> = self
+                .rescore(&mut transaction, uscc, now, &cause)
+                .await?
+                .into_iter()
+                .collect();
+            let row = self.assessment_row(&mut transaction, uscc).await?;
+            let assessment = self.assessment_from_row(&row)?;
+            let name = assessment.name.clone();
+            self.finish(transaction, call, &name, &assessment, events)
+                .await?;
+            Ok(assessment)
+        })
+        .await
+    }
+
+    /// Ends an override early (`ClearColourOverride`).
+    pub async fn clear_override(
+        &self,
+        call: &Call,
+        uscc: &str,
+        reason: &str,
+    ) -> Result<proto::Assessment, RiskError> {
+        self.settle(call, async {
+            let mut transaction = self.begin().await?;
+            self.check_assessment_write(&mut transaction, call, uscc).await?;
+            let now = louyu_kit::time::now_micros();
+            let cleared = sqlx::query(
+                "UPDATE assessments SET override_colour = NULL, override_reason = NULL, override_actor = NULL, \
+                 override_set_at = NULL, override_expires_at = NULL WHERE uscc = $1 AND override_colour IS NOT NULL",
+            )
+            .bind(uscc)
+            .execute(&mut *transaction)
+            .await?;
+            if cleared.rows_affected() == 0 {
+                return Err(RiskError::FailedPrecondition(format!(
+                    "没有人工调整的颜色 {} has no colour set by hand",
+                    self.assessment_name(uscc)
+                )));
+            }
+            let cause = Cause::override_ended(Some(&call.context.actor), reason);
+            let events: Vec<NewEvent> = self
+                .rescore(&mut transaction, uscc, now, &cause)
+                .await?
+                .into_iter()
+                .collect();
+            let row = self.assessment_row(&mut transaction, uscc).await?;
+            let assessment = self.assessment_from_row(&row)?;
+            let name = assessment.name.clone();
+            self.finish(transaction, call, &name, &assessment, events)
+                .await?;
+            Ok(assessment)
+        })
+        .await
+    }
+
+    /// For a write to an enterprise's assessment: nothing when it is within
+    /// the call's reach (its row then locked); PERMISSION_DENIED when the
+    /// caller may only read it; NOT_FOUND, as for an enterprise never
+    /// assessed, otherwise.
+    async fn check_assessment_write(
+        &self,
+        connection: &mut AnyConnection,
+        call: &Call,
+        uscc: &str,
+    ) -> Result<(), RiskError> {
+        let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
+        let within = |reach: &Reach| {
+            let mut query =
+                SqlQuery::new("SELECT 1 FROM assessments WHERE colour <> 0 AND uscc = ");
+            query.push_value(SqlValue::Text(uscc.to_owned()));
+            reach.push_condition(&mut query, &ASSESSMENTS);
+            query.push(&lock);
+            query
+        };
+        if within(&call.reach)
+            .build()
+            .fetch_optional(&mut *connection)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if let Some(read) = call.reach_of(GET_ASSESSMENT)
+            && within(&read)
+                .build()
+                .fetch_optional(&mut *connection)
+                .await?
+                .is_some()
+        {
+            return Err(RiskError::PermissionDenied(format!(
+                "{} 不在您可更改的范围内 is outside what you may change",
+                self.assessment_name(uscc)
+            )));
+        }
+        Err(RiskError::not_found(self.assessment_name(uscc)))
     }
 
     async fn assessment_row(
@@ -329,6 +514,25 @@ impl Store {
 
     fn assessment_from_row(&self, row: &AnyRow) -> Result<proto::Assessment, RiskError> {
         let uscc: String = row.try_get("uscc")?;
+        let override_colour: Option<i64> = row.try_get("override_colour")?;
+        let colour_override = match override_colour {
+            Some(colour) => Some(proto::ColourOverride {
+                colour: colour as i32,
+                reason: row
+                    .try_get::<Option<String>, _>("override_reason")?
+                    .unwrap_or_default(),
+                expire_time: row
+                    .try_get::<Option<i64>, _>("override_expires_at")?
+                    .map(louyu_kit::time::timestamp_from_micros),
+                actor: row
+                    .try_get::<Option<String>, _>("override_actor")?
+                    .unwrap_or_default(),
+                create_time: row
+                    .try_get::<Option<i64>, _>("override_set_at")?
+                    .map(louyu_kit::time::timestamp_from_micros),
+            }),
+            None => None,
+        };
         let explanation: Explanation =
             serde_json::from_str(&row.try_get::<String, _>("explanation")?)?;
         let building_id: Option<String> = row.try_get("building_id")?;
@@ -366,6 +570,8 @@ impl Store {
             building: building_id
                 .map(|id| self.names.building(&id))
                 .unwrap_or_default(),
+            colour_override,
+            effective_colour: row.try_get::<i64, _>("effective_colour")? as i32,
         })
     }
 }

@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 use crate::domain::Rules;
 use crate::error::RiskError;
 
-pub use assessments::{ASSESSMENTS, Cause};
+pub use assessments::{ASSESSMENTS, Cause, OverrideInput};
 pub use louyu_kit::mutation::{Call, Mutations};
 
 #[derive(Debug, Clone)]

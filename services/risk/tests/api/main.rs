@@ -3,4 +3,5 @@
 
 mod assessments;
 mod helpers;
+mod overrides;
 mod signals;
