@@ -408,6 +408,7 @@ pub const RULES: &[Rule] = &[
     rule(RISK, "GetAssessment", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "ListAssessments", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "ListAssessmentChanges", Read, PLACES_AND_ENTERPRISES),
+    rule(RISK, "SummarizeAssessments", Read, PLACES_AND_ENTERPRISES),
     rule(
         RISK,
         "SetColourOverride",

@@ -9,7 +9,7 @@ use tonic::Request;
 
 use super::RiskApi;
 use crate::domain::Colour;
-use crate::store::{Call, OverrideInput};
+use crate::store::{Call, GroupBy, OverrideInput};
 
 /// The longest an override may last: a year.
 const MAX_OVERRIDE_MICROS: i64 = 366 * 86_400_000_000;
@@ -129,4 +129,44 @@ fn parse_override(value: &ColourOverride) -> Result<OverrideInput, InvalidArgume
         reason: reason.expect("checked above"),
         expires_at: expires_at.expect("checked above"),
     })
+}
+
+pub(super) async fn summarize(
+    api: &RiskApi,
+    request: Request<SummarizeAssessmentsRequest>,
+) -> Reply<AssessmentSummary> {
+    let body = request.get_ref();
+    api.store.names().parse_district("parent", &body.parent)?;
+    let mut violations = Violations::new();
+    let group_by = match body.group_by.as_str() {
+        "" => Some(GroupBy::Nothing),
+        "building" => Some(GroupBy::Building),
+        "sub_district" => Some(GroupBy::SubDistrict),
+        _ => {
+            violations.add(
+                "group_by",
+                "须为空、building 或 sub_district must be empty, building or sub_district",
+            );
+            None
+        }
+    };
+    let days = match body.worsened_within_days {
+        0 => 7,
+        days @ 1..=366 => i64::from(days),
+        _ => {
+            violations.add(
+                "worsened_within_days",
+                "须在1到366天之间 must be 1 to 366 days",
+            );
+            0
+        }
+    };
+    violations.into_result()?;
+    let since = louyu_kit::time::now_micros() - days * 86_400_000_000;
+    let reach = Reach::of_request(&request)?;
+    reply(
+        api.store
+            .summarize(group_by.expect("checked above"), since, &reach)
+            .await,
+    )
 }

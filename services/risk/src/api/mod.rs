@@ -44,6 +44,13 @@ impl RiskService for RiskApi {
         assessments::list_changes(self, request).await
     }
 
+    async fn summarize_assessments(
+        &self,
+        request: Request<SummarizeAssessmentsRequest>,
+    ) -> Reply<AssessmentSummary> {
+        assessments::summarize(self, request).await
+    }
+
     async fn set_colour_override(
         &self,
         request: Request<SetColourOverrideRequest>,

@@ -6,6 +6,7 @@
 mod assessments;
 mod seen;
 mod signals;
+mod summary;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use crate::error::RiskError;
 
 pub use assessments::{ASSESSMENTS, Cause, OverrideInput};
 pub use louyu_kit::mutation::{Call, Mutations};
+pub use summary::GroupBy;
 
 #[derive(Debug, Clone)]
 pub struct Store {

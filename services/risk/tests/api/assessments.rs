@@ -63,6 +63,58 @@ async fn the_users_example_turns_orange_then_at_most_yellow(backend: TestBackend
     );
     assert_eq!(orange.building, format!("{DISTRICT}/buildings/b-1"));
 
+    // The screen: one orange enterprise in the street, which turned worse.
+    let summary = suite
+        .risk
+        .summarize_assessments(SummarizeAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            group_by: "sub_district".to_owned(),
+            worsened_within_days: 0,
+        })
+        .await
+        .expect("the summary")
+        .into_inner();
+    assert_eq!(summary.total, 1);
+    assert_eq!(
+        summary.counts,
+        [ColourCount {
+            group: format!("{DISTRICT}/subDistricts/nanjingxilu"),
+            colour: RiskColour::Orange as i32,
+            count: 1,
+        }]
+    );
+    assert_eq!(summary.worsened_count, 1);
+    assert_eq!(summary.worsened[0].colour, RiskColour::Orange as i32);
+    assert!(
+        summary
+            .worsened
+            .windows(2)
+            .all(|pair| micros(&pair[0]) >= micros(&pair[1])),
+        "newest first"
+    );
+    let whole = suite
+        .risk
+        .summarize_assessments(SummarizeAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            ..SummarizeAssessmentsRequest::default()
+        })
+        .await
+        .expect("the summary of the whole district")
+        .into_inner();
+    assert_eq!(whole.counts.len(), 1);
+    assert_eq!(whole.counts[0].group, "");
+    assert_code(
+        suite
+            .risk
+            .summarize_assessments(SummarizeAssessmentsRequest {
+                parent: DISTRICT.to_owned(),
+                group_by: "colour".to_owned(),
+                ..SummarizeAssessmentsRequest::default()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+
     // Its visit plan follows the colour.
     let plan_name = format!("{DISTRICT}/visitPlans/{code}");
     let visits = suite.visits.clone();
@@ -242,6 +294,10 @@ async fn every_enterprise_is_listed_with_its_colour_within_the_callers_reach(bac
         hidden.message().replace(&near, "X"),
         missing.message().replace(&uscc(7), "X")
     );
+}
+
+fn micros(change: &AssessmentChange) -> i64 {
+    louyu_kit::time::micros_from_timestamp(change.change_time.as_ref().expect("a time"))
 }
 
 backend_tests!(
