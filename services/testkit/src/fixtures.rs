@@ -172,3 +172,142 @@ pub async fn district(registry: &mut RegistryServiceClient<AuthorizedChannel>) -
     }
     district
 }
+
+/// A street (`nanjingxilu`), building `b-1` on it with units 101 (100 m²)
+/// and 201 (400 m²), and field worker `s-1`: where the suites that follow
+/// one enterprise through several services start.
+pub async fn one_building(registry: &mut RegistryServiceClient<AuthorizedChannel>) {
+    registry
+        .create_sub_district(create_street_request())
+        .await
+        .expect("a street");
+    registry
+        .create_building(CreateBuildingRequest {
+            parent: DISTRICT.to_owned(),
+            building: Some(Building {
+                display_name: "静安大厦".to_owned(),
+                address: "南京西路1号".to_owned(),
+                managing_sub_district: format!("{DISTRICT}/subDistricts/nanjingxilu"),
+                ..Building::default()
+            }),
+            building_id: "b-1".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a building");
+    for (unit, area) in [("101", 100.0), ("201", 400.0)] {
+        registry
+            .create_unit(CreateUnitRequest {
+                parent: format!("{DISTRICT}/buildings/b-1"),
+                unit: Some(Unit {
+                    display_name: unit.to_owned(),
+                    floor: 1,
+                    area_square_meters: area,
+                    ..Unit::default()
+                }),
+                unit_id: unit.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("a unit");
+    }
+    registry
+        .create_staff(CreateStaffRequest {
+            parent: DISTRICT.to_owned(),
+            staff: Some(Staff {
+                display_name: "楼宇老师".to_owned(),
+                active: true,
+                ..Staff::default()
+            }),
+            staff_id: "s-1".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a field worker");
+}
+
+/// Registers a small enterprise and lets it unit `unit` of [`one_building`]'s
+/// `b-1`, its lease ending `days` from today.
+pub async fn tenant(
+    registry: &mut RegistryServiceClient<AuthorizedChannel>,
+    code: &str,
+    unit: &str,
+    days: i64,
+) -> Tenancy {
+    registry
+        .create_enterprise(CreateEnterpriseRequest {
+            parent: DISTRICT.to_owned(),
+            enterprise: Some(Enterprise {
+                uscc: code.to_owned(),
+                display_name: "上海小外资科技有限公司".to_owned(),
+                industry: "信息技术".to_owned(),
+                headcount: 12,
+                ..Enterprise::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("an enterprise");
+    registry
+        .create_tenancy(CreateTenancyRequest {
+            parent: DISTRICT.to_owned(),
+            tenancy: Some(Tenancy {
+                enterprise: enterprise_name(code),
+                unit: format!("{DISTRICT}/buildings/b-1/units/{unit}"),
+                lease_start: Some(Date {
+                    year: 2025,
+                    month: 1,
+                    day: 1,
+                }),
+                lease_end: Some(date_in(days)),
+                ..Tenancy::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a tenancy")
+        .into_inner()
+}
+
+/// The date `days` from today, in Shanghai.
+pub fn date_in(days: i64) -> Date {
+    let day = louyu_kit::time::today_in_shanghai() + time::Duration::days(days);
+    Date {
+        year: day.year(),
+        month: i32::from(u8::from(day.month())),
+        day: i32::from(day.day()),
+    }
+}
+
+/// Records a visit an hour ago by `s-1` to [`one_building`]'s `b-1`,
+/// meeting one enterprise, with what was observed.
+pub async fn visit(
+    visits: &mut louyu_proto::visits::v1::visits_service_client::VisitsServiceClient<
+        AuthorizedChannel,
+    >,
+    code: &str,
+    observation: louyu_proto::visits::v1::Observation,
+) {
+    use louyu_proto::visits::v1::{Observation, SubmitVisitRequest, Visit, VisitKind};
+    visits
+        .submit_visit(SubmitVisitRequest {
+            parent: DISTRICT.to_owned(),
+            visit: Some(Visit {
+                building: format!("{DISTRICT}/buildings/b-1"),
+                staff: vec![format!("{DISTRICT}/staff/s-1")],
+                visit_time: Some(louyu_kit::time::timestamp_from_micros(
+                    louyu_kit::time::now_micros() - 3_600_000_000,
+                )),
+                kind: VisitKind::Routine as i32,
+                observations: vec![Observation {
+                    enterprise: enterprise_name(code),
+                    ..observation
+                }],
+                ..Visit::default()
+            }),
+            demands: Vec::new(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a visit");
+}

@@ -3,7 +3,6 @@
 
 use louyu_kit::config::ServiceName;
 use louyu_proto::common::v1::RiskColour;
-use louyu_proto::google::r#type::Date;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_proto::risk::v1::risk_service_client::RiskServiceClient;
@@ -47,94 +46,16 @@ impl Suite {
         &self.sandbox
     }
 
-    /// A street, building `b-1` with units 101 (100 m²) and 201 (400 m²),
-    /// and field worker `s-1` covering it.
+    /// A street, building `b-1` with units 101 and 201, and field worker
+    /// `s-1` (`louyu_testkit::fixtures::one_building`).
     pub async fn building(&mut self) {
-        self.registry
-            .create_sub_district(louyu_testkit::fixtures::create_street_request())
-            .await
-            .expect("a street");
-        self.registry
-            .create_building(CreateBuildingRequest {
-                parent: DISTRICT.to_owned(),
-                building: Some(Building {
-                    display_name: "静安大厦".to_owned(),
-                    address: "南京西路1号".to_owned(),
-                    managing_sub_district: format!("{DISTRICT}/subDistricts/nanjingxilu"),
-                    ..Building::default()
-                }),
-                building_id: "b-1".to_owned(),
-                request_id: String::new(),
-            })
-            .await
-            .expect("a building");
-        for (unit, area) in [("101", 100.0), ("201", 400.0)] {
-            self.registry
-                .create_unit(CreateUnitRequest {
-                    parent: format!("{DISTRICT}/buildings/b-1"),
-                    unit: Some(Unit {
-                        display_name: unit.to_owned(),
-                        floor: 1,
-                        area_square_meters: area,
-                        ..Unit::default()
-                    }),
-                    unit_id: unit.to_owned(),
-                    request_id: String::new(),
-                })
-                .await
-                .expect("a unit");
-        }
-        self.registry
-            .create_staff(CreateStaffRequest {
-                parent: DISTRICT.to_owned(),
-                staff: Some(Staff {
-                    display_name: "楼宇老师".to_owned(),
-                    active: true,
-                    ..Staff::default()
-                }),
-                staff_id: "s-1".to_owned(),
-                request_id: String::new(),
-            })
-            .await
-            .expect("a field worker");
+        louyu_testkit::fixtures::one_building(&mut self.registry).await;
     }
 
-    /// Registers an enterprise and lets it unit `unit` of `b-1`, its lease
-    /// ending `days` from today.
+    /// An enterprise in unit `unit` of `b-1`, its lease ending `days` from
+    /// today.
     pub async fn tenant(&mut self, code: &str, unit: &str, days: i64) -> Tenancy {
-        self.registry
-            .create_enterprise(CreateEnterpriseRequest {
-                parent: DISTRICT.to_owned(),
-                enterprise: Some(Enterprise {
-                    uscc: code.to_owned(),
-                    display_name: "上海小外资科技有限公司".to_owned(),
-                    industry: "信息技术".to_owned(),
-                    headcount: 12,
-                    ..Enterprise::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("an enterprise");
-        self.registry
-            .create_tenancy(CreateTenancyRequest {
-                parent: DISTRICT.to_owned(),
-                tenancy: Some(Tenancy {
-                    enterprise: enterprise_name(code),
-                    unit: format!("{DISTRICT}/buildings/b-1/units/{unit}"),
-                    lease_start: Some(Date {
-                        year: 2025,
-                        month: 1,
-                        day: 1,
-                    }),
-                    lease_end: Some(date_in(days)),
-                    ..Tenancy::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("a tenancy")
-            .into_inner()
+        louyu_testkit::fixtures::tenant(&mut self.registry, code, unit, days).await
     }
 
     /// The enterprise's assessment once it is `colour`.
@@ -160,36 +81,6 @@ impl Suite {
 
     /// Records a visit to `b-1` meeting the enterprise.
     pub async fn visit(&mut self, code: &str, observation: Observation) {
-        self.visits
-            .submit_visit(SubmitVisitRequest {
-                parent: DISTRICT.to_owned(),
-                visit: Some(Visit {
-                    building: format!("{DISTRICT}/buildings/b-1"),
-                    staff: vec![format!("{DISTRICT}/staff/s-1")],
-                    visit_time: Some(louyu_kit::time::timestamp_from_micros(
-                        louyu_kit::time::now_micros() - 3_600_000_000,
-                    )),
-                    kind: VisitKind::Routine as i32,
-                    observations: vec![Observation {
-                        enterprise: enterprise_name(code),
-                        ..observation
-                    }],
-                    ..Visit::default()
-                }),
-                demands: Vec::new(),
-                request_id: String::new(),
-            })
-            .await
-            .expect("a visit");
-    }
-}
-
-/// The date `days` from today, in Shanghai.
-pub fn date_in(days: i64) -> Date {
-    let day = louyu_kit::time::today_in_shanghai() + time::Duration::days(days);
-    Date {
-        year: day.year(),
-        month: i32::from(u8::from(day.month())),
-        day: i32::from(day.day()),
+        louyu_testkit::fixtures::visit(&mut self.visits, code, observation).await;
     }
 }
