@@ -1,0 +1,347 @@
+//! The whole district re-assessed at once, as when new rules come into
+//! force: a million enterprises in chunks, each chunk read, assessed in
+//! memory and written back in a handful of statements.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use louyu_kit::audit::RequestContext;
+use louyu_kit::db::{RowLock, values_placeholders};
+use louyu_kit::feed::NewEvent;
+
+use super::Store;
+use super::assessments::{self, Cause, Reassessment, StoredAssessment};
+use super::signals;
+use crate::domain::{Rules, Signal};
+use crate::error::RiskError;
+
+/// Enterprises per chunk of [`Store::rescore_district`]: large enough that
+/// the round trips do not count, small enough that a chunk's row locks are
+/// held for a fraction of a second.
+pub const CHUNK_SIZE: usize = 10_000;
+
+/// How many times a chunk is tried again after PostgreSQL broke a deadlock
+/// against it (an event-driven transaction that locked two enterprises in
+/// the other order).
+const CHUNK_ATTEMPTS: u32 = 3;
+
+/// What a re-assessment of the district did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RescoreSummary {
+    /// Enterprises re-assessed.
+    pub enterprises: u64,
+    /// Of them, those whose computed or effective colour changed (each with
+    /// its `AssessmentChanged`).
+    pub changed: u64,
+    pub duration: Duration,
+}
+
+/// One chunk done: how many, how many changed, and the last key.
+struct ChunkDone {
+    enterprises: u64,
+    changed: u64,
+    last_uscc: String,
+}
+
+impl Store {
+    /// Re-assesses every enterprise of the district under `rules` at `now`,
+    /// in chunks of [`CHUNK_SIZE`] in key order, calling `progress(done,
+    /// total)` after each chunk (`total` counted at the start; enterprises
+    /// registered meanwhile may take `done` past it).
+    ///
+    /// Each chunk is one transaction: its rows are read `FOR UPDATE`, then
+    /// their signals and buildings, the chunk is assessed in memory and
+    /// written back with one multi-row statement per few thousand rows; its
+    /// changes of colour go into the history and their `AssessmentChanged`
+    /// events into the outbox in the same transaction. The semantics are
+    /// those of [`Store::rescore`]: the effective colour follows a lasting
+    /// override, an expired override ends, `next_change_at` is the sooner
+    /// of the assessment's and the override's expiry, the building is the
+    /// latest active tenancy's.
+    ///
+    /// Concurrency: the chunk's rows are locked (`FOR UPDATE`, kit's
+    /// `Db::row_lock`) before its signals are read, rather than written with
+    /// a guarded update. Event-driven scoring (`rescore`) takes the same row
+    /// lock, so whichever comes second waits and then reads what the first
+    /// committed: a signal recorded meanwhile is either seen by the chunk or
+    /// re-assessed after it, and neither write is lost. A guarded update
+    /// would need a version on every row and a retry path for the rows it
+    /// missed; the lock costs event-driven scoring at most one chunk's time
+    /// (a fraction of a second). A deadlock PostgreSQL breaks against a
+    /// chunk (a transaction that locked two enterprises in the other order)
+    /// is retried. SQLite runs write transactions one at a time.
+    ///
+    /// The enterprises are the rows of `assessments`: one is written for
+    /// every enterprise at its registration and before any assessment.
+    pub async fn rescore_district(
+        &self,
+        rules: &Rules,
+        now: i64,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<RescoreSummary, RiskError> {
+        self.rescore_district_in_chunks(rules, now, CHUNK_SIZE, progress)
+            .await
+    }
+
+    /// [`Store::rescore_district`] with chunks of `chunk_size` enterprises.
+    pub async fn rescore_district_in_chunks(
+        &self,
+        rules: &Rules,
+        now: i64,
+        chunk_size: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<RescoreSummary, RiskError> {
+        let started = Instant::now();
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assessments")
+            .fetch_one(self.db.pool())
+            .await?;
+        let total = u64::try_from(total).unwrap_or_default();
+        let cause = Cause::district_rescored(rules.version());
+        let mut summary = RescoreSummary {
+            enterprises: 0,
+            changed: 0,
+            duration: Duration::ZERO,
+        };
+        // The empty string sorts before every key.
+        let mut after = String::new();
+        loop {
+            let mut attempt = 1;
+            let chunk = loop {
+                match self
+                    .rescore_chunk(rules, now, &after, chunk_size, &cause)
+                    .await
+                {
+                    Err(RiskError::Database(error))
+                        if attempt < CHUNK_ATTEMPTS
+                            && louyu_kit::db::is_concurrency_conflict(&error) =>
+                    {
+                        tracing::warn!(after = %after, attempt, "a chunk of the district lost a race; trying it again");
+                        attempt += 1;
+                    }
+                    result => break result?,
+                }
+            };
+            let Some(chunk) = chunk else {
+                break;
+            };
+            summary.enterprises += chunk.enterprises;
+            summary.changed += chunk.changed;
+            after = chunk.last_uscc;
+            progress(summary.enterprises, total.max(summary.enterprises));
+        }
+        summary.duration = started.elapsed();
+        tracing::info!(
+            enterprises = summary.enterprises,
+            changed = summary.changed,
+            rules_version = rules.version(),
+            seconds = summary.duration.as_secs_f64(),
+            "re-assessed the district"
+        );
+        Ok(summary)
+    }
+
+    /// Re-assesses the (up to) `chunk_size` enterprises after `after` in key
+    /// order, in a transaction of its own; `None` when none is left.
+    async fn rescore_chunk(
+        &self,
+        rules: &Rules,
+        now: i64,
+        after: &str,
+        chunk_size: usize,
+        cause: &Cause,
+    ) -> Result<Option<ChunkDone>, RiskError> {
+        let mut transaction = self.db.begin_write().await?;
+        let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM assessments WHERE uscc > $1 ORDER BY uscc LIMIT $2{lock}",
+            columns = assessments::COLUMNS
+        )))
+        .bind(after)
+        .bind(i64::try_from(chunk_size).unwrap_or(i64::MAX))
+        .fetch_all(&mut *transaction)
+        .await?;
+        let current: Vec<StoredAssessment> = rows
+            .iter()
+            .map(StoredAssessment::from_row)
+            .collect::<Result<_, _>>()?;
+        drop(rows);
+        let (Some(first), Some(last)) = (current.first(), current.last()) else {
+            transaction.rollback().await?;
+            return Ok(None);
+        };
+        let first_uscc = first.uscc.clone();
+        let last_uscc = last.uscc.clone();
+        // Keys are compared by the database only (its collation orders
+        // them), so the chunk's signals and tenancies are those in its
+        // range, matched by equal key.
+        let mut signals: HashMap<String, Vec<Signal>> = HashMap::with_capacity(current.len());
+        for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM signals WHERE uscc >= $1 AND uscc <= $2 ORDER BY uscc, topic",
+            columns = signals::COLUMNS
+        )))
+        .bind(&first_uscc)
+        .bind(&last_uscc)
+        .fetch_all(&mut *transaction)
+        .await?
+        .iter()
+        {
+            let uscc: String = sqlx::Row::try_get(row, "uscc")?;
+            signals
+                .entry(uscc)
+                .or_default()
+                .push(signals::signal_from_row(row)?);
+        }
+        // The latest active tenancy of each enterprise: the first of its rows.
+        let mut buildings: HashMap<String, String> = HashMap::with_capacity(current.len());
+        let tenancies: Vec<(String, String)> = sqlx::query_as(
+            "SELECT uscc, building_id FROM tenancies_seen WHERE active = 1 AND uscc >= $1 AND uscc <= $2 \
+             ORDER BY uscc, started_at DESC, tenancy_id DESC",
+        )
+        .bind(&first_uscc)
+        .bind(&last_uscc)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for (uscc, building_id) in tenancies {
+            buildings.entry(uscc).or_insert(building_id);
+        }
+
+        let reassessments = assess_chunk(rules, current, &signals, &mut buildings, now)?;
+        let enterprises = reassessments.len() as u64;
+        self.write_chunk(&mut transaction, &reassessments, now, cause)
+            .await?;
+        let events: Vec<NewEvent> = reassessments
+            .iter()
+            .filter(|reassessment| reassessment.changed())
+            .map(|reassessment| self.change_event(reassessment))
+            .collect::<Result<_, _>>()?;
+        let changed = events.len() as u64;
+        if events.is_empty() {
+            transaction.commit().await?;
+        } else {
+            let context = RequestContext::system("rescore-district");
+            louyu_kit::feed::append_all(&mut transaction, &context, events).await?;
+            self.db.commit_with_events(transaction).await?;
+        }
+        Ok(Some(ChunkDone {
+            enterprises,
+            changed,
+            last_uscc,
+        }))
+    }
+
+    /// Writes a chunk's re-assessments: the overrides that ended, every
+    /// row, and the history of the colours that changed, each in
+    /// statements of as many rows as the backend's parameter limit allows.
+    async fn write_chunk(
+        &self,
+        connection: &mut sqlx::AnyConnection,
+        reassessments: &[Reassessment],
+        now: i64,
+        cause: &Cause,
+    ) -> Result<(), RiskError> {
+        let max_parameters = self.db.backend().max_parameters();
+
+        let ended: Vec<&str> = reassessments
+            .iter()
+            .filter(|reassessment| reassessment.override_ended)
+            .map(|reassessment| reassessment.assessed.uscc.as_str())
+            .collect();
+        for batch in ended.chunks(max_parameters) {
+            let sql = format!(
+                "UPDATE assessments SET override_colour = NULL, override_reason = NULL, override_actor = NULL, \
+                 override_set_at = NULL, override_expires_at = NULL WHERE uscc IN ({})",
+                (1..=batch.len())
+                    .map(|number| format!("${number}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut update = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for uscc in batch {
+                update = update.bind(*uscc);
+            }
+            update.execute(&mut *connection).await?;
+        }
+
+        // `rules_version` and `assessed_at` are the same for every row: $1, $2.
+        const UPDATE_COLUMNS: usize = 7;
+        let rows_per_update = (max_parameters - 2) / UPDATE_COLUMNS;
+        for batch in reassessments.chunks(rows_per_update) {
+            let sql = format!(
+                "WITH v (uscc, colour, effective_colour, score, explanation, building_id, next_change_at) \
+                 AS (VALUES {}) \
+                 UPDATE assessments SET colour = v.colour, effective_colour = v.effective_colour, \
+                 score = v.score, rules_version = $1, explanation = v.explanation, building_id = v.building_id, \
+                 assessed_at = $2, next_change_at = v.next_change_at FROM v WHERE assessments.uscc = v.uscc",
+                values_placeholders(batch.len(), UPDATE_COLUMNS, 3)
+            );
+            let rules_version = batch
+                .first()
+                .map(|reassessment| reassessment.assessed.rules_version.clone())
+                .unwrap_or_default();
+            let mut update = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(rules_version)
+                .bind(now);
+            for reassessment in batch {
+                let assessed = &reassessment.assessed;
+                update = update
+                    .bind(assessed.uscc.clone())
+                    .bind(assessed.colour)
+                    .bind(assessed.effective_colour)
+                    .bind(assessed.score)
+                    .bind(assessed.explanation.clone())
+                    .bind(assessed.building_id.clone())
+                    .bind(assessed.next_change_at);
+            }
+            update.execute(&mut *connection).await?;
+        }
+
+        const CHANGE_COLUMNS: usize = 8;
+        let changes: Vec<&Reassessment> = reassessments
+            .iter()
+            .filter(|reassessment| reassessment.effective_changed())
+            .collect();
+        for batch in changes.chunks(max_parameters / CHANGE_COLUMNS) {
+            let sql = format!(
+                "INSERT INTO assessment_changes (id, uscc, previous_colour, colour, score, cause_zh, cause_en, \
+                 changed_at) VALUES {}",
+                values_placeholders(batch.len(), CHANGE_COLUMNS, 1)
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for reassessment in batch {
+                let cause = reassessment.cause(cause);
+                insert = insert
+                    .bind(assessments::change_id(now))
+                    .bind(reassessment.assessed.uscc.clone())
+                    .bind(reassessment.previous_effective)
+                    .bind(reassessment.assessed.effective_colour)
+                    .bind(reassessment.assessed.score)
+                    .bind(cause.0.zh)
+                    .bind(cause.0.en)
+                    .bind(now);
+            }
+            insert.execute(&mut *connection).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Assesses a chunk in memory.
+fn assess_chunk(
+    rules: &Rules,
+    current: Vec<StoredAssessment>,
+    signals: &HashMap<String, Vec<Signal>>,
+    buildings: &mut HashMap<String, String>,
+    now: i64,
+) -> Result<Vec<Reassessment>, RiskError> {
+    current
+        .into_iter()
+        .map(|stored| {
+            let enterprise_signals = signals
+                .get(&stored.uscc)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let building_id = buildings.remove(&stored.uscc);
+            Reassessment::decide(rules, stored, enterprise_signals, building_id, now)
+        })
+        .collect()
+}
