@@ -2,12 +2,14 @@
 //! force: a million enterprises in chunks, each chunk read, assessed in
 //! memory and written back in a handful of statements.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use louyu_kit::audit::RequestContext;
-use louyu_kit::db::{RowLock, values_placeholders};
+use louyu_kit::db::{Backend, RowLock, Tx, values_placeholders};
 use louyu_kit::feed::NewEvent;
+use tokio::task::JoinHandle;
 
 use super::Store;
 use super::assessments::{self, Cause, Reassessment, StoredAssessment};
@@ -36,11 +38,33 @@ pub struct RescoreSummary {
     pub duration: Duration,
 }
 
-/// One chunk done: how many, how many changed, and the last key.
+/// Where a chunk ends: after so many rows, or at a key (to do a chunk
+/// again over the same range).
+enum ChunkEnd {
+    Limit(usize),
+    Through(String),
+}
+
+/// A chunk's rows, locked in its transaction.
+struct LockedChunk {
+    transaction: Tx,
+    current: Vec<StoredAssessment>,
+    last_uscc: String,
+}
+
+/// A chunk being finished by a task of its own.
+struct RunningChunk {
+    /// The key its range starts after, and its last key.
+    after: String,
+    last_uscc: String,
+    task: JoinHandle<Result<ChunkDone, RiskError>>,
+}
+
+/// One chunk done: how many enterprises, how many changed.
+#[derive(Debug, Default)]
 struct ChunkDone {
     enterprises: u64,
     changed: u64,
-    last_uscc: String,
 }
 
 impl Store {
@@ -102,31 +126,46 @@ impl Store {
             changed: 0,
             duration: Duration::ZERO,
         };
+        let rules = Arc::new(rules.clone());
+        // On PostgreSQL a chunk is written while the next is read and
+        // assessed, so that both cores work; SQLite writes one at a time.
+        let in_flight = match self.db.backend() {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        };
+        let mut running: VecDeque<RunningChunk> = VecDeque::with_capacity(in_flight);
         // The empty string sorts before every key.
         let mut after = String::new();
         loop {
-            let mut attempt = 1;
-            let chunk = loop {
-                match self
-                    .rescore_chunk(rules, now, &after, chunk_size, &cause)
-                    .await
-                {
-                    Err(RiskError::Database(error))
-                        if attempt < CHUNK_ATTEMPTS
-                            && louyu_kit::db::is_concurrency_conflict(&error) =>
-                    {
-                        tracing::warn!(after = %after, attempt, "a chunk of the district lost a race; trying it again");
-                        attempt += 1;
-                    }
-                    result => break result?,
-                }
-            };
-            let Some(chunk) = chunk else {
+            let end = ChunkEnd::Limit(chunk_size);
+            let Some(locked) = self.lock_chunk_retrying(&after, &end).await? else {
                 break;
             };
-            summary.enterprises += chunk.enterprises;
-            summary.changed += chunk.changed;
-            after = chunk.last_uscc;
+            let chunk_after = std::mem::replace(&mut after, locked.last_uscc.clone());
+            let store = self.clone();
+            let (chunk_rules, chunk_cause) = (Arc::clone(&rules), cause.clone());
+            running.push_back(RunningChunk {
+                after: chunk_after,
+                last_uscc: locked.last_uscc.clone(),
+                task: tokio::spawn(async move {
+                    store
+                        .finish_chunk(&chunk_rules, locked, now, &chunk_cause)
+                        .await
+                }),
+            });
+            while running.len() >= in_flight
+                && let Some(chunk) = running.pop_front()
+            {
+                let done = self.settle_chunk(&rules, now, &cause, chunk).await?;
+                summary.enterprises += done.enterprises;
+                summary.changed += done.changed;
+                progress(summary.enterprises, total.max(summary.enterprises));
+            }
+        }
+        while let Some(chunk) = running.pop_front() {
+            let done = self.settle_chunk(&rules, now, &cause, chunk).await?;
+            summary.enterprises += done.enterprises;
+            summary.changed += done.changed;
             progress(summary.enterprises, total.max(summary.enterprises));
         }
         summary.duration = started.elapsed();
@@ -140,37 +179,114 @@ impl Store {
         Ok(summary)
     }
 
-    /// Re-assesses the (up to) `chunk_size` enterprises after `after` in key
-    /// order, in a transaction of its own; `None` when none is left.
-    async fn rescore_chunk(
+    /// Waits for a chunk; one that lost a race PostgreSQL broke for it is
+    /// done again over the same range of keys.
+    async fn settle_chunk(
         &self,
         rules: &Rules,
         now: i64,
-        after: &str,
-        chunk_size: usize,
         cause: &Cause,
-    ) -> Result<Option<ChunkDone>, RiskError> {
+        chunk: RunningChunk,
+    ) -> Result<ChunkDone, RiskError> {
+        let mut result = chunk
+            .task
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+        let end = ChunkEnd::Through(chunk.last_uscc);
+        for attempt in 2..=CHUNK_ATTEMPTS {
+            match &result {
+                Err(RiskError::Database(error))
+                    if louyu_kit::db::is_concurrency_conflict(error) =>
+                {
+                    tracing::warn!(after = %chunk.after, attempt, "a chunk of the district lost a race; trying it again");
+                }
+                _ => break,
+            }
+            result = match self.lock_chunk(&chunk.after, &end).await {
+                Ok(Some(locked)) => self.finish_chunk(rules, locked, now, cause).await,
+                Ok(None) => Ok(ChunkDone::default()),
+                Err(error) => Err(error),
+            };
+        }
+        result
+    }
+
+    /// [`Store::lock_chunk`], tried again after a deadlock.
+    async fn lock_chunk_retrying(
+        &self,
+        after: &str,
+        end: &ChunkEnd,
+    ) -> Result<Option<LockedChunk>, RiskError> {
+        let mut attempt = 1;
+        loop {
+            match self.lock_chunk(after, end).await {
+                Err(RiskError::Database(error))
+                    if attempt < CHUNK_ATTEMPTS
+                        && louyu_kit::db::is_concurrency_conflict(&error) =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Begins a chunk's transaction and locks its rows: those after `after`
+    /// in key order, up to `end`. `None` when there are none.
+    async fn lock_chunk(
+        &self,
+        after: &str,
+        end: &ChunkEnd,
+    ) -> Result<Option<LockedChunk>, RiskError> {
         let mut transaction = self.db.begin_write().await?;
         let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {columns} FROM assessments WHERE uscc > $1 ORDER BY uscc LIMIT $2{lock}",
-            columns = assessments::COLUMNS
-        )))
-        .bind(after)
-        .bind(i64::try_from(chunk_size).unwrap_or(i64::MAX))
-        .fetch_all(&mut *transaction)
-        .await?;
+        let columns = assessments::COLUMNS;
+        let query = match end {
+            ChunkEnd::Limit(chunk_size) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {columns} FROM assessments WHERE uscc > $1 ORDER BY uscc LIMIT $2{lock}"
+            )))
+            .bind(after)
+            .bind(i64::try_from(*chunk_size).unwrap_or(i64::MAX)),
+            ChunkEnd::Through(last) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {columns} FROM assessments WHERE uscc > $1 AND uscc <= $2 ORDER BY uscc{lock}"
+            )))
+            .bind(after)
+            .bind(last.clone()),
+        };
+        let rows = query.fetch_all(&mut *transaction).await?;
         let current: Vec<StoredAssessment> = rows
             .iter()
             .map(StoredAssessment::from_row)
             .collect::<Result<_, _>>()?;
-        drop(rows);
-        let (Some(first), Some(last)) = (current.first(), current.last()) else {
+        let Some(last) = current.last() else {
             transaction.rollback().await?;
             return Ok(None);
         };
-        let first_uscc = first.uscc.clone();
-        let last_uscc = last.uscc.clone();
+        Ok(Some(LockedChunk {
+            last_uscc: last.uscc.clone(),
+            transaction,
+            current,
+        }))
+    }
+
+    /// Reads a locked chunk's signals and buildings, assesses it, writes it
+    /// back with its history and events, and commits.
+    async fn finish_chunk(
+        &self,
+        rules: &Rules,
+        locked: LockedChunk,
+        now: i64,
+        cause: &Cause,
+    ) -> Result<ChunkDone, RiskError> {
+        let LockedChunk {
+            mut transaction,
+            current,
+            last_uscc,
+        } = locked;
+        let first_uscc = current
+            .first()
+            .map(|first| first.uscc.clone())
+            .unwrap_or_default();
         // Keys are compared by the database only (its collation orders
         // them), so the chunk's signals and tenancies are those in its
         // range, matched by equal key.
@@ -222,11 +338,10 @@ impl Store {
             louyu_kit::feed::append_all(&mut transaction, &context, events).await?;
             self.db.commit_with_events(transaction).await?;
         }
-        Ok(Some(ChunkDone {
+        Ok(ChunkDone {
             enterprises,
             changed,
-            last_uscc,
-        }))
+        })
     }
 
     /// Writes a chunk's re-assessments: the overrides that ended, every
