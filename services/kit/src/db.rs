@@ -38,6 +38,45 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// How many bind parameters one statement may carry: PostgreSQL's wire
+    /// protocol counts them in 16 bits, SQLite's default
+    /// `SQLITE_MAX_VARIABLE_NUMBER` is 32766.
+    pub fn max_parameters(self) -> usize {
+        match self {
+            Backend::Sqlite => 32_766,
+            Backend::Postgres => 65_535,
+        }
+    }
+}
+
+/// The most parameters a statement written for either backend may carry.
+pub const MAX_PARAMETERS_ON_EVERY_BACKEND: usize = 32_766;
+
+/// The placeholders of a multi-row `VALUES` list, `($1, $2), ($3, $4)`, for
+/// `rows` rows of `columns` values each, numbered from `$first`. Bulk writes
+/// build their statements with it: sqlx's `Any` driver binds no arrays, so
+/// a batch travels as one statement of many rows, within
+/// [`Backend::max_parameters`].
+pub fn values_placeholders(rows: usize, columns: usize, first: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 8);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(first + row * columns + column).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
+
 /// Whether a read inside a write transaction locks the rows it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowLock {
@@ -480,6 +519,13 @@ mod tests {
         assert!(is_default_sqlite_folder(Path::new("./data")));
         assert!(!is_default_sqlite_folder(Path::new("dat")));
         assert!(!is_default_sqlite_folder(Path::new("/srv/data")));
+    }
+
+    #[test]
+    fn values_placeholders_number_rows_then_columns_from_the_first() {
+        assert_eq!(values_placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(1, 2, 4), "($4, $5)");
+        assert_eq!(values_placeholders(0, 2, 1), "");
     }
 
     #[test]

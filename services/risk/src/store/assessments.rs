@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Call, Mutations, PageQuery, Store};
-use crate::domain::{self, Colour, Signal, Text};
+use crate::domain::{self, Colour, Rules, Signal, Text};
 use crate::error::RiskError;
 use crate::events;
 
@@ -35,7 +35,7 @@ pub const ASSESSMENTS: ScopeSql = ScopeSql {
     own_department: None,
 };
 
-const COLUMNS: &str = "uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
+pub(super) const COLUMNS: &str = "uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
      next_change_at, effective_colour, override_colour, override_reason, override_actor, override_set_at, \
      override_expires_at";
 
@@ -70,6 +70,14 @@ impl Cause {
     /// expired.
     pub fn time() -> Self {
         Self(Text::new("时间推移", "time passing"))
+    }
+
+    /// The whole district was re-assessed, as when rules come into force.
+    pub fn district_rescored(rules_version: &str) -> Self {
+        Self(Text::new(
+            format!("全区按规则 {rules_version} 重新评估"),
+            format!("the district was re-assessed under rules {rules_version}"),
+        ))
     }
 
     /// The enterprise was registered.
@@ -123,6 +131,161 @@ struct StoredFactor {
     reason: Text,
 }
 
+/// An assessment as stored: one row of `assessments`.
+#[derive(Debug, Clone)]
+pub(super) struct StoredAssessment {
+    pub(super) uscc: String,
+    /// The computed colour (0 before the first assessment).
+    pub(super) colour: i64,
+    /// The colour the district acts on: the override's while it lasts.
+    pub(super) effective_colour: i64,
+    pub(super) score: i64,
+    pub(super) rules_version: String,
+    /// [`Explanation`] as JSON.
+    pub(super) explanation: String,
+    pub(super) building_id: Option<String>,
+    pub(super) assessed_at: i64,
+    pub(super) next_change_at: Option<i64>,
+    pub(super) override_colour: Option<i64>,
+    pub(super) override_reason: Option<String>,
+    pub(super) override_actor: Option<String>,
+    pub(super) override_set_at: Option<i64>,
+    pub(super) override_expires_at: Option<i64>,
+}
+
+impl StoredAssessment {
+    /// Reads a row selected with [`COLUMNS`].
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, RiskError> {
+        Ok(Self {
+            uscc: row.try_get("uscc")?,
+            colour: row.try_get("colour")?,
+            effective_colour: row.try_get("effective_colour")?,
+            score: row.try_get("score")?,
+            rules_version: row.try_get("rules_version")?,
+            explanation: row.try_get("explanation")?,
+            building_id: row.try_get("building_id")?,
+            assessed_at: row.try_get("assessed_at")?,
+            next_change_at: row.try_get("next_change_at")?,
+            override_colour: row.try_get("override_colour")?,
+            override_reason: row.try_get("override_reason")?,
+            override_actor: row.try_get("override_actor")?,
+            override_set_at: row.try_get("override_set_at")?,
+            override_expires_at: row.try_get("override_expires_at")?,
+        })
+    }
+
+    fn clear_override(&mut self) {
+        self.override_colour = None;
+        self.override_reason = None;
+        self.override_actor = None;
+        self.override_set_at = None;
+        self.override_expires_at = None;
+    }
+}
+
+/// One enterprise re-assessed in memory, from its row as it was, its
+/// current signals and the building of its latest active tenancy: what
+/// [`Store::rescore`] writes for one enterprise and
+/// [`Store::rescore_district`] for many at once.
+#[derive(Debug, Clone)]
+pub(super) struct Reassessment {
+    pub(super) previous_colour: i64,
+    pub(super) previous_effective: i64,
+    /// The row as it is to be written.
+    pub(super) assessed: StoredAssessment,
+    /// The override had expired by `now`: it ends with this re-assessment.
+    pub(super) override_ended: bool,
+}
+
+impl Reassessment {
+    pub(super) fn decide(
+        rules: &Rules,
+        mut current: StoredAssessment,
+        signals: &[Signal],
+        building_id: Option<String>,
+        now: i64,
+    ) -> Result<Self, RiskError> {
+        let previous_colour = current.colour;
+        let previous_effective = current.effective_colour;
+        // An override lasts until its expiry, then ends by itself here.
+        let override_lasts = current
+            .override_expires_at
+            .filter(|expires_at| *expires_at > now);
+        let override_ended = current.override_colour.is_some() && override_lasts.is_none();
+        if override_ended {
+            current.clear_override();
+        }
+        let assessment = domain::assess(rules, signals, now);
+        let explanation = Explanation {
+            factors: assessment
+                .factors
+                .iter()
+                .map(|factor| StoredFactor {
+                    signal: factor.signal_id.clone(),
+                    kind: factor.kind.as_str().to_owned(),
+                    points: factor.points,
+                    reason: factor.reason.clone(),
+                })
+                .collect(),
+            floor: assessment.floor.as_ref().map(|(_, reason)| reason.clone()),
+            what_would_change: assessment.what_would_change.clone(),
+        };
+        let colour = i64::from(assessment.colour.to_proto() as i32);
+        let effective_colour = match (current.override_colour, override_lasts) {
+            (Some(overridden), Some(_)) => overridden,
+            _ => colour,
+        };
+        let next_change_at = match (assessment.next_change_at, override_lasts) {
+            (Some(change), Some(expiry)) => Some(change.min(expiry)),
+            (change, expiry) => change.or(expiry),
+        };
+        Ok(Self {
+            previous_colour,
+            previous_effective,
+            assessed: StoredAssessment {
+                colour,
+                effective_colour,
+                score: i64::from(assessment.score),
+                rules_version: assessment.rules_version,
+                explanation: serde_json::to_string(&explanation)?,
+                building_id,
+                assessed_at: now,
+                next_change_at,
+                ..current
+            },
+            override_ended,
+        })
+    }
+
+    /// The computed or the effective colour changed (or this is the first
+    /// assessment): an `AssessmentChanged` is due.
+    pub(super) fn changed(&self) -> bool {
+        self.previous_colour != self.assessed.colour
+            || self.previous_effective != self.assessed.effective_colour
+    }
+
+    /// The colour the district acts on changed: the history records it.
+    pub(super) fn effective_changed(&self) -> bool {
+        self.previous_effective != self.assessed.effective_colour
+    }
+
+    /// Why the colour changed: the override's end when it ended, else
+    /// `cause`.
+    pub(super) fn cause(&self, cause: &Cause) -> Cause {
+        if self.override_ended {
+            Cause::override_ended(None, "")
+        } else {
+            cause.clone()
+        }
+    }
+}
+
+/// A new row of `assessment_changes`, whose id sorts in time order, so the
+/// history pages by id.
+pub(super) fn change_id(now: i64) -> String {
+    format!("{now:020}{}", louyu_kit::names::generate_id("-"))
+}
+
 impl Store {
     /// Re-assesses an enterprise inside the caller's transaction, at `now`,
     /// and returns the event that announces a change of colour (or the
@@ -145,31 +308,13 @@ impl Store {
         .await?;
         let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
         let current = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT colour, effective_colour, override_colour, override_expires_at FROM assessments \
-             WHERE uscc = $1{lock}"
+            "SELECT {COLUMNS} FROM assessments WHERE uscc = $1{lock}"
         )))
         .bind(uscc)
         .fetch_one(&mut *connection)
         .await?;
-        let previous: i64 = current.try_get("colour")?;
-        let previous_effective: i64 = current.try_get("effective_colour")?;
-        let override_colour: Option<i64> = current.try_get("override_colour")?;
-        let override_expires_at: Option<i64> = current.try_get("override_expires_at")?;
-        // An override lasts until its expiry, then ends by itself here.
-        let override_lasts = override_expires_at.filter(|expires_at| *expires_at > now);
-        let mut cause = cause.clone();
-        if override_colour.is_some() && override_lasts.is_none() {
-            sqlx::query(
-                "UPDATE assessments SET override_colour = NULL, override_reason = NULL, override_actor = NULL, \
-                 override_set_at = NULL, override_expires_at = NULL WHERE uscc = $1",
-            )
-            .bind(uscc)
-            .execute(&mut *connection)
-            .await?;
-            cause = Cause::override_ended(None, "");
-        }
+        let current = StoredAssessment::from_row(&current)?;
         let signals = self.signals_of(connection, uscc).await?;
-        let assessment = domain::assess(&self.rules, &signals, now);
         let building_id: Option<String> = sqlx::query_scalar(
             "SELECT building_id FROM tenancies_seen WHERE uscc = $1 AND active = 1 \
              ORDER BY started_at DESC, tenancy_id DESC LIMIT 1",
@@ -177,78 +322,70 @@ impl Store {
         .bind(uscc)
         .fetch_optional(&mut *connection)
         .await?;
-        let explanation = Explanation {
-            factors: assessment
-                .factors
-                .iter()
-                .map(|factor| StoredFactor {
-                    signal: factor.signal_id.clone(),
-                    kind: factor.kind.as_str().to_owned(),
-                    points: factor.points,
-                    reason: factor.reason.clone(),
-                })
-                .collect(),
-            floor: assessment.floor.as_ref().map(|(_, reason)| reason.clone()),
-            what_would_change: assessment.what_would_change.clone(),
-        };
-        let colour = i64::from(assessment.colour.to_proto() as i32);
-        let effective = match (override_colour, override_lasts) {
-            (Some(overridden), Some(_)) => overridden,
-            _ => colour,
-        };
-        let next_change_at = match (assessment.next_change_at, override_lasts) {
-            (Some(change), Some(expiry)) => Some(change.min(expiry)),
-            (change, expiry) => change.or(expiry),
-        };
+        let reassessment = Reassessment::decide(&self.rules, current, &signals, building_id, now)?;
+        let assessed = &reassessment.assessed;
+        if reassessment.override_ended {
+            sqlx::query(
+                "UPDATE assessments SET override_colour = NULL, override_reason = NULL, override_actor = NULL, \
+                 override_set_at = NULL, override_expires_at = NULL WHERE uscc = $1",
+            )
+            .bind(uscc)
+            .execute(&mut *connection)
+            .await?;
+        }
         sqlx::query(
             "UPDATE assessments SET colour = $1, effective_colour = $2, score = $3, rules_version = $4, \
              explanation = $5, building_id = $6, assessed_at = $7, next_change_at = $8 WHERE uscc = $9",
         )
-        .bind(colour)
-        .bind(effective)
-        .bind(i64::from(assessment.score))
-        .bind(&assessment.rules_version)
-        .bind(serde_json::to_string(&explanation)?)
-        .bind(building_id.clone())
+        .bind(assessed.colour)
+        .bind(assessed.effective_colour)
+        .bind(assessed.score)
+        .bind(&assessed.rules_version)
+        .bind(&assessed.explanation)
+        .bind(assessed.building_id.clone())
         .bind(now)
-        .bind(next_change_at)
+        .bind(assessed.next_change_at)
         .bind(uscc)
         .execute(&mut *connection)
         .await?;
-        if previous == colour && previous_effective == effective {
+        if !reassessment.changed() {
             return Ok(None);
         }
-        if previous_effective != effective {
+        if reassessment.effective_changed() {
+            let cause = reassessment.cause(cause);
             sqlx::query(
                 "INSERT INTO assessment_changes (id, uscc, previous_colour, colour, score, cause_zh, cause_en, \
                  changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            // Ids sort in time order, so the history pages by id.
-            .bind(format!("{now:020}{}", louyu_kit::names::generate_id("-")))
+            .bind(change_id(now))
             .bind(uscc)
-            .bind(previous_effective)
-            .bind(effective)
-            .bind(i64::from(assessment.score))
+            .bind(reassessment.previous_effective)
+            .bind(assessed.effective_colour)
+            .bind(assessed.score)
             .bind(&cause.0.zh)
             .bind(&cause.0.en)
             .bind(now)
             .execute(&mut *connection)
             .await?;
         }
-        let row = self.assessment_row(connection, uscc).await?;
-        let assessed = self.assessment_from_row(&row)?;
+        Ok(Some(self.change_event(&reassessment)?))
+    }
+
+    /// The `AssessmentChanged` that announces a re-assessment.
+    pub(super) fn change_event(&self, reassessment: &Reassessment) -> Result<NewEvent, RiskError> {
+        let assessed = self.assessment_to_proto(&reassessment.assessed)?;
         tracing::info!(
             enterprise = %assessed.enterprise,
-            from = previous_effective,
-            to = effective,
-            computed = colour,
+            from = reassessment.previous_effective,
+            to = reassessment.assessed.effective_colour,
+            computed = reassessment.assessed.colour,
             "assessment changed colour"
         );
-        Ok(Some(events::assessment_changed(
-            colour_of(previous),
-            colour_of(previous_effective),
+        Ok(events::assessment_changed(
+            colour_of(reassessment.previous_colour),
+            colour_of(reassessment.previous_effective),
             &assessed,
-        )))
+        ))
     }
 
     /// Sets an enterprise's colour by hand (`SetColourOverride`): within
@@ -513,45 +650,41 @@ impl Store {
     }
 
     fn assessment_from_row(&self, row: &AnyRow) -> Result<proto::Assessment, RiskError> {
-        let uscc: String = row.try_get("uscc")?;
-        let override_colour: Option<i64> = row.try_get("override_colour")?;
-        let colour_override = match override_colour {
-            Some(colour) => Some(proto::ColourOverride {
-                colour: colour as i32,
-                reason: row
-                    .try_get::<Option<String>, _>("override_reason")?
-                    .unwrap_or_default(),
-                expire_time: row
-                    .try_get::<Option<i64>, _>("override_expires_at")?
-                    .map(louyu_kit::time::timestamp_from_micros),
-                actor: row
-                    .try_get::<Option<String>, _>("override_actor")?
-                    .unwrap_or_default(),
-                create_time: row
-                    .try_get::<Option<i64>, _>("override_set_at")?
-                    .map(louyu_kit::time::timestamp_from_micros),
-            }),
-            None => None,
-        };
-        let explanation: Explanation =
-            serde_json::from_str(&row.try_get::<String, _>("explanation")?)?;
-        let building_id: Option<String> = row.try_get("building_id")?;
-        let next_change_at: Option<i64> = row.try_get("next_change_at")?;
+        self.assessment_to_proto(&StoredAssessment::from_row(row)?)
+    }
+
+    pub(super) fn assessment_to_proto(
+        &self,
+        stored: &StoredAssessment,
+    ) -> Result<proto::Assessment, RiskError> {
+        let uscc = &stored.uscc;
+        let colour_override = stored.override_colour.map(|colour| proto::ColourOverride {
+            colour: colour as i32,
+            reason: stored.override_reason.clone().unwrap_or_default(),
+            expire_time: stored
+                .override_expires_at
+                .map(louyu_kit::time::timestamp_from_micros),
+            actor: stored.override_actor.clone().unwrap_or_default(),
+            create_time: stored
+                .override_set_at
+                .map(louyu_kit::time::timestamp_from_micros),
+        });
+        let explanation: Explanation = serde_json::from_str(&stored.explanation)?;
         let text = |text: Text| proto::LocalizedText {
             zh: text.zh,
             en: text.en,
         };
         Ok(proto::Assessment {
-            name: self.assessment_name(&uscc),
-            enterprise: self.names.enterprise(&uscc),
-            colour: row.try_get::<i64, _>("colour")? as i32,
-            score: row.try_get::<i64, _>("score")? as i32,
-            rules_version: row.try_get("rules_version")?,
+            name: self.assessment_name(uscc),
+            enterprise: self.names.enterprise(uscc),
+            colour: stored.colour as i32,
+            score: stored.score as i32,
+            rules_version: stored.rules_version.clone(),
             factors: explanation
                 .factors
                 .into_iter()
                 .map(|factor| proto::Factor {
-                    signal: format!("{}/signals/{}", self.names.enterprise(&uscc), factor.signal),
+                    signal: format!("{}/signals/{}", self.names.enterprise(uscc), factor.signal),
                     kind: factor.kind,
                     points: factor.points,
                     reason: Some(text(factor.reason)),
@@ -563,15 +696,17 @@ impl Store {
                 .into_iter()
                 .map(text)
                 .collect(),
-            assess_time: Some(louyu_kit::time::timestamp_from_micros(
-                row.try_get("assessed_at")?,
-            )),
-            next_change_time: next_change_at.map(louyu_kit::time::timestamp_from_micros),
-            building: building_id
-                .map(|id| self.names.building(&id))
+            assess_time: Some(louyu_kit::time::timestamp_from_micros(stored.assessed_at)),
+            next_change_time: stored
+                .next_change_at
+                .map(louyu_kit::time::timestamp_from_micros),
+            building: stored
+                .building_id
+                .as_ref()
+                .map(|id| self.names.building(id))
                 .unwrap_or_default(),
             colour_override,
-            effective_colour: row.try_get::<i64, _>("effective_colour")? as i32,
+            effective_colour: stored.effective_colour as i32,
         })
     }
 }

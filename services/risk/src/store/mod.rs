@@ -4,6 +4,7 @@
 //! its events commit together.
 
 mod assessments;
+mod district;
 mod seen;
 mod signals;
 mod summary;
@@ -20,6 +21,7 @@ use crate::domain::Rules;
 use crate::error::RiskError;
 
 pub use assessments::{ASSESSMENTS, Cause, OverrideInput};
+pub use district::{CHUNK_SIZE, RescoreSummary};
 pub use louyu_kit::mutation::{Call, Mutations};
 pub use summary::GroupBy;
 

@@ -12,7 +12,7 @@ use super::{Call, PageQuery, Store};
 use crate::domain::{Signal, SignalKind};
 use crate::error::RiskError;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "uscc, topic, id, kind, source, observed_at, value, expires_at, due_at, subject";
 
 impl Store {
@@ -184,7 +184,7 @@ impl Store {
     }
 }
 
-fn signal_from_row(row: &AnyRow) -> Result<Signal, RiskError> {
+pub(super) fn signal_from_row(row: &AnyRow) -> Result<Signal, RiskError> {
     let kind: String = row.try_get("kind")?;
     Ok(Signal {
         id: row.try_get("id")?,

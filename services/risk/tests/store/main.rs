@@ -1,0 +1,5 @@
+//! The risk store over a real database, on both backends: the whole
+//! district re-assessed at once (`Store::rescore_district`).
+
+mod district;
+mod helpers;
