@@ -9,6 +9,21 @@ pub mod google {
     pub mod r#type {
         tonic::include_proto!("google.r#type");
     }
+
+    /// Annotations `google/longrunning/operations.proto` uses.
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
+
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+
+    /// Long-running operations (`google.longrunning.Operations`), which the
+    /// risk service serves for rule activation.
+    pub mod longrunning {
+        tonic::include_proto!("google.longrunning");
+    }
 }
 
 /// The Louyu packages, nested as their proto package names are so that

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod mutation;
 pub mod names;
+pub mod operations;
 pub mod page;
 pub mod permissions;
 pub mod scope;

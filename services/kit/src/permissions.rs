@@ -119,6 +119,7 @@ pub const OPEN_SERVICES: &[&str] = &[
 pub const REGISTRY: &str = "louyu.registry.v1.RegistryService";
 pub const VISITS: &str = "louyu.visits.v1.VisitsService";
 pub const RISK: &str = "louyu.risk.v1.RiskService";
+pub const OPERATIONS: &str = "google.longrunning.Operations";
 pub const AUDIT: &str = "louyu.common.v1.AuditService";
 pub const EVENT_FEED: &str = "louyu.common.v1.EventFeedService";
 
@@ -213,6 +214,9 @@ const SUB_DISTRICT_ADMINISTRATION: &[Grant] = &[
 
 /// Changes only the district makes.
 const DISTRICT_ADMINISTRATION: &[Grant] = &[grant(DistrictAdmin, District)];
+
+/// What the district's own work reads: district admins, and auditors.
+const DISTRICT_OVERSIGHT: &[Grant] = &[grant(DistrictAdmin, District), grant(Auditor, District)];
 
 /// Demands: raised by who visits, followed by the sub-district, handled by
 /// the department they are addressed to.
@@ -424,6 +428,25 @@ pub const RULES: &[Rule] = &[
     rule(RISK, "ListSignals", Read, PLACES_AND_ENTERPRISES),
     rule(RISK, "RecordSignal", Write, &[grant(System, District)]),
     rule(RISK, "GetRules", Read, STAFF_DIRECTORY),
+    rule(RISK, "DryRunRules", Read, DISTRICT_OVERSIGHT),
+    rule(RISK, "ActivateRules", Write, DISTRICT_ADMINISTRATION),
+    // Long-running operations (rule activation): started by district
+    // admins, followed by them and by auditors; never cancelled or deleted.
+    rule(OPERATIONS, "ListOperations", Read, DISTRICT_OVERSIGHT),
+    rule(OPERATIONS, "GetOperation", Read, DISTRICT_OVERSIGHT),
+    rule(OPERATIONS, "WaitOperation", Read, DISTRICT_OVERSIGHT),
+    rule(
+        OPERATIONS,
+        "CancelOperation",
+        Write,
+        DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        OPERATIONS,
+        "DeleteOperation",
+        Write,
+        DISTRICT_ADMINISTRATION,
+    ),
     // Every service's audit trail and event feed.
     rule(AUDIT, "ListAuditRecords", Read, &[grant(Auditor, District)]),
     rule(
@@ -650,6 +673,7 @@ pub fn render_markdown() -> String {
         (REGISTRY, "Registry"),
         (VISITS, "Visits"),
         (RISK, "Risk"),
+        (OPERATIONS, "Long-running operations (risk)"),
         (AUDIT, "Audit trail (every service)"),
         (EVENT_FEED, "Event feed (every service)"),
     ];

@@ -2,6 +2,7 @@
 //! to unstable (red) from what is known about it, under rules each district
 //! configures, each grade explained factor by factor.
 
+pub mod activation;
 pub mod api;
 pub mod domain;
 pub mod error;

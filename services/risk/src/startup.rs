@@ -1,11 +1,13 @@
 //! What the risk service serves and follows, built on kit's hosting: its
-//! API, the registry's and the visits service's feeds, and the job that
-//! re-assesses when time alone changes a colour.
+//! API and its long-running operations, the registry's and the visits
+//! service's feeds, the job that re-assesses when time alone changes a
+//! colour, and the one that runs rule activations.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::feed::Consumer;
 use louyu_kit::hosting::{Context, HostBuilder, Service};
 use louyu_kit::names::DistrictNames;
+use louyu_kit::operations::{Operations, OperationsServer};
 use louyu_proto::risk::v1::risk_service_server::RiskServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -49,13 +51,29 @@ impl Service for Risk {
             VisitsEvents::new(store.clone()),
         );
         let api = RiskApi::new(store.clone(), context.page_tokens.clone());
+        let operations = OperationsServer::new(context.db.clone(), context.page_tokens.clone());
         let interval = config.feed_poll_interval();
+        let activations = store.clone();
+        let operations_db = context.db.clone();
+        // Who holds an activation's lease: this process, for as long as it
+        // runs.
+        let holder = louyu_kit::names::generate_id("risk");
         Ok(host
             .add_service(RiskServiceServer::new(api))
+            .add_service(OperationsServer::server(operations))
             .follow(registry)
             .follow(visits)
             .run_job("re-assessment scheduler", move |shutdown| {
                 crate::schedule::run(store, shutdown, interval)
+            })
+            .run_job("rule activations", move |shutdown| {
+                crate::activation::run(
+                    activations,
+                    Operations::new(operations_db),
+                    holder,
+                    shutdown,
+                    interval,
+                )
             }))
     }
 }

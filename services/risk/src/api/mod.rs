@@ -2,13 +2,14 @@
 //! request, calls the store and replies.
 
 mod assessments;
+mod rules;
 mod signals;
 
 use louyu_kit::handler::Reply;
 use louyu_kit::page::PageTokens;
 use louyu_proto::risk::v1::risk_service_server::RiskService;
 use louyu_proto::risk::v1::*;
-use tonic::{Request, Response};
+use tonic::Request;
 
 use crate::store::Store;
 
@@ -77,21 +78,20 @@ impl RiskService for RiskApi {
     }
 
     async fn get_rules(&self, request: Request<GetRulesRequest>) -> Reply<Rules> {
-        let names = self.store.names();
-        let name = &request.get_ref().name;
-        let district = name.strip_suffix("/rules").unwrap_or_default();
-        names.parse_district("name", district).map_err(|_| {
-            louyu_kit::error::InvalidArgument::new(
-                "name",
-                "须为 districts/{district}/rules must be districts/{district}/rules",
-            )
-            .into_status()
-        })?;
-        let rules = self.store.rules();
-        Ok(Response::new(Rules {
-            name: name.clone(),
-            version: rules.version().to_owned(),
-            document: rules.to_toml(),
-        }))
+        rules::get(self, request).await
+    }
+
+    async fn dry_run_rules(
+        &self,
+        request: Request<DryRunRulesRequest>,
+    ) -> Reply<DryRunRulesResponse> {
+        rules::dry_run(self, request).await
+    }
+
+    async fn activate_rules(
+        &self,
+        request: Request<ActivateRulesRequest>,
+    ) -> Reply<louyu_proto::google::longrunning::Operation> {
+        rules::activate(self, request).await
     }
 }

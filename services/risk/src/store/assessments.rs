@@ -322,7 +322,8 @@ impl Store {
         .bind(uscc)
         .fetch_optional(&mut *connection)
         .await?;
-        let reassessment = Reassessment::decide(&self.rules, current, &signals, building_id, now)?;
+        let rules = self.rules_in_force(connection).await?;
+        let reassessment = Reassessment::decide(&rules, current, &signals, building_id, now)?;
         let assessed = &reassessment.assessed;
         if reassessment.override_ended {
             sqlx::query(

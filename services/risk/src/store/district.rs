@@ -460,3 +460,52 @@ fn assess_chunk(
         })
         .collect()
 }
+
+/// One chunk of a re-assessment driven from outside (rule activation, which
+/// saves its progress after each chunk so that it can resume).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOutcome {
+    pub enterprises: u64,
+    pub changed: u64,
+    /// The last enterprise of the chunk: where the next one starts.
+    pub last: String,
+}
+
+impl Store {
+    /// Re-assesses the next `chunk_size` enterprises after `after` (the
+    /// empty string: from the first) under `rules`, in one transaction, as
+    /// a chunk of [`Store::rescore_district`] is; `None` when none is left.
+    pub async fn rescore_chunk_after(
+        &self,
+        rules: &Rules,
+        now: i64,
+        after: &str,
+        chunk_size: usize,
+        cause: &Cause,
+    ) -> Result<Option<ChunkOutcome>, RiskError> {
+        let Some(locked) = self
+            .lock_chunk_retrying(after, &ChunkEnd::Limit(chunk_size))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let last = locked.last_uscc.clone();
+        let store = self.clone();
+        let (chunk_rules, chunk_cause) = (Arc::new(rules.clone()), cause.clone());
+        let running = RunningChunk {
+            after: after.to_owned(),
+            last_uscc: last.clone(),
+            task: tokio::spawn(async move {
+                store
+                    .finish_chunk(&chunk_rules, locked, now, &chunk_cause)
+                    .await
+            }),
+        };
+        let done = self.settle_chunk(rules, now, cause, running).await?;
+        Ok(Some(ChunkOutcome {
+            enterprises: done.enterprises,
+            changed: done.changed,
+            last,
+        }))
+    }
+}

@@ -5,6 +5,8 @@
 
 mod assessments;
 mod district;
+mod dry_run;
+mod rules;
 mod seen;
 mod signals;
 mod summary;
@@ -21,8 +23,9 @@ use crate::domain::Rules;
 use crate::error::RiskError;
 
 pub use assessments::{ASSESSMENTS, Cause, OverrideInput};
-pub use district::{CHUNK_SIZE, RescoreSummary};
+pub use district::{CHUNK_SIZE, ChunkOutcome, RescoreSummary};
 pub use louyu_kit::mutation::{Call, Mutations};
+pub use rules::{Activation, RulesInForce};
 pub use summary::GroupBy;
 
 #[derive(Debug, Clone)]
@@ -30,7 +33,8 @@ pub struct Store {
     db: Db,
     names: DistrictNames,
     page_tokens: PageTokens,
-    rules: Arc<Rules>,
+    /// The rules in force, re-read when another version comes into force.
+    rules: Arc<RulesInForce>,
 }
 
 impl Mutations for Store {
@@ -42,22 +46,19 @@ impl Mutations for Store {
 }
 
 impl Store {
+    /// `rules`: those the service ships with, in force until a district
+    /// activates its own.
     pub fn new(db: Db, names: DistrictNames, page_tokens: PageTokens, rules: Rules) -> Self {
         Self {
             db,
             names,
             page_tokens,
-            rules: Arc::new(rules),
+            rules: Arc::new(RulesInForce::new(rules)),
         }
     }
 
     pub fn names(&self) -> &DistrictNames {
         &self.names
-    }
-
-    /// The rules in force.
-    pub fn rules(&self) -> &Rules {
-        &self.rules
     }
 
     pub fn db(&self) -> &Db {

@@ -4,4 +4,5 @@
 mod assessments;
 mod helpers;
 mod overrides;
+mod rules;
 mod signals;

@@ -58,7 +58,7 @@ async fn rescore_district_gives_what_rescore_gives_one_by_one(backend: TestBacke
     };
     seed_district(&bulk, ENTERPRISES).await;
     seed_district(&single, ENTERPRISES).await;
-    let rules = bulk.rules().clone();
+    let rules = (*bulk.current_rules().await.expect("the rules in force")).clone();
     let mut reported = Vec::new();
     let summary = bulk
         .rescore_district_in_chunks(&rules, NOW, CHUNK, |done, total| {
@@ -135,7 +135,7 @@ async fn rescore_district_twice_changes_nothing_the_second_time(backend: TestBac
         return;
     };
     seed_district(&store, ENTERPRISES).await;
-    let rules = store.rules().clone();
+    let rules = (*store.current_rules().await.expect("the rules in force")).clone();
     let first = store
         .rescore_district_in_chunks(&rules, NOW, CHUNK, |_, _| {})
         .await
@@ -205,7 +205,7 @@ async fn rescore_district_keeps_a_signal_recorded_while_its_chunk_runs_on_postgr
     let district = tokio::spawn({
         let store = store.clone();
         async move {
-            let rules = store.rules().clone();
+            let rules = (*store.current_rules().await.expect("the rules in force")).clone();
             store
                 .rescore_district_in_chunks(&rules, NOW, CHUNK, |_, _| {})
                 .await
