@@ -3,4 +3,5 @@
 
 mod activation;
 mod district;
+mod feeds;
 mod helpers;
