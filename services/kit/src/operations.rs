@@ -149,6 +149,20 @@ impl Operations {
         Ok(saved.rows_affected() == 1)
     }
 
+    /// Gives up `holder`'s lease (it stops, at shutdown), so that the next
+    /// start takes the operation up at once instead of after the lease.
+    pub async fn release(&self, id: &str, holder: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE operations SET lease_holder = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_holder = $2 AND done = 0",
+        )
+        .bind(id)
+        .bind(holder)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The saved metadata of an operation, decoded as `M`.
     pub async fn metadata<M: Message + Default>(&self, id: &str) -> sqlx::Result<Option<M>> {
         let bytes: Option<Vec<u8>> =

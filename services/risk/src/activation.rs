@@ -91,6 +91,10 @@ async fn run_one(
     let now = louyu_kit::time::now_micros();
     loop {
         if *shutdown.borrow() {
+            // Stopping: the next start (here or on another replica) takes
+            // it up from the progress saved.
+            operations.release(&id, holder).await?;
+            tracing::info!(operation = %id, done = progress.done, "rule activation paused for the stop");
             return Ok(());
         }
         let Some(chunk) = store

@@ -29,6 +29,9 @@ const STOP_DEADLINE: Duration = Duration::from_secs(30);
 /// One service of a sandbox.
 struct Member {
     name: ServiceName,
+    service: &'static dyn Service,
+    /// Its settings, to start it again on the same port and database.
+    config: Config,
     address: SocketAddr,
     shutdown: Shutdown,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -63,14 +66,14 @@ pub fn test_config() -> Config {
 impl Sandbox {
     /// Starts `services` on fresh databases of `backend`; `None` when the
     /// backend is not available outside CI (the test is then skipped).
-    pub async fn start(backend: TestBackend, services: &[&dyn Service]) -> Option<Self> {
+    pub async fn start(backend: TestBackend, services: &[&'static dyn Service]) -> Option<Self> {
         Self::start_with(backend, services, |_, _| {}).await
     }
 
     /// `start`, with the test's own changes to each service's settings.
     pub async fn start_with(
         backend: TestBackend,
-        services: &[&dyn Service],
+        services: &[&'static dyn Service],
         configure: impl Fn(ServiceName, &mut Config),
     ) -> Option<Self> {
         louyu_kit::telemetry::init_for_tests();
@@ -103,6 +106,8 @@ impl Sandbox {
                 .unwrap_or_else(|error| panic!("{} builds: {error:#}", name.as_str()));
             members.push(Member {
                 name,
+                service,
+                config,
                 address: host.local_addr(),
                 shutdown,
                 task: Some(tokio::spawn(host.run(Readiness::ready()))),
@@ -187,6 +192,36 @@ impl Sandbox {
     pub async fn stop(&mut self, name: ServiceName) {
         self.member(name).shutdown.trigger();
         self.wait_until_stopped(name).await;
+    }
+
+    /// Stops the service, then starts it again on the same port and
+    /// database, as a restart of its process would, and waits until it
+    /// serves.
+    pub async fn restart(&mut self, name: ServiceName) {
+        self.stop(name).await;
+        self.start_again(name).await;
+    }
+
+    /// Starts a stopped service again on the same port and database, and
+    /// waits until it serves.
+    pub async fn start_again(&mut self, name: ServiceName) {
+        let member = self.member(name);
+        let (service, mut config, address) =
+            (member.service, member.config.clone(), member.address);
+        config.listen = Some(address.to_string());
+        let server = hosting::bind(service, &config)
+            .await
+            .unwrap_or_else(|error| panic!("{} binds its port again: {error:#}", name.as_str()));
+        let shutdown = Shutdown::new();
+        let identity = ProcessIdentity::from_config(&config)
+            .unwrap_or_else(|error| panic!("{} identity: {error:#}", name.as_str()));
+        let host = hosting::build(service, &config, server, &shutdown, &identity)
+            .await
+            .unwrap_or_else(|error| panic!("{} builds: {error:#}", name.as_str()));
+        let member = self.member_mut(name);
+        member.shutdown = shutdown;
+        member.task = Some(tokio::spawn(host.run(Readiness::ready())));
+        self.wait_until_serving(name).await;
     }
 
     /// Waits for a service already told to stop; panics unless it ends

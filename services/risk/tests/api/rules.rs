@@ -185,3 +185,126 @@ async fn new_rules_are_tried_then_put_in_force_and_the_district_reassessed(backe
 }
 
 backend_tests!(new_rules_are_tried_then_put_in_force_and_the_district_reassessed);
+
+/// Enterprises seeded straight into the risk database for the restart
+/// test: enough for many chunks of an activation.
+const SEEDED: i64 = 40_000;
+
+async fn an_activation_stopped_by_a_restart_resumes_where_it_stopped(backend: TestBackend) {
+    let risk_database = std::sync::Mutex::new(None);
+    let Some(mut sandbox) = louyu_testkit::sandbox::Sandbox::start_with(
+        backend,
+        &[
+            &louyu_risk::startup::Risk,
+            &louyu_visits::startup::Visits,
+            &louyu_registry::startup::Registry,
+        ],
+        |name, config| {
+            if name == ServiceName::Risk {
+                *risk_database.lock().expect("not poisoned") = config.database_url.clone();
+            }
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let url = risk_database
+        .into_inner()
+        .expect("not poisoned")
+        .expect("the risk service has a database");
+    let db = louyu_kit::db::Db::connect(&url)
+        .await
+        .expect("the risk database");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) \
+         INSERT INTO assessments (uscc, colour, effective_colour, score, rules_version, explanation, \
+         building_id, assessed_at, next_change_at) \
+         SELECT 'e' || CAST(i AS TEXT), 1, 1, 0, '2026-11-default-1', '{{\"factors\":[]}}', NULL, 0, NULL FROM n"
+    )))
+    .execute(db.pool())
+    .await
+    .expect("seed the district");
+
+    let mut risk = RiskServiceClient::new(sandbox.client(ServiceName::Risk).await);
+    let shipped = risk
+        .get_rules(GetRulesRequest { name: rules_name() })
+        .await
+        .expect("the rules in force")
+        .into_inner();
+    let started = risk
+        .activate_rules(ActivateRulesRequest {
+            name: rules_name(),
+            document: stricter(&shipped.document),
+            request_id: String::new(),
+        })
+        .await
+        .expect("activation starts")
+        .into_inner();
+    let progress = |operation: louyu_proto::google::longrunning::Operation| {
+        ActivateRulesMetadata::decode(operation.metadata.expect("progress").value.as_slice())
+            .expect("metadata")
+    };
+    let operations = OperationsClient::new(sandbox.client(ServiceName::Risk).await);
+    let name = started.name.clone();
+    eventually("the activation is under way", || {
+        let mut operations = operations.clone();
+        let name = name.clone();
+        async move {
+            operations
+                .get_operation(GetOperationRequest { name })
+                .await
+                .is_ok_and(|operation| progress(operation.into_inner()).done > 0)
+        }
+    })
+    .await;
+
+    // The process stops part-way: the operation is saved unfinished.
+    sandbox.stop(ServiceName::Risk).await;
+    let id = started.name.trim_start_matches("operations/").to_owned();
+    let saved = louyu_kit::operations::Operations::new(db.clone())
+        .get(&id)
+        .await
+        .expect("read the operation")
+        .expect("the operation is kept");
+    assert!(!saved.done, "stopped part-way: {saved:?}");
+    let paused = progress(saved);
+    assert!(paused.done > 0 && paused.done < SEEDED, "{paused:?}");
+
+    sandbox.start_again(ServiceName::Risk).await;
+    let mut operations = OperationsClient::new(sandbox.client(ServiceName::Risk).await);
+    let watcher = operations.clone();
+    eventually("the resumed activation is done", || {
+        let mut operations = watcher.clone();
+        let name = name.clone();
+        async move {
+            operations
+                .get_operation(GetOperationRequest { name })
+                .await
+                .is_ok_and(|operation| operation.into_inner().done)
+        }
+    })
+    .await;
+    let done = operations
+        .get_operation(GetOperationRequest {
+            name: started.name.clone(),
+        })
+        .await
+        .expect("the operation")
+        .into_inner();
+    let Some(OperationResult::Response(response)) = done.result.clone() else {
+        panic!("the activation succeeded: {done:?}");
+    };
+    let response = ActivateRulesResponse::decode(response.value.as_slice()).expect("a response");
+    // Resumed, not begun again: every enterprise counted exactly once.
+    assert_eq!(response.assessed, SEEDED, "paused at {paused:?}");
+    let stale: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM assessments WHERE rules_version <> '2026-12-stricter-1'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .expect("a count");
+    assert_eq!(stale, 0);
+}
+
+backend_tests!(an_activation_stopped_by_a_restart_resumes_where_it_stopped);
