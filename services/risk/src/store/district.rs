@@ -130,7 +130,7 @@ impl Store {
         // On PostgreSQL a chunk is written while the next is read and
         // assessed, so that both cores work; SQLite writes one at a time.
         let in_flight = match self.db.backend() {
-            Backend::Postgres => 2,
+            Backend::Postgres => 3,
             Backend::Sqlite => 1,
         };
         let mut running: VecDeque<RunningChunk> = VecDeque::with_capacity(in_flight);
@@ -329,7 +329,7 @@ impl Store {
             .iter()
             .filter(|reassessment| reassessment.changed())
             .map(|reassessment| self.change_event(reassessment))
-            .collect::<Result<_, _>>()?;
+            .collect();
         let changed = events.len() as u64;
         if events.is_empty() {
             transaction.commit().await?;
