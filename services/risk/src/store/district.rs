@@ -127,8 +127,11 @@ impl Store {
             duration: Duration::ZERO,
         };
         let rules = Arc::new(rules.clone());
-        // On PostgreSQL a chunk is written while the next is read and
-        // assessed, so that both cores work; SQLite writes one at a time.
+        // On PostgreSQL chunks overlap: one is locked and read while those
+        // before it are assessed and written, each on a connection of its
+        // own, so that the server's writes and this process's work share
+        // the cores (on 2 cores, a million enterprises took 34 s with two
+        // in flight, 30 s with three). SQLite writes one at a time.
         let in_flight = match self.db.backend() {
             Backend::Postgres => 3,
             Backend::Sqlite => 1,
