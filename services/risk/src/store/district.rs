@@ -97,6 +97,10 @@ impl Store {
     ///
     /// The enterprises are the rows of `assessments`: one is written for
     /// every enterprise at its registration and before any assessment.
+    ///
+    /// Chunks commit one by one: after an error, those committed stay so
+    /// (with their events), and a second run re-assesses everything again,
+    /// changing only what the first left undone.
     pub async fn rescore_district(
         &self,
         rules: &Rules,
