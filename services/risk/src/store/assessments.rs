@@ -195,6 +195,8 @@ pub(super) struct Reassessment {
     pub(super) assessed: StoredAssessment,
     /// The override had expired by `now`: it ends with this re-assessment.
     pub(super) override_ended: bool,
+    /// `assessed.explanation` before it was written as JSON.
+    explanation: Explanation,
 }
 
 impl Reassessment {
@@ -254,6 +256,7 @@ impl Reassessment {
                 ..current
             },
             override_ended,
+            explanation,
         })
     }
 
@@ -369,24 +372,25 @@ impl Store {
             .execute(&mut *connection)
             .await?;
         }
-        Ok(Some(self.change_event(&reassessment)?))
+        tracing::info!(
+            enterprise = %self.names.enterprise(uscc),
+            from = reassessment.previous_effective,
+            to = assessed.effective_colour,
+            computed = assessed.colour,
+            "assessment changed colour"
+        );
+        Ok(Some(self.change_event(&reassessment)))
     }
 
     /// The `AssessmentChanged` that announces a re-assessment.
-    pub(super) fn change_event(&self, reassessment: &Reassessment) -> Result<NewEvent, RiskError> {
-        let assessed = self.assessment_to_proto(&reassessment.assessed)?;
-        tracing::info!(
-            enterprise = %assessed.enterprise,
-            from = reassessment.previous_effective,
-            to = reassessment.assessed.effective_colour,
-            computed = reassessment.assessed.colour,
-            "assessment changed colour"
-        );
-        Ok(events::assessment_changed(
+    pub(super) fn change_event(&self, reassessment: &Reassessment) -> NewEvent {
+        let assessed = self
+            .assessment_with_explanation(&reassessment.assessed, reassessment.explanation.clone());
+        events::assessment_changed(
             colour_of(reassessment.previous_colour),
             colour_of(reassessment.previous_effective),
             &assessed,
-        ))
+        )
     }
 
     /// Sets an enterprise's colour by hand (`SetColourOverride`): within
@@ -654,10 +658,20 @@ impl Store {
         self.assessment_to_proto(&StoredAssessment::from_row(row)?)
     }
 
-    pub(super) fn assessment_to_proto(
+    fn assessment_to_proto(
         &self,
         stored: &StoredAssessment,
     ) -> Result<proto::Assessment, RiskError> {
+        let explanation: Explanation = serde_json::from_str(&stored.explanation)?;
+        Ok(self.assessment_with_explanation(stored, explanation))
+    }
+
+    /// The assessment in `stored`, whose explanation is `explanation`.
+    fn assessment_with_explanation(
+        &self,
+        stored: &StoredAssessment,
+        explanation: Explanation,
+    ) -> proto::Assessment {
         let uscc = &stored.uscc;
         let colour_override = stored.override_colour.map(|colour| proto::ColourOverride {
             colour: colour as i32,
@@ -670,12 +684,11 @@ impl Store {
                 .override_set_at
                 .map(louyu_kit::time::timestamp_from_micros),
         });
-        let explanation: Explanation = serde_json::from_str(&stored.explanation)?;
         let text = |text: Text| proto::LocalizedText {
             zh: text.zh,
             en: text.en,
         };
-        Ok(proto::Assessment {
+        proto::Assessment {
             name: self.assessment_name(uscc),
             enterprise: self.names.enterprise(uscc),
             colour: stored.colour as i32,
@@ -708,7 +721,7 @@ impl Store {
                 .unwrap_or_default(),
             colour_override,
             effective_colour: stored.effective_colour as i32,
-        })
+        }
     }
 }
 

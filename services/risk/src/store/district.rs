@@ -97,6 +97,10 @@ impl Store {
     ///
     /// The enterprises are the rows of `assessments`: one is written for
     /// every enterprise at its registration and before any assessment.
+    ///
+    /// Chunks commit one by one: after an error, those committed stay so
+    /// (with their events), and a second run re-assesses everything again,
+    /// changing only what the first left undone.
     pub async fn rescore_district(
         &self,
         rules: &Rules,
@@ -127,10 +131,13 @@ impl Store {
             duration: Duration::ZERO,
         };
         let rules = Arc::new(rules.clone());
-        // On PostgreSQL a chunk is written while the next is read and
-        // assessed, so that both cores work; SQLite writes one at a time.
+        // On PostgreSQL chunks overlap: one is locked and read while those
+        // before it are assessed and written, each on a connection of its
+        // own, so that the server's writes and this process's work share
+        // the cores (on 2 cores, a million enterprises took 34 s with two
+        // in flight, 30 s with three). SQLite writes one at a time.
         let in_flight = match self.db.backend() {
-            Backend::Postgres => 2,
+            Backend::Postgres => 3,
             Backend::Sqlite => 1,
         };
         let mut running: VecDeque<RunningChunk> = VecDeque::with_capacity(in_flight);
@@ -329,7 +336,7 @@ impl Store {
             .iter()
             .filter(|reassessment| reassessment.changed())
             .map(|reassessment| self.change_event(reassessment))
-            .collect::<Result<_, _>>()?;
+            .collect();
         let changed = events.len() as u64;
         if events.is_empty() {
             transaction.commit().await?;
