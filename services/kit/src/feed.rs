@@ -435,6 +435,34 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
+/// Implements [`EventHandler`] for handlers with an inherent
+/// `async fn apply(&self, &mut AnyConnection, &Event) -> anyhow::Result<()>`,
+/// the shape every service's `feeds.rs` writes them in:
+/// `louyu_kit::event_handler!(RegistryEvents, VisitsEvents);`.
+#[macro_export]
+macro_rules! event_handler {
+    ($($handler:ty),+ $(,)?) => {$(
+        impl $crate::feed::EventHandler for $handler {
+            fn handle<'a>(
+                &'a self,
+                connection: &'a mut $crate::feed::macro_support::AnyConnection,
+                event: &'a $crate::feed::macro_support::Event,
+            ) -> $crate::feed::macro_support::BoxFuture<'a, ::anyhow::Result<()>> {
+                Box::pin(self.apply(connection, event))
+            }
+        }
+    )+};
+}
+
+/// What [`event_handler!`] names, so that a service needs no more
+/// dependencies to use it.
+#[doc(hidden)]
+pub mod macro_support {
+    pub use futures::future::BoxFuture;
+    pub use louyu_proto::common::v1::Event;
+    pub use sqlx::AnyConnection;
+}
+
 /// The gauge of halted consumers, labelled by `feed`.
 pub const HALTED_METRIC: &str = "louyu_feed_consumer_halted";
 

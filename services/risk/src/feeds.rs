@@ -5,9 +5,7 @@
 //! delete of one signal per topic, then a re-assessment: applying an event
 //! twice changes nothing.
 
-use futures::future::BoxFuture;
 use louyu_kit::audit::RequestContext;
-use louyu_kit::feed::EventHandler;
 use louyu_kit::names::last_id;
 use louyu_proto::common::v1::Event;
 use louyu_proto::registry::v1::{
@@ -417,22 +415,4 @@ impl VisitsEvents {
     }
 }
 
-impl EventHandler for RegistryEvents {
-    fn handle<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.apply(connection, event))
-    }
-}
-
-impl EventHandler for VisitsEvents {
-    fn handle<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.apply(connection, event))
-    }
-}
+louyu_kit::event_handler!(RegistryEvents, VisitsEvents);

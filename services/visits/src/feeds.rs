@@ -5,9 +5,7 @@
 //! the sub-district managing each building are kept for data scope
 //! (`store::scope`), so no call asks the registry who covers what.
 
-use futures::future::BoxFuture;
 use louyu_kit::audit::{self, RequestContext};
-use louyu_kit::feed::EventHandler;
 use louyu_kit::names::last_id;
 use louyu_proto::common::v1::{Event, RiskColour};
 use louyu_proto::registry::v1::{
@@ -170,22 +168,4 @@ impl RiskEvents {
     }
 }
 
-impl EventHandler for RiskEvents {
-    fn handle<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.apply(connection, event))
-    }
-}
-
-impl EventHandler for RegistryEvents {
-    fn handle<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.apply(connection, event))
-    }
-}
+louyu_kit::event_handler!(RiskEvents, RegistryEvents);

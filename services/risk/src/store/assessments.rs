@@ -419,17 +419,8 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
             let cause = Cause::override_set(&actor, &input.reason);
-            let events: Vec<NewEvent> = self
-                .rescore(&mut transaction, uscc, now, &cause)
-                .await?
-                .into_iter()
-                .collect();
-            let row = self.assessment_row(&mut transaction, uscc).await?;
-            let assessment = self.assessment_from_row(&row)?;
-            let name = assessment.name.clone();
-            self.finish(transaction, call, &name, &assessment, events)
-                .await?;
-            Ok(assessment)
+            self.reassess_and_answer(transaction, call, uscc, now, &cause)
+                .await
         })
         .await
     }
@@ -459,19 +450,34 @@ impl Store {
                 )));
             }
             let cause = Cause::override_ended(Some(&call.context.actor), reason);
-            let events: Vec<NewEvent> = self
-                .rescore(&mut transaction, uscc, now, &cause)
-                .await?
-                .into_iter()
-                .collect();
-            let row = self.assessment_row(&mut transaction, uscc).await?;
-            let assessment = self.assessment_from_row(&row)?;
-            let name = assessment.name.clone();
-            self.finish(transaction, call, &name, &assessment, events)
-                .await?;
-            Ok(assessment)
+            self.reassess_and_answer(transaction, call, uscc, now, &cause)
+                .await
         })
         .await
+    }
+
+    /// Ends a change to an override: re-assesses the enterprise with
+    /// `cause`, commits with the call's key, audit record and events, and
+    /// answers with the assessment.
+    async fn reassess_and_answer(
+        &self,
+        mut transaction: louyu_kit::db::Tx,
+        call: &Call,
+        uscc: &str,
+        now: i64,
+        cause: &Cause,
+    ) -> Result<proto::Assessment, RiskError> {
+        let events: Vec<NewEvent> = self
+            .rescore(&mut transaction, uscc, now, cause)
+            .await?
+            .into_iter()
+            .collect();
+        let row = self.assessment_row(&mut transaction, uscc).await?;
+        let assessment = self.assessment_from_row(&row)?;
+        let name = assessment.name.clone();
+        self.finish(transaction, call, &name, &assessment, events)
+            .await?;
+        Ok(assessment)
     }
 
     /// For a write to an enterprise's assessment: nothing when it is within
