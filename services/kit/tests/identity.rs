@@ -15,7 +15,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
-/// Answers with one record: its own verified caller.
+/// Answers with one record: its own verified caller, and (as its
+/// `request_id`) the trace context it runs under.
 struct Callee;
 
 #[tonic::async_trait]
@@ -28,6 +29,7 @@ impl AuditService for Callee {
         Ok(Response::new(ListAuditRecordsResponse {
             audit_records: vec![AuditRecord {
                 actor,
+                request_id: louyu_kit::telemetry::current_traceparent(),
                 ..AuditRecord::default()
             }],
             next_page_token: String::new(),
@@ -58,6 +60,7 @@ impl AuditService for Front {
             0,
             AuditRecord {
                 actor: own,
+                request_id: louyu_kit::telemetry::current_traceparent(),
                 ..AuditRecord::default()
             },
         );
@@ -140,6 +143,53 @@ async fn a_service_calling_another_presents_itself_and_forwards_the_person_it_se
         ["staff:auditor-1", "system:front for staff:auditor-1"],
         "the callee verified the front's token and the person's"
     );
+    shutdown.trigger();
+}
+
+/// The trace id of a W3C `traceparent`: `00-<trace id>-<span id>-<flags>`.
+fn trace_id(traceparent: &str) -> &str {
+    traceparent.split('-').nth(1).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_trace_crosses_each_hop_with_a_span_of_its_own() {
+    louyu_kit::telemetry::init_for_tests();
+    let keys = TestKeys::generate();
+    let mut config = Config::default();
+    keys.apply_to(&mut config);
+    let identity = ProcessIdentity::from_config(&config).unwrap();
+    let shutdown = Shutdown::new();
+    let front_url = start_pair(&identity, &shutdown).await;
+
+    let channel = Endpoint::from_shared(front_url).unwrap().connect_lazy();
+    let mut client = AuditServiceClient::new(AuthorizedChannel::new(
+        channel,
+        Bearer::new(&keys.token(&auditor())),
+    ));
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut request = Request::new(ListAuditRecordsRequest::default());
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    let seen: Vec<String> = client
+        .list_audit_records(request)
+        .await
+        .expect("both servers accept")
+        .into_inner()
+        .audit_records
+        .into_iter()
+        .map(|record| record.request_id)
+        .collect();
+    assert_eq!(seen.len(), 2);
+    for (hop, context) in seen.iter().enumerate() {
+        assert_eq!(
+            trace_id(context),
+            trace_id(traceparent),
+            "hop {hop} runs in the caller's trace: {seen:?}"
+        );
+    }
+    assert_ne!(seen[0], traceparent, "the front's span is its own");
+    assert_ne!(seen[1], seen[0], "the callee's span is its own");
     shutdown.trigger();
 }
 
