@@ -4,5 +4,6 @@
 mod assessments;
 mod helpers;
 mod overrides;
+mod races;
 mod rules;
 mod signals;
