@@ -29,9 +29,10 @@ pub(super) async fn submit(
         return Ok(Response::new(response));
     }
     let visit = required("visit", body.visit.as_ref())?;
-    let (input, mut drafts) = parse_visit(api.names(), visit, &body.demands)?;
+    let (mut input, mut drafts) = parse_visit(api.names(), visit, &body.demands)?;
     api.store.check_visit_reach(&call, &input, &drafts).await?;
-    let sub_district_id = check_visit_against_registry(api, &input, &drafts).await?;
+    let sub_district_id = check_visit_against_registry(api, &call, &input, &drafts).await?;
+    input.sub_district_id = Some(sub_district_id.clone());
     for draft in &mut drafts {
         draft.building_id = input.building_id.clone();
         draft.sub_district_id = sub_district_id.clone();
@@ -198,6 +199,7 @@ fn parse_visit(
         kind: kind.expect("checked above"),
         notes: notes.unwrap_or_default(),
         observations,
+        sub_district_id: None,
     };
     Ok((input, drafts))
 }
@@ -207,11 +209,18 @@ fn parse_visit(
 /// building's sub-district.
 async fn check_visit_against_registry(
     api: &VisitsApi,
+    call: &Call,
     visit: &VisitInput,
     drafts: &[DemandInput],
 ) -> Result<String, VisitsError> {
     let building_name = api.names().building(&visit.building_id);
     let Some(building) = api.registry.building(&building_name).await? else {
+        // The registry answers within the caller's scope: to a scoped
+        // caller a building out of reach and one that does not exist are
+        // alike, NOT_FOUND as everywhere else.
+        if !call.reach.is_district() {
+            return Err(VisitsError::not_found(building_name));
+        }
         return Err(InvalidArgument::new(
             "visit.building",
             format!("楼宇不存在 unknown building {building_name}"),

@@ -109,6 +109,20 @@ impl Store {
             return Ok(());
         }
         let place = self.demand_place_seen(uscc).await?;
+        // Where the registry's feed has not placed the enterprise yet (a
+        // tenancy or a building of a moment ago), it is judged on the
+        // registry's own answer, given within the caller's scope, in the
+        // transaction of the demand.
+        let Some(building_id) = &place.building_id else {
+            return Ok(());
+        };
+        let seen = sqlx::query("SELECT 1 FROM scope_buildings WHERE building_id = $1")
+            .bind(building_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        if seen.is_none() {
+            return Ok(());
+        }
         self.check_places(
             call,
             scope::GET_DEMAND,

@@ -16,6 +16,9 @@ use crate::error::VisitsError;
 #[derive(Debug, Clone)]
 pub struct VisitInput {
     pub building_id: String,
+    /// The building's managing sub-district as the registry answered it,
+    /// once it has; until then the registry's feed says.
+    pub sub_district_id: Option<String>,
     pub staff_ids: Vec<String>,
     pub visit_time: i64,
     pub kind: VisitKind,
@@ -59,7 +62,7 @@ impl VisitInput {
         let place = |uscc: Option<&str>| Place {
             building_id: Some(self.building_id.clone()),
             uscc: uscc.map(str::to_owned),
-            sub_district_id: None,
+            sub_district_id: self.sub_district_id.clone(),
         };
         if usccs.is_empty() {
             return vec![place(None)];
@@ -79,6 +82,17 @@ impl Store {
         visit: &VisitInput,
         demands: &[DemandInput],
     ) -> Result<(), VisitsError> {
+        // A building the registry's feed has not brought yet (one created a
+        // moment ago) cannot be judged here; it is judged on the registry's
+        // own answer, which the registry gives within the caller's scope,
+        // in the transaction of the visit.
+        let seen = sqlx::query("SELECT 1 FROM scope_buildings WHERE building_id = $1")
+            .bind(&visit.building_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        if seen.is_none() && visit.sub_district_id.is_none() {
+            return Ok(());
+        }
         self.check_places(
             call,
             scope::GET_VISIT,
