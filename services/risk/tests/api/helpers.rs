@@ -79,6 +79,24 @@ impl Suite {
             .into_inner()
     }
 
+    /// Waits until the risk service files the enterprise under `b-1` (the
+    /// registry's feed brought its tenancy): what a sub-district admin's
+    /// reach rests on.
+    pub async fn placed(&mut self, code: &str) {
+        let risk = self.risk.clone();
+        let name = format!("{}/assessment", enterprise_name(code));
+        eventually(&format!("{code} is filed under b-1"), || {
+            let mut risk = risk.clone();
+            let name = name.clone();
+            async move {
+                risk.get_assessment(GetAssessmentRequest { name })
+                    .await
+                    .is_ok_and(|found| found.into_inner().building.ends_with("/buildings/b-1"))
+            }
+        })
+        .await;
+    }
+
     /// Records a visit to `b-1` meeting the enterprise.
     pub async fn visit(&mut self, code: &str, observation: Observation) {
         louyu_testkit::fixtures::visit(&mut self.visits, code, observation).await;

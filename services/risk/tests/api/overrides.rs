@@ -145,6 +145,7 @@ async fn only_admins_within_reach_set_an_override_and_bad_ones_are_refused(backe
     let code = uscc(1);
     suite.tenant(&code, "101", 5 * 365).await;
     suite.assessment_once(&code, RiskColour::Green).await;
+    suite.placed(&code).await;
     let client = async |who| {
         RiskServiceClient::new(suite.sandbox().client_as(ServiceName::Risk, &who).await)
     };
