@@ -745,6 +745,57 @@ fn colour_number(value: &str) -> Option<i32> {
     .filter(|number| Colour::from_proto(*number).is_some())
 }
 
+/// A colour compared with any operator (`colour >= ORANGE`: orange and
+/// red), colours being ordered from green to red.
+fn push_colour_condition(
+    column: &'static str,
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    let number = match &comparison.value {
+        filter::Literal::Word(word) | filter::Literal::Text(word) => colour_number(word),
+        filter::Literal::Number(_) => None,
+    }
+    .ok_or_else(|| {
+        louyu_kit::error::InvalidArgument::new(
+            "filter",
+            format!(
+                "{} 须为颜色 must be a colour: GREEN, BLUE, YELLOW, ORANGE or RED",
+                comparison.field
+            ),
+        )
+    })?;
+    // The colour's number, compared as an integer column is.
+    let as_number = filter::Comparison {
+        field: "colour".to_owned(),
+        op: comparison.op,
+        value: filter::Literal::Number(f64::from(number)),
+    };
+    filter::push_conditions(
+        &[as_number],
+        &[FilterField {
+            name: "colour",
+            column,
+            kind: FieldKind::Integer,
+        }],
+        query,
+    )
+}
+
+fn colour_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    push_colour_condition("assessments.colour", comparison, query)
+}
+
+fn effective_colour_filter(
+    comparison: &filter::Comparison,
+    query: &mut SqlQuery,
+) -> Result<(), louyu_kit::error::InvalidArgument> {
+    push_colour_condition("assessments.effective_colour", comparison, query)
+}
+
 fn building_filter(
     comparison: &filter::Comparison,
     query: &mut SqlQuery,
@@ -756,7 +807,12 @@ const ASSESSMENT_FILTERS: &[FilterField] = &[
     FilterField {
         name: "colour",
         column: "colour",
-        kind: FieldKind::Enum(colour_number),
+        kind: FieldKind::Custom(colour_filter),
+    },
+    FilterField {
+        name: "effective_colour",
+        column: "effective_colour",
+        kind: FieldKind::Custom(effective_colour_filter),
     },
     FilterField {
         name: "building",

@@ -184,6 +184,35 @@ async fn every_enterprise_is_listed_with_its_colour_within_the_callers_reach(bac
             .iter()
             .all(|assessment| assessment.colour == RiskColour::Green as i32)
     );
+    let worse = suite
+        .risk
+        .list_assessments(ListAssessmentsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: "effective_colour >= YELLOW".to_owned(),
+            ..ListAssessmentsRequest::default()
+        })
+        .await
+        .expect("list yellow and worse")
+        .into_inner()
+        .assessments;
+    assert_eq!(
+        worse
+            .iter()
+            .map(|assessment| assessment.enterprise.clone())
+            .collect::<Vec<_>>(),
+        [enterprise_name(&near)]
+    );
+    louyu_testkit::assert_invalid_field(
+        suite
+            .risk
+            .list_assessments(ListAssessmentsRequest {
+                parent: DISTRICT.to_owned(),
+                filter: "colour = PURPLE".to_owned(),
+                ..ListAssessmentsRequest::default()
+            })
+            .await,
+        "filter",
+    );
 
     // A field worker of another building sees none of them; an unknown
     // enterprise and one out of reach answer alike.
