@@ -832,7 +832,58 @@ async fn a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it(backend: Tes
     serving.await.unwrap();
 }
 
+/// Many events appended at once (more than one statement holds) take the
+/// next numbers in order, with no gap before or after them.
+async fn events_appended_together_take_consecutive_numbers_in_order(backend: TestBackend) {
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = migrated(&database).await;
+    let context = louyu_kit::audit::RequestContext::system("test");
+    let event = |index: usize| {
+        louyu_kit::feed::NewEvent::new(
+            format!("things/{index}"),
+            &WatchEventsRequest {
+                after_sequence: index as i64,
+                ..WatchEventsRequest::default()
+            },
+        )
+    };
+    let together = 5_000;
+    let mut transaction = db.begin_write().await.expect("begin");
+    louyu_kit::feed::append(&mut transaction, &context, event(0))
+        .await
+        .expect("one event");
+    louyu_kit::feed::append_all(
+        &mut transaction,
+        &context,
+        (1..=together).map(event).collect(),
+    )
+    .await
+    .expect("many events");
+    louyu_kit::feed::append_all(&mut transaction, &context, Vec::new())
+        .await
+        .expect("no events");
+    louyu_kit::feed::append(&mut transaction, &context, event(together + 1))
+        .await
+        .expect("one more");
+    db.commit_with_events(transaction).await.expect("commit");
+
+    let events = louyu_kit::feed::read_after(&db, 0, 10_000)
+        .await
+        .expect("read the outbox");
+    assert_eq!(events.len(), together + 2);
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event.sequence, index as i64 + 1);
+        assert_eq!(event.resource, format!("things/{index}"));
+    }
+    let ids: std::collections::HashSet<&str> =
+        events.iter().map(|event| event.event_id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "every event has its own id");
+}
+
 backend_tests!(
+    events_appended_together_take_consecutive_numbers_in_order,
     a_consumer_halts_when_its_producer_is_restored_from_a_backup,
     a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_once,
     a_consumer_halts_when_the_feed_starts_a_new_epoch_under_it,
