@@ -115,6 +115,53 @@ impl Reach {
     }
 }
 
+/// Why a write was refused by [`judge_write`]; each service turns it into
+/// its own error naming the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteDenied {
+    /// The caller may not even read the target: answered as for one that
+    /// does not exist.
+    NotFound,
+    /// The caller may read the target but not change it.
+    PermissionDenied,
+}
+
+/// Judges a write on what `within(reach)` selects (a query returning a row
+/// when the target lies in `reach`): in the call's own reach it goes
+/// ahead; in the reach of `read_method` only, [`WriteDenied::PermissionDenied`];
+/// otherwise [`WriteDenied::NotFound`]. The district needs no query.
+pub async fn judge_write(
+    connection: &mut sqlx::AnyConnection,
+    call: &crate::mutation::Call,
+    read_method: &str,
+    within: impl Fn(&Reach) -> SqlQuery,
+) -> sqlx::Result<Result<(), WriteDenied>> {
+    if call.reach.is_district() || selects_a_row(connection, within(&call.reach)).await? {
+        return Ok(Ok(()));
+    }
+    let readable = match call.reach_of(read_method) {
+        Some(reach) => reach.is_district() || selects_a_row(connection, within(&reach)).await?,
+        None => false,
+    };
+    Ok(Err(if readable {
+        WriteDenied::PermissionDenied
+    } else {
+        WriteDenied::NotFound
+    }))
+}
+
+/// Whether `query` returns a row.
+pub async fn selects_a_row(
+    connection: &mut sqlx::AnyConnection,
+    query: SqlQuery,
+) -> sqlx::Result<bool> {
+    Ok(query
+        .build()
+        .fetch_optional(&mut *connection)
+        .await?
+        .is_some())
+}
+
 /// Which rows of one resource each narrow scope matches: SQL conditions in
 /// which every `?` is the caller's staff id, sub-district id or department
 /// id, bound as a parameter. `None`: the scope matches none of the

@@ -20,7 +20,7 @@
 //! does not exist.
 
 use louyu_kit::filter::{SqlQuery, SqlValue};
-use louyu_kit::scope::{Reach, ScopeSql};
+use louyu_kit::scope::{Reach, ScopeSql, WriteDenied};
 
 use super::{Call, Store};
 use crate::error::RegistryError;
@@ -127,17 +127,7 @@ impl Store {
         reach: &Reach,
         key: &str,
     ) -> Result<bool, RegistryError> {
-        let mut query = SqlQuery::new(&format!(
-            "SELECT 1 FROM {} WHERE {} = ",
-            scoped.table, scoped.key
-        ));
-        query.push_value(SqlValue::Text(key.to_owned()));
-        reach.push_condition(&mut query, &scoped.sql);
-        Ok(query
-            .build()
-            .fetch_optional(&mut *connection)
-            .await?
-            .is_some())
+        Ok(louyu_kit::scope::selects_a_row(connection, row_within(scoped, reach, key)).await?)
     }
 
     /// For a read: NOT_FOUND, as for a missing row, unless the row is within
@@ -169,17 +159,16 @@ impl Store {
         key: &str,
         name: &str,
     ) -> Result<(), RegistryError> {
-        if call.reach.is_district() || self.within(connection, scoped, &call.reach, key).await? {
-            return Ok(());
-        }
-        if let Some(read) = call.reach_of(scoped.read_method)
-            && self.within(connection, scoped, &read, key).await?
-        {
-            return Err(RegistryError::PermissionDenied(format!(
+        let judged = louyu_kit::scope::judge_write(connection, call, scoped.read_method, |reach| {
+            row_within(scoped, reach, key)
+        })
+        .await?;
+        judged.map_err(|denied| match denied {
+            WriteDenied::PermissionDenied => RegistryError::PermissionDenied(format!(
                 "{name} 不在您可更改的范围内 is outside what you may change"
-            )));
-        }
-        Err(RegistryError::not_found(name))
+            )),
+            WriteDenied::NotFound => RegistryError::not_found(name),
+        })
     }
 
     /// For a write that would place a row in a sub-district (a new
@@ -201,4 +190,15 @@ impl Store {
             ))),
         }
     }
+}
+
+/// `SELECT 1 FROM <table> WHERE <key> = $1` and the reach's condition.
+fn row_within(scoped: &Scoped, reach: &Reach, key: &str) -> SqlQuery {
+    let mut query = SqlQuery::new(&format!(
+        "SELECT 1 FROM {} WHERE {} = ",
+        scoped.table, scoped.key
+    ));
+    query.push_value(SqlValue::Text(key.to_owned()));
+    reach.push_condition(&mut query, &scoped.sql);
+    query
 }

@@ -5,7 +5,7 @@ use louyu_kit::db::RowLock;
 use louyu_kit::feed::NewEvent;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::names::last_id;
-use louyu_kit::scope::{Reach, ScopeSql};
+use louyu_kit::scope::{Reach, ScopeSql, WriteDenied};
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::risk::v1 as proto;
 use serde::{Deserialize, Serialize};
@@ -491,35 +491,19 @@ impl Store {
         uscc: &str,
     ) -> Result<(), RiskError> {
         let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
-        let within = |reach: &Reach| {
-            let mut query =
-                SqlQuery::new("SELECT 1 FROM assessments WHERE colour <> 0 AND uscc = ");
-            query.push_value(SqlValue::Text(uscc.to_owned()));
-            reach.push_condition(&mut query, &ASSESSMENTS);
+        let judged = louyu_kit::scope::judge_write(connection, call, GET_ASSESSMENT, |reach| {
+            let mut query = assessment_within("1", uscc, reach);
             query.push(&lock);
             query
-        };
-        if within(&call.reach)
-            .build()
-            .fetch_optional(&mut *connection)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        if let Some(read) = call.reach_of(GET_ASSESSMENT)
-            && within(&read)
-                .build()
-                .fetch_optional(&mut *connection)
-                .await?
-                .is_some()
-        {
-            return Err(RiskError::PermissionDenied(format!(
+        })
+        .await?;
+        judged.map_err(|denied| match denied {
+            WriteDenied::PermissionDenied => RiskError::PermissionDenied(format!(
                 "{} 不在您可更改的范围内 is outside what you may change",
                 self.assessment_name(uscc)
-            )));
-        }
-        Err(RiskError::not_found(self.assessment_name(uscc)))
+            )),
+            WriteDenied::NotFound => RiskError::not_found(self.assessment_name(uscc)),
+        })
     }
 
     async fn assessment_row(
@@ -581,12 +565,7 @@ impl Store {
         uscc: &str,
         reach: &Reach,
     ) -> Result<proto::Assessment, RiskError> {
-        let mut query = SqlQuery::new(&format!(
-            "SELECT {COLUMNS} FROM assessments WHERE colour <> 0 AND uscc = "
-        ));
-        query.push_value(SqlValue::Text(uscc.to_owned()));
-        reach.push_condition(&mut query, &ASSESSMENTS);
-        let row = query
+        let row = assessment_within(COLUMNS, uscc, reach)
             .build()
             .fetch_optional(self.db.pool())
             .await?
@@ -729,6 +708,17 @@ impl Store {
             effective_colour: stored.effective_colour as i32,
         }
     }
+}
+
+/// `SELECT <columns>` of an enterprise's assessment when it has been
+/// assessed and lies within `reach`.
+pub(super) fn assessment_within(columns: &str, uscc: &str, reach: &Reach) -> SqlQuery {
+    let mut query = SqlQuery::new(&format!(
+        "SELECT {columns} FROM assessments WHERE colour <> 0 AND uscc = "
+    ));
+    query.push_value(SqlValue::Text(uscc.to_owned()));
+    reach.push_condition(&mut query, &ASSESSMENTS);
+    query
 }
 
 fn colour_of(stored: i64) -> RiskColour {

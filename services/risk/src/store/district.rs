@@ -297,23 +297,9 @@ impl Store {
         // Keys are compared by the database only (its collation orders
         // them), so the chunk's signals and tenancies are those in its
         // range, matched by equal key.
-        let mut signals: HashMap<String, Vec<Signal>> = HashMap::with_capacity(current.len());
-        for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {columns} FROM signals WHERE uscc >= $1 AND uscc <= $2 ORDER BY uscc, topic",
-            columns = signals::COLUMNS
-        )))
-        .bind(&first_uscc)
-        .bind(&last_uscc)
-        .fetch_all(&mut *transaction)
-        .await?
-        .iter()
-        {
-            let uscc: String = sqlx::Row::try_get(row, "uscc")?;
-            signals
-                .entry(uscc)
-                .or_default()
-                .push(signals::signal_from_row(row)?);
-        }
+        let signals =
+            signals::signals_in_range(&mut transaction, &first_uscc, &last_uscc, current.len())
+                .await?;
         // The latest active tenancy of each enterprise: the first of its rows.
         let mut buildings: HashMap<String, String> = HashMap::with_capacity(current.len());
         let tenancies: Vec<(String, String)> = sqlx::query_as(

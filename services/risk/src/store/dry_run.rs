@@ -2,14 +2,11 @@
 //! them, chunk by chunk in key order, and compared with its colour under the
 //! rules in force. Nothing is written and nothing locked.
 
-use std::collections::HashMap;
-
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::risk::v1 as proto;
-use sqlx::Row;
 
 use super::{Store, signals};
-use crate::domain::{self, Rules, Signal};
+use crate::domain::{self, Rules};
 use crate::error::RiskError;
 
 /// Enterprises read at once.
@@ -41,23 +38,8 @@ impl Store {
             let (Some((first, _)), Some((last, _))) = (current.first(), current.last()) else {
                 break;
             };
-            let mut signals: HashMap<String, Vec<Signal>> = HashMap::with_capacity(current.len());
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {columns} FROM signals WHERE uscc >= $1 AND uscc <= $2 ORDER BY uscc, topic",
-                columns = signals::COLUMNS
-            )))
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *connection)
-            .await?
-            .iter()
-            {
-                let uscc: String = row.try_get("uscc")?;
-                signals
-                    .entry(uscc)
-                    .or_default()
-                    .push(signals::signal_from_row(row)?);
-            }
+            let signals =
+                signals::signals_in_range(&mut connection, first, last, current.len()).await?;
             for (uscc, colour) in &current {
                 let under_new = domain::assess(
                     rules,

@@ -7,7 +7,7 @@ use louyu_proto::risk::v1 as proto;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::assessments::{ASSESSMENTS, Cause};
+use super::assessments::{Cause, assessment_within};
 use super::{Call, PageQuery, Store};
 use crate::domain::{Signal, SignalKind};
 use crate::error::RiskError;
@@ -160,10 +160,11 @@ impl Store {
         uscc: &str,
         reach: &Reach,
     ) -> Result<(), RiskError> {
-        let mut query = SqlQuery::new("SELECT 1 FROM assessments WHERE uscc = ");
-        query.push_value(SqlValue::Text(uscc.to_owned()));
-        reach.push_condition(&mut query, &ASSESSMENTS);
-        match query.build().fetch_optional(self.db.pool()).await? {
+        match assessment_within("1", uscc, reach)
+            .build()
+            .fetch_optional(self.db.pool())
+            .await?
+        {
             Some(_) => Ok(()),
             None => Err(RiskError::not_found(self.names.enterprise(uscc))),
         }
@@ -182,6 +183,33 @@ impl Store {
             subject: signal.subject.clone(),
         }
     }
+}
+
+/// The signals of every enterprise keyed from `first` to `last`, by
+/// enterprise: one query for a chunk of the district. Keys are compared by
+/// the database only (its collation orders them), so the range is the
+/// database's and the grouping by equal key.
+pub(super) async fn signals_in_range(
+    connection: &mut AnyConnection,
+    first: &str,
+    last: &str,
+    expected: usize,
+) -> Result<std::collections::HashMap<String, Vec<Signal>>, RiskError> {
+    let mut signals: std::collections::HashMap<String, Vec<Signal>> =
+        std::collections::HashMap::with_capacity(expected);
+    for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM signals WHERE uscc >= $1 AND uscc <= $2 ORDER BY uscc, topic"
+    )))
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *connection)
+    .await?
+    .iter()
+    {
+        let uscc: String = row.try_get("uscc")?;
+        signals.entry(uscc).or_default().push(signal_from_row(row)?);
+    }
+    Ok(signals)
 }
 
 pub(super) fn signal_from_row(row: &AnyRow) -> Result<Signal, RiskError> {

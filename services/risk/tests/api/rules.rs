@@ -5,9 +5,9 @@
 use louyu_kit::config::ServiceName;
 use louyu_kit::identity::Role;
 use louyu_proto::common::v1::RiskColour;
-use louyu_proto::google::longrunning::GetOperationRequest;
 use louyu_proto::google::longrunning::operation::Result as OperationResult;
 use louyu_proto::google::longrunning::operations_client::OperationsClient;
+use louyu_proto::google::longrunning::{GetOperationRequest, Operation, WaitOperationRequest};
 use louyu_proto::risk::v1::risk_service_client::RiskServiceClient;
 use louyu_proto::risk::v1::*;
 use louyu_testkit::identity::{auditor, person_in};
@@ -129,30 +129,7 @@ async fn new_rules_are_tried_then_put_in_force_and_the_district_reassessed(backe
         .into_inner();
     assert_eq!(again.name, started.name);
     let mut operations = OperationsClient::new(suite.sandbox().client(ServiceName::Risk).await);
-    let name = started.name.clone();
-    let watcher = operations.clone();
-    eventually("the activation is done", || {
-        let mut operations = watcher.clone();
-        let name = name.clone();
-        async move {
-            operations
-                .get_operation(GetOperationRequest { name })
-                .await
-                .is_ok_and(|operation| operation.into_inner().done)
-        }
-    })
-    .await;
-    let done = operations
-        .get_operation(GetOperationRequest {
-            name: started.name.clone(),
-        })
-        .await
-        .expect("the operation")
-        .into_inner();
-    let Some(OperationResult::Response(response)) = done.result else {
-        panic!("the activation succeeded: {done:?}");
-    };
-    let response = ActivateRulesResponse::decode(response.value.as_slice()).expect("a response");
+    let (done, response) = succeeded(&mut operations, &started.name).await;
     assert_eq!(response.version, "2026-12-stricter-1");
     assert_eq!(response.assessed, 2);
     assert_eq!(response.changed, 1);
@@ -182,6 +159,37 @@ async fn new_rules_are_tried_then_put_in_force_and_the_district_reassessed(backe
             .await,
         "document",
     );
+}
+
+/// Waits for the operation (`WaitOperation`, up to a minute at a time)
+/// and returns it with its response; panics unless it succeeded.
+async fn succeeded(
+    operations: &mut OperationsClient<louyu_testkit::identity::AuthorizedChannel>,
+    name: &str,
+) -> (Operation, ActivateRulesResponse) {
+    for _ in 0..5 {
+        let operation = operations
+            .wait_operation(WaitOperationRequest {
+                name: name.to_owned(),
+                timeout: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+            })
+            .await
+            .expect("the operation")
+            .into_inner();
+        if !operation.done {
+            continue;
+        }
+        let Some(OperationResult::Response(response)) = operation.result.clone() else {
+            panic!("the activation succeeded: {operation:?}");
+        };
+        let response =
+            ActivateRulesResponse::decode(response.value.as_slice()).expect("a response");
+        return (operation, response);
+    }
+    panic!("the activation ends within five minutes");
 }
 
 backend_tests!(new_rules_are_tried_then_put_in_force_and_the_district_reassessed);
@@ -273,29 +281,7 @@ async fn an_activation_stopped_by_a_restart_resumes_where_it_stopped(backend: Te
 
     sandbox.start_again(ServiceName::Risk).await;
     let mut operations = OperationsClient::new(sandbox.client(ServiceName::Risk).await);
-    let watcher = operations.clone();
-    eventually("the resumed activation is done", || {
-        let mut operations = watcher.clone();
-        let name = name.clone();
-        async move {
-            operations
-                .get_operation(GetOperationRequest { name })
-                .await
-                .is_ok_and(|operation| operation.into_inner().done)
-        }
-    })
-    .await;
-    let done = operations
-        .get_operation(GetOperationRequest {
-            name: started.name.clone(),
-        })
-        .await
-        .expect("the operation")
-        .into_inner();
-    let Some(OperationResult::Response(response)) = done.result.clone() else {
-        panic!("the activation succeeded: {done:?}");
-    };
-    let response = ActivateRulesResponse::decode(response.value.as_slice()).expect("a response");
+    let (_, response) = succeeded(&mut operations, &started.name).await;
     // Resumed, not begun again: every enterprise counted exactly once.
     assert_eq!(response.assessed, SEEDED, "paused at {paused:?}");
     let stale: i64 = sqlx::query_scalar(

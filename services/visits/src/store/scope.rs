@@ -11,7 +11,7 @@
 //! NOT_FOUND, as for something that does not exist, otherwise.
 
 use louyu_kit::filter::{SqlQuery, SqlValue};
-use louyu_kit::scope::{Reach, ScopeSql};
+use louyu_kit::scope::{Reach, ScopeSql, WriteDenied};
 use sqlx::AnyConnection;
 
 use super::{Call, Store};
@@ -154,10 +154,8 @@ pub(super) fn row_within(select: &str, key: &str, reach: &Reach, sql: &ScopeSql)
     query
 }
 
-/// Decides a write on what `resource` names, given `within`, a query that
-/// returns a row when it lies in a reach: in the call's own reach the write
-/// goes ahead; in the reach of `get_method` only, PERMISSION_DENIED;
-/// otherwise NOT_FOUND, worded as for something that does not exist.
+/// Decides a write on what `resource` names (kit's `scope::judge_write`),
+/// as this service's error.
 pub(super) async fn judge_write(
     connection: &mut AnyConnection,
     call: &Call,
@@ -165,29 +163,19 @@ pub(super) async fn judge_write(
     resource: &str,
     within: impl Fn(&Reach) -> SqlQuery,
 ) -> Result<(), VisitsError> {
-    if call.reach.is_district() || returns_a_row(connection, within(&call.reach)).await? {
-        return Ok(());
-    }
-    let readable = match call.reach_of(get_method) {
-        Some(reach) => reach.is_district() || returns_a_row(connection, within(&reach)).await?,
-        None => false,
-    };
-    if readable {
-        Err(VisitsError::permission_denied(resource))
-    } else {
-        Err(VisitsError::not_found(resource))
-    }
+    louyu_kit::scope::judge_write(connection, call, get_method, within)
+        .await?
+        .map_err(|denied| match denied {
+            WriteDenied::PermissionDenied => VisitsError::permission_denied(resource),
+            WriteDenied::NotFound => VisitsError::not_found(resource),
+        })
 }
 
 pub(super) async fn returns_a_row(
     connection: &mut AnyConnection,
     query: SqlQuery,
 ) -> Result<bool, VisitsError> {
-    Ok(query
-        .build()
-        .fetch_optional(&mut *connection)
-        .await?
-        .is_some())
+    Ok(louyu_kit::scope::selects_a_row(connection, query).await?)
 }
 
 /// A query that returns a row when every place lies within `reach`: the
