@@ -18,6 +18,10 @@ pub enum RiskError {
     /// says why, in Chinese then English.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Another call changed the same thing first (two activations at
+    /// once); retrying is safe.
+    #[error("另一调用先行完成，请重试 another call came first; retry")]
+    Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
@@ -53,6 +57,7 @@ impl ServiceError for RiskError {
             RiskError::NotFound { .. } => ServiceErrorCode::NotFound,
             RiskError::PermissionDenied(_) => ServiceErrorCode::PermissionDenied,
             RiskError::FailedPrecondition(_) => ServiceErrorCode::FailedPrecondition,
+            RiskError::Conflict => ServiceErrorCode::Aborted,
             RiskError::Database(cause) => ServiceErrorCode::of_database(cause),
             RiskError::Corrupt(_) => ServiceErrorCode::Internal,
         }

@@ -137,7 +137,17 @@ impl Store {
         .bind(actor)
         .bind(now)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .map_err(|error| {
+            // Another activation put its rules in force after this one
+            // looked (PostgreSQL; SQLite runs writers one at a time): the
+            // one-active index refuses a second.
+            if louyu_kit::db::is_unique_violation(&error) {
+                RiskError::Conflict
+            } else {
+                error.into()
+            }
+        })?;
         Ok(Activation::New)
     }
 }

@@ -107,4 +107,56 @@ async fn signals_recorded_at_once_all_count(backend: TestBackend) {
     );
 }
 
-backend_tests!(signals_recorded_at_once_all_count);
+/// Several district admins activate different rules at once: each call
+/// either puts its rules in force or is told to retry (ABORTED), never an
+/// internal error, and one version ends in force.
+async fn rules_activated_at_once_leave_one_version_in_force(backend: TestBackend) {
+    let Some(suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let shipped = suite
+        .risk
+        .clone()
+        .get_rules(GetRulesRequest {
+            name: format!("{DISTRICT}/rules"),
+        })
+        .await
+        .expect("the rules in force")
+        .into_inner();
+    let results = race(RACERS, |index| {
+        let mut risk = suite.risk.clone();
+        let document = shipped
+            .document
+            .replace("2026-11-default-1", &format!("2026-12-race-{index}"));
+        async move {
+            risk.activate_rules(ActivateRulesRequest {
+                name: format!("{DISTRICT}/rules"),
+                document,
+                request_id: String::new(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+        }
+    })
+    .await;
+    let activated = louyu_testkit::tally(&results, &[tonic::Code::Aborted]);
+    assert!(activated >= 1, "{results:?}");
+    let in_force = suite
+        .risk
+        .clone()
+        .get_rules(GetRulesRequest {
+            name: format!("{DISTRICT}/rules"),
+        })
+        .await
+        .expect("the rules in force")
+        .into_inner();
+    assert!(
+        in_force.version.starts_with("2026-12-race-"),
+        "{in_force:?}"
+    );
+}
+
+backend_tests!(
+    signals_recorded_at_once_all_count,
+    rules_activated_at_once_leave_one_version_in_force,
+);
