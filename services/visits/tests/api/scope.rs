@@ -241,13 +241,23 @@ fn assert_reads_as_missing(
     );
 }
 
-/// Waits until the registry's feed has told visits of s-1's assignments.
-async fn until_assignments_arrive(worker: &Visits, demand: &str) {
-    eventually("the field worker's assignments reach visits", || {
-        let mut worker = worker.clone();
-        async move { get_demand(&mut worker, demand).await.is_ok() }
-    })
-    .await;
+/// Waits until the registry's feed has told visits of all of s-1's
+/// assignments: the building b-1 (A's plan) and, created last, enterprise D
+/// of b-2 (D's plan). The feed arrives in order, so D's means all.
+async fn until_assignments_arrive(worker: &Visits, world: &World) {
+    for code in [&world.a, &world.d] {
+        eventually("the field worker's assignments reach visits", || {
+            let mut worker = worker.clone();
+            let name = format!("{DISTRICT}/visitPlans/{code}");
+            async move {
+                worker
+                    .get_visit_plan(GetVisitPlanRequest { name })
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+    }
 }
 
 async fn a_field_worker_sees_only_the_visits_demands_and_plans_of_their_assignments(
@@ -268,7 +278,7 @@ async fn a_field_worker_sees_only_the_visits_demands_and_plans_of_their_assignme
     let (visit_b2, demand_c) = (on_b2.visit.unwrap().name, on_b2.demands[0].name.clone());
 
     let mut worker = visits_as(&suite, &field_worker()).await;
-    until_assignments_arrive(&worker, &demand_a).await;
+    until_assignments_arrive(&worker, &world).await;
     get_visit(&mut worker, &visit_b1)
         .await
         .expect("b-1 is theirs");
@@ -317,7 +327,7 @@ async fn a_field_worker_records_only_where_they_are_assigned(backend: TestBacken
     let of_a = raise(&mut suite.visits, &world.a).await.unwrap();
     let of_c = raise(&mut suite.visits, &world.c).await.unwrap();
     let mut worker = visits_as(&suite, &field_worker()).await;
-    until_assignments_arrive(&worker, &of_a.name).await;
+    until_assignments_arrive(&worker, &world).await;
 
     record(&mut worker, "b-1", &[&world.a, &world.b], &[&world.b])
         .await
@@ -419,7 +429,7 @@ async fn a_sub_district_admin_sees_their_street_and_may_not_change_what_they_onl
         .demands[0]
         .name
         .clone();
-    until_assignments_arrive(&both, &of_a.name).await;
+    until_assignments_arrive(&both, &world).await;
     let merged = both
         .merge_demands(MergeDemandsRequest {
             name: of_a.name.clone(),
@@ -560,10 +570,9 @@ async fn an_assignment_made_or_deleted_in_the_registry_takes_effect_within_a_sec
         return;
     };
     let world = suite.build_world().await;
-    let of_a = raise(&mut suite.visits, &world.a).await.unwrap();
     let of_c = raise(&mut suite.visits, &world.c).await.unwrap();
     // The feed is followed: s-1's assignments of the world have arrived.
-    until_assignments_arrive(&visits_as(&suite, &field_worker()).await, &of_a.name).await;
+    until_assignments_arrive(&visits_as(&suite, &field_worker()).await, &world).await;
     let worker = visits_as(
         &suite,
         &person_in("s-2", &[Role::FieldWorker], Some(NANJINGXILU), None),
@@ -613,7 +622,7 @@ async fn a_page_token_of_one_caller_reveals_nothing_out_of_reach_to_another(back
         raised.push(raise(&mut suite.visits, code).await.unwrap().name);
     }
     let mut worker = visits_as(&suite, &field_worker()).await;
-    until_assignments_arrive(&worker, &raised[0]).await;
+    until_assignments_arrive(&worker, &world).await;
 
     let first = suite
         .visits
