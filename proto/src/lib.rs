@@ -47,6 +47,12 @@ pub mod louyu {
         }
     }
 
+    pub mod referral {
+        pub mod v1 {
+            tonic::include_proto!("louyu.referral.v1");
+        }
+    }
+
     pub mod registry {
         pub mod v1 {
             tonic::include_proto!("louyu.registry.v1");
@@ -60,7 +66,7 @@ pub mod louyu {
     }
 }
 
-pub use louyu::{common, registry, risk, visits};
+pub use louyu::{common, referral, registry, risk, visits};
 
 /// A request that carries an idempotency key (`request_id`, AIP-155).
 /// Implemented by the build for every message with that field.

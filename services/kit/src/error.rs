@@ -275,6 +275,21 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// Whether a peer service's failure is worth retrying (it is down, slow,
+/// overloaded, or lost a race), so that the calling service answers
+/// UNAVAILABLE and a feed consumer tries again; any other code is a bug
+/// between the two services.
+pub fn peer_unavailable(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::ResourceExhausted
+            | Code::Aborted
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

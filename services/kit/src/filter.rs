@@ -47,7 +47,8 @@ pub enum Literal {
 }
 
 impl Literal {
-    fn as_text(&self) -> Option<&str> {
+    /// The text of a quoted string or a bare word.
+    pub fn as_text(&self) -> Option<&str> {
         match self {
             Literal::Text(text) | Literal::Word(text) => Some(text),
             Literal::Number(_) => None,

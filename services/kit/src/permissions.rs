@@ -119,6 +119,7 @@ pub const OPEN_SERVICES: &[&str] = &[
 pub const REGISTRY: &str = "louyu.registry.v1.RegistryService";
 pub const VISITS: &str = "louyu.visits.v1.VisitsService";
 pub const RISK: &str = "louyu.risk.v1.RiskService";
+pub const REFERRAL: &str = "louyu.referral.v1.ReferralService";
 pub const OPERATIONS: &str = "google.longrunning.Operations";
 pub const AUDIT: &str = "louyu.common.v1.AuditService";
 pub const EVENT_FEED: &str = "louyu.common.v1.EventFeedService";
@@ -150,6 +151,22 @@ const STAFF_DIRECTORY: &[Grant] = &[
     grant(DepartmentOfficer, District),
     grant(Auditor, District),
 ];
+
+/// The department directory: the staff's reference data, which the
+/// referral service also reads as itself to route demands (it holds no
+/// personal data).
+const DEPARTMENT_DIRECTORY: &[Grant] = &[
+    grant(FieldWorker, District),
+    grant(SubDistrictAdmin, District),
+    grant(DistrictAdmin, District),
+    grant(DepartmentOfficer, District),
+    grant(Auditor, District),
+    grant(System, District),
+];
+
+/// Vacant units: the service map, which the referral service also reads
+/// as itself to offer an enterprise that needs room the district's units.
+const VACANT_UNITS: &[Grant] = DEPARTMENT_DIRECTORY;
 
 /// What serves enterprises beyond one building or sub-district: vacant
 /// units and the 500-metre service circle of building resources.
@@ -228,6 +245,14 @@ const DEMAND_RECORDS: &[Grant] = &[
     grant(Auditor, District),
 ];
 
+/// A department's work on what is referred to it; admins may act for a
+/// department that has no login of its own.
+const DEPARTMENT_WORK: &[Grant] = &[
+    grant(SubDistrictAdmin, OwnSubDistrict),
+    grant(DistrictAdmin, District),
+    grant(DepartmentOfficer, OwnDepartment),
+];
+
 /// Recording a visit: who walks the buildings.
 const RECORD_VISITS: &[Grant] = &[
     grant(FieldWorker, OwnAssignments),
@@ -280,7 +305,7 @@ pub const RULES: &[Rule] = &[
     rule(REGISTRY, "GetUnit", Read, FIELD_RECORDS),
     rule(REGISTRY, "ListUnits", Read, FIELD_RECORDS),
     rule(REGISTRY, "UpdateUnit", Write, SUB_DISTRICT_ADMINISTRATION),
-    rule(REGISTRY, "ListVacantUnits", Read, DISTRICT_SERVICE_MAP),
+    rule(REGISTRY, "ListVacantUnits", Read, VACANT_UNITS),
     // Enterprises and tenancies.
     rule(
         REGISTRY,
@@ -334,8 +359,8 @@ pub const RULES: &[Rule] = &[
     ),
     // The department directory.
     rule(REGISTRY, "CreateDepartment", Write, DISTRICT_ADMINISTRATION),
-    rule(REGISTRY, "GetDepartment", Read, STAFF_DIRECTORY),
-    rule(REGISTRY, "ListDepartments", Read, STAFF_DIRECTORY),
+    rule(REGISTRY, "GetDepartment", Read, DEPARTMENT_DIRECTORY),
+    rule(REGISTRY, "ListDepartments", Read, DEPARTMENT_DIRECTORY),
     rule(
         REGISTRY,
         "UpdateDepartment",
@@ -430,6 +455,73 @@ pub const RULES: &[Rule] = &[
     rule(RISK, "GetRules", Read, STAFF_DIRECTORY),
     rule(RISK, "DryRunRules", Read, DISTRICT_OVERSIGHT),
     rule(RISK, "ActivateRules", Write, DISTRICT_ADMINISTRATION),
+    // Referral: read as demands are; the lead department moves its
+    // referrals, the field worker records the enterprise's word, admins
+    // route, suspend and extend (the approval), the district rules on
+    // disputes and writes the rules.
+    rule(
+        REFERRAL,
+        "CreateReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(REFERRAL, "GetReferral", Read, DEMAND_RECORDS),
+    rule(REFERRAL, "ListReferrals", Read, DEMAND_RECORDS),
+    rule(
+        REFERRAL,
+        "ListDepartmentReferrals",
+        Read,
+        &[
+            grant(SubDistrictAdmin, OwnSubDistrict),
+            grant(DistrictAdmin, District),
+            grant(DepartmentOfficer, OwnDepartment),
+            grant(Auditor, District),
+        ],
+    ),
+    rule(REFERRAL, "AcceptReferral", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "RejectReferral", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "RecordFirstContact", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "StartReferral", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "CompleteReferral", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "FailReferral", Write, DEPARTMENT_WORK),
+    rule(REFERRAL, "ConfirmReferral", Write, RECORD_VISITS),
+    rule(
+        REFERRAL,
+        "CancelReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REFERRAL,
+        "RerouteReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REFERRAL,
+        "SuspendReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REFERRAL,
+        "ResumeReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REFERRAL,
+        "ExtendReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(REFERRAL, "GetRoutingRules", Read, STAFF_DIRECTORY),
+    rule(
+        REFERRAL,
+        "UpdateRoutingRules",
+        Write,
+        DISTRICT_ADMINISTRATION,
+    ),
     // Long-running operations (rule activation): started by district
     // admins, followed by them and by auditors; never cancelled or deleted.
     rule(OPERATIONS, "ListOperations", Read, DISTRICT_OVERSIGHT),
@@ -673,6 +765,7 @@ pub fn render_markdown() -> String {
         (REGISTRY, "Registry"),
         (VISITS, "Visits"),
         (RISK, "Risk"),
+        (REFERRAL, "Referral"),
         (OPERATIONS, "Long-running operations (risk)"),
         (AUDIT, "Audit trail (every service)"),
         (EVENT_FEED, "Event feed (every service)"),
@@ -819,7 +912,8 @@ mod tests {
     }
 
     #[test]
-    fn a_system_raises_demands_reads_feeds_and_looks_up_what_a_signal_names() {
+    fn a_system_raises_demands_reads_feeds_looks_up_what_a_signal_names_and_routes_by_the_directory()
+     {
         let granted: BTreeSet<_> = RULES
             .iter()
             .filter(|rule| rule.scope_of(Role::System).is_some())
@@ -830,9 +924,12 @@ mod tests {
             BTreeSet::from([
                 "CreateDemand",
                 "GetBuilding",
+                "GetDepartment",
                 "GetDistrict",
                 "GetEnterprise",
+                "ListDepartments",
                 "ListTenancies",
+                "ListVacantUnits",
                 "RecordSignal",
                 "WatchEvents"
             ])

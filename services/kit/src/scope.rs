@@ -136,11 +136,27 @@ pub async fn judge_write(
     read_method: &str,
     within: impl Fn(&Reach) -> SqlQuery,
 ) -> sqlx::Result<Result<(), WriteDenied>> {
-    if call.reach.is_district() || selects_a_row(connection, within(&call.reach)).await? {
+    judge_write_as(connection, call, read_method, &within, &within).await
+}
+
+/// [`judge_write`] where what a caller may change is narrower than what it
+/// reads: `write_within(reach)` selects the target when the call may change
+/// it, `read_within(reach)` when `read_method` may read it (a department
+/// reads every referral addressed to it, and moves those it leads).
+pub async fn judge_write_as(
+    connection: &mut sqlx::AnyConnection,
+    call: &crate::mutation::Call,
+    read_method: &str,
+    write_within: impl Fn(&Reach) -> SqlQuery,
+    read_within: impl Fn(&Reach) -> SqlQuery,
+) -> sqlx::Result<Result<(), WriteDenied>> {
+    if call.reach.is_district() || selects_a_row(connection, write_within(&call.reach)).await? {
         return Ok(Ok(()));
     }
     let readable = match call.reach_of(read_method) {
-        Some(reach) => reach.is_district() || selects_a_row(connection, within(&reach)).await?,
+        Some(reach) => {
+            reach.is_district() || selects_a_row(connection, read_within(&reach)).await?
+        }
         None => false,
     };
     Ok(Err(if readable {

@@ -184,10 +184,11 @@ impl FeedAction {
 /// Every service the binary hosts. Adding a service is one entry here and
 /// its `louyu_kit::hosting::Service` impl: `serve`, `migrate`, `feed` and
 /// `up` treat them all the same, and `up` starts them in any order.
-const SERVICES: [&dyn hosting::Service; 3] = [
+const SERVICES: [&dyn hosting::Service; 4] = [
     &louyu_registry::startup::Registry,
     &louyu_visits::startup::Visits,
     &louyu_risk::startup::Risk,
+    &louyu_referral::startup::Referral,
 ];
 
 /// A service named on the command line: one of [`SERVICES`].

@@ -224,6 +224,42 @@ impl Sandbox {
         self.wait_until_serving(name).await;
     }
 
+    /// Rewinds the service's cursor of `feed` to the feed's start and
+    /// restarts the service, so that every event of the feed arrives again,
+    /// as after a crash between applying events and saving the cursor.
+    pub async fn replay_feed(&mut self, name: ServiceName, feed: &str) {
+        use secrecy::ExposeSecret;
+        use sqlx::Connection;
+        self.stop(name).await;
+        let url = self
+            .member(name)
+            .config
+            .database_url
+            .as_ref()
+            .expect("a sandbox service has its database")
+            .expose_secret()
+            .to_owned();
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&url)
+            .await
+            .expect("the service's database");
+        let rewound = sqlx::query(
+            "UPDATE consumer_cursors SET last_sequence = 0, last_event_id = '' WHERE feed = $1",
+        )
+        .bind(feed)
+        .execute(&mut connection)
+        .await
+        .expect("rewind the cursor");
+        assert_eq!(
+            rewound.rows_affected(),
+            1,
+            "{} follows {feed}",
+            name.as_str()
+        );
+        connection.close().await.expect("close");
+        self.start_again(name).await;
+    }
+
     /// Waits for a service already told to stop; panics unless it ends
     /// cleanly within 30 seconds.
     pub async fn wait_until_stopped(&mut self, name: ServiceName) {

@@ -136,12 +136,9 @@ fn found<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Result<Option<
 /// Errors worth retrying become UNAVAILABLE for our caller; the rest are
 /// bugs between the two services.
 fn classify(status: tonic::Status) -> VisitsError {
-    match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::Cancelled
-        | Code::ResourceExhausted
-        | Code::Aborted => VisitsError::RegistryUnavailable(status),
-        _ => VisitsError::Registry(status),
+    if louyu_kit::error::peer_unavailable(&status) {
+        VisitsError::RegistryUnavailable(status)
+    } else {
+        VisitsError::Registry(status)
     }
 }

@@ -1,0 +1,16 @@
+//! The referral service's types and decisions, with no I/O.
+//!
+//! - [`state`]: the closed loop: states (FHIR Task's), and the moves between them.
+//! - [`referral`]: one referral's record and how each move changes it.
+//! - [`rules`]: a district's versioned rules (TOML): routes from a demand's
+//!   category and sub-district to departments, deadlines, the calendar.
+//! - [`calendar`]: working days of Asia/Shanghai and due times.
+
+pub mod calendar;
+pub mod referral;
+pub mod rules;
+pub mod state;
+
+pub use calendar::Calendar;
+pub use rules::{Days, DirectoryEntry, Rules, RulesError};
+pub use state::Action;

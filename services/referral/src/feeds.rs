@@ -1,0 +1,143 @@
+//! What the referral service follows. The visits feed: every new demand
+//! opens its referral (exactly once: the unique index on the demand holds
+//! however often the event arrives), routed by the rules against the
+//! registry's department directory; a withdrawn demand cancels its
+//! referral. The registry's feed: who covers what, for data scope.
+
+use louyu_kit::audit::RequestContext;
+use louyu_kit::names::last_id;
+use louyu_proto::common::v1::{DemandCategory, Event};
+use louyu_proto::visits::v1::{Demand, DemandRaised, DemandStatus, DemandStatusChanged, Urgency};
+use prost::{Message, Name};
+use sqlx::AnyConnection;
+
+use crate::domain::referral::Move;
+use crate::registry::Registry;
+use crate::store::{DemandFacts, Opened, Store};
+
+/// The cursor name of the visits feed in this service's database.
+pub const VISITS_FEED: &str = "visits";
+/// The cursor name of the registry's feed.
+pub const REGISTRY_FEED: &str = "registry";
+
+pub struct VisitsEvents {
+    store: Store,
+    registry: Registry,
+}
+
+impl VisitsEvents {
+    pub fn new(store: Store, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
+            return Ok(());
+        };
+        let context = RequestContext::system(&format!("{VISITS_FEED}-feed"));
+        if event.event_type == DemandRaised::full_name() {
+            let Some(demand) = DemandRaised::decode(payload.value.as_slice())?.demand else {
+                return Ok(());
+            };
+            let facts = facts_of(&demand);
+            self.store
+                .remember_demand(connection, &facts, demand.status)
+                .await?;
+            if self
+                .store
+                .referral_of_demand(connection, &facts.demand_id)
+                .await?
+                .is_some()
+            {
+                return Ok(());
+            }
+            // The directory is asked before anything is written; when the
+            // registry is down the event is retried, never lost.
+            let (rules, _) = self.store.rules_in_force(connection).await?;
+            let directory = self.registry.directory().await?;
+            let departments = rules.route(facts.category, &facts.sub_district_id, &directory);
+            let acting = crate::store::acting_as_system(&context);
+            if let Opened::New(referral, event) = self
+                .store
+                .open(connection, &facts, departments, &acting, String::new())
+                .await?
+            {
+                louyu_kit::audit::record(connection, &context, "OpenReferral", &referral.name, "")
+                    .await?;
+                louyu_kit::feed::append(connection, &context, event).await?;
+            }
+        } else if event.event_type == DemandStatusChanged::full_name() {
+            let Some(demand) = DemandStatusChanged::decode(payload.value.as_slice())?.demand else {
+                return Ok(());
+            };
+            let facts = facts_of(&demand);
+            self.store
+                .remember_demand(connection, &facts, demand.status)
+                .await?;
+            if demand.status != DemandStatus::Withdrawn as i32 {
+                return Ok(());
+            }
+            let Some(id) = self
+                .store
+                .referral_of_demand(connection, &facts.demand_id)
+                .await?
+            else {
+                return Ok(());
+            };
+            let acting = crate::store::acting_as_system(&context);
+            let cancel = Move::Cancel {
+                reason: "诉求已撤回 the demand was withdrawn".to_owned(),
+            };
+            match self.store.move_in(connection, &id, cancel, &acting).await {
+                Ok((referral, event)) => {
+                    louyu_kit::audit::record(
+                        connection,
+                        &context,
+                        "CancelReferral",
+                        &referral.name,
+                        "",
+                    )
+                    .await?;
+                    louyu_kit::feed::append(connection, &context, event).await?;
+                }
+                // Confirmed or cancelled already: nothing to cancel, and
+                // applying the event again changes nothing.
+                Err(crate::error::ReferralError::FailedPrecondition(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn facts_of(demand: &Demand) -> DemandFacts {
+    DemandFacts {
+        demand_id: last_id(&demand.name).to_owned(),
+        uscc: last_id(&demand.enterprise).to_owned(),
+        building_id: if demand.building.is_empty() {
+            String::new()
+        } else {
+            last_id(&demand.building).to_owned()
+        },
+        sub_district_id: if demand.sub_district.is_empty() {
+            String::new()
+        } else {
+            last_id(&demand.sub_district).to_owned()
+        },
+        category: DemandCategory::try_from(demand.category).unwrap_or(DemandCategory::Other),
+        urgency: Urgency::try_from(demand.urgency).unwrap_or(Urgency::Normal),
+        description: demand.description.clone(),
+    }
+}
+
+/// The registry's feed: kept for data scope.
+pub struct RegistryEvents;
+
+impl RegistryEvents {
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        louyu_kit::scope::kept::apply(connection, event).await?;
+        Ok(())
+    }
+}
+
+louyu_kit::event_handler!(VisitsEvents, RegistryEvents);

@@ -1,0 +1,14 @@
+//! The referral service: every demand routed to the department that can
+//! solve it and followed, against three deadlines counted in working days,
+//! until the enterprise says it is solved.
+
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod feeds;
+pub mod registry;
+pub mod startup;
+pub mod store;
+
+pub use startup::Referral;

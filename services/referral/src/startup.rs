@@ -1,0 +1,68 @@
+//! What the referral service serves and follows, built on kit's hosting:
+//! its API, the visits feed (every new demand opens a referral), the
+//! registry's (data scope), and a lazy registry client for the department
+//! directory.
+
+use louyu_kit::config::ServiceName;
+use louyu_kit::feed::Consumer;
+use louyu_kit::hosting::{Context, HostBuilder, Service};
+use louyu_kit::names::DistrictNames;
+use louyu_proto::referral::v1::referral_service_server::ReferralServiceServer;
+use sqlx::migrate::Migrator;
+
+use crate::api::ReferralApi;
+use crate::domain::Rules;
+use crate::feeds::{REGISTRY_FEED, RegistryEvents, VISITS_FEED, VisitsEvents};
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// The referral service, as the `louyu` binary and the test sandbox host it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Referral;
+
+impl Service for Referral {
+    fn name(&self) -> ServiceName {
+        ServiceName::Referral
+    }
+
+    /// One SQL that both backends accept.
+    fn migrator(&self) -> Migrator {
+        sqlx::migrate!()
+    }
+
+    fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
+        let config = context.config;
+        let rules = Rules::default_rules();
+        for warning in crate::store::calendar_warnings(&rules) {
+            tracing::warn!(%warning, "the shipped working-day calendar lacks a year");
+        }
+        let store = Store::new(
+            context.db.clone(),
+            DistrictNames::new(&config.district),
+            context.page_tokens.clone(),
+            rules,
+        );
+        let registry = Registry::connect_lazy(
+            &config.registry_url,
+            &config.district,
+            context.peer_credentials(ServiceName::Referral)?,
+        )?;
+        let demands = Consumer::new(
+            VISITS_FEED,
+            &config.visits_url,
+            context.db.clone(),
+            VisitsEvents::new(store.clone(), registry.clone()),
+        );
+        let scope = Consumer::new(
+            REGISTRY_FEED,
+            &config.registry_url,
+            context.db.clone(),
+            RegistryEvents,
+        );
+        let api = ReferralApi::new(store, registry, context.page_tokens.clone());
+        Ok(host
+            .add_service(ReferralServiceServer::new(api))
+            .follow(demands)
+            .follow(scope))
+    }
+}
