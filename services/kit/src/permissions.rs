@@ -152,10 +152,19 @@ const STAFF_DIRECTORY: &[Grant] = &[
     grant(Auditor, District),
 ];
 
-/// The department directory: the staff's reference data, which the
-/// referral service also reads as itself to route demands (it holds no
-/// personal data).
-const DEPARTMENT_DIRECTORY: &[Grant] = &[
+/// What serves enterprises beyond one building or sub-district: vacant
+/// units and the 500-metre service circle of building resources.
+const DISTRICT_SERVICE_MAP: &[Grant] = STAFF_DIRECTORY;
+
+/// The department directory and the vacant units, read by every member of
+/// staff as [`STAFF_DIRECTORY`] and [`DISTRICT_SERVICE_MAP`] are, and also by
+/// a system: Louyu's referral service calls as one while it follows a feed,
+/// and routes by them, sending a demand to the department that handles its
+/// category and offering an enterprise that needs more room the vacant units
+/// nearest its building. Neither holds personal data (a department's phone
+/// is its office's, a vacant unit names no tenant), so a system reads them
+/// at district scope as staff do.
+const READ_FOR_REFERRAL: &[Grant] = &[
     grant(FieldWorker, District),
     grant(SubDistrictAdmin, District),
     grant(DistrictAdmin, District),
@@ -163,14 +172,6 @@ const DEPARTMENT_DIRECTORY: &[Grant] = &[
     grant(Auditor, District),
     grant(System, District),
 ];
-
-/// Vacant units: the service map, which the referral service also reads
-/// as itself to offer an enterprise that needs room the district's units.
-const VACANT_UNITS: &[Grant] = DEPARTMENT_DIRECTORY;
-
-/// What serves enterprises beyond one building or sub-district: vacant
-/// units and the 500-metre service circle of building resources.
-const DISTRICT_SERVICE_MAP: &[Grant] = STAFF_DIRECTORY;
 
 /// Places and enterprises: field workers see what they are assigned,
 /// sub-district admins their sub-district, department officers what their
@@ -305,7 +306,7 @@ pub const RULES: &[Rule] = &[
     rule(REGISTRY, "GetUnit", Read, FIELD_RECORDS),
     rule(REGISTRY, "ListUnits", Read, FIELD_RECORDS),
     rule(REGISTRY, "UpdateUnit", Write, SUB_DISTRICT_ADMINISTRATION),
-    rule(REGISTRY, "ListVacantUnits", Read, VACANT_UNITS),
+    rule(REGISTRY, "ListVacantUnits", Read, READ_FOR_REFERRAL),
     // Enterprises and tenancies.
     rule(
         REGISTRY,
@@ -359,8 +360,8 @@ pub const RULES: &[Rule] = &[
     ),
     // The department directory.
     rule(REGISTRY, "CreateDepartment", Write, DISTRICT_ADMINISTRATION),
-    rule(REGISTRY, "GetDepartment", Read, DEPARTMENT_DIRECTORY),
-    rule(REGISTRY, "ListDepartments", Read, DEPARTMENT_DIRECTORY),
+    rule(REGISTRY, "GetDepartment", Read, READ_FOR_REFERRAL),
+    rule(REGISTRY, "ListDepartments", Read, READ_FOR_REFERRAL),
     rule(
         REGISTRY,
         "UpdateDepartment",
@@ -755,7 +756,10 @@ the audit trail, so those who change data do not also read the record of their c
 government systems (系统) raise signals as demands, look up the enterprise and building a signal
 names and where the enterprise is (its tenancies), and follow the event feeds a deployment grants
 them (`LOUYU_FEED_READERS` of the service whose feed it is); Louyu's own services follow each
-other's feeds as systems.
+other's feeds as systems. The referral service, following a feed as a system, also reads the
+department directory and the vacant units, to send a need to the department that handles it and
+to offer an enterprise that needs more room the vacant units nearest its building; neither holds
+personal data.
 ";
 
 /// `docs/permissions.md`, rendered from [`RULES`].
@@ -912,8 +916,7 @@ mod tests {
     }
 
     #[test]
-    fn a_system_raises_demands_reads_feeds_looks_up_what_a_signal_names_and_routes_by_the_directory()
-     {
+    fn a_system_raises_demands_reads_feeds_and_what_signals_and_referrals_need() {
         let granted: BTreeSet<_> = RULES
             .iter()
             .filter(|rule| rule.scope_of(Role::System).is_some())

@@ -3,9 +3,10 @@
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::parse_resource_id;
+use louyu_kit::page::PageQuery;
 use louyu_kit::scope::Reach;
 use louyu_proto::registry::v1::*;
-use tonic::Request;
+use tonic::{Request, Response};
 
 use super::RegistryApi;
 use super::update::{Update, mutable_fields};
@@ -51,16 +52,64 @@ pub(super) async fn list(
     .await
 }
 
+/// Vacant units by name or, with `near_building`, nearest first (see
+/// [`crate::store::Store::list_vacant_units_near`]). The response carries
+/// each unit twice, bare in `units` as it always did and with its place and
+/// distance in `vacant_units`, so it is built here rather than by kit's
+/// generic List, which fills one repeated field.
 pub(super) async fn list_vacant(
     api: &RegistryApi,
     request: Request<ListVacantUnitsRequest>,
 ) -> Reply<ListVacantUnitsResponse> {
     let body = request.get_ref();
-    api.names().parse_district("parent", &body.parent)?;
-    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_vacant_units(page).await
-    })
-    .await
+    let mut violations = Violations::new();
+    violations.check(api.names().parse_district("parent", &body.parent));
+    let near_building = if body.near_building.is_empty() {
+        Some(None)
+    } else {
+        violations
+            .check(
+                api.names()
+                    .parse_building("near_building", &body.near_building),
+            )
+            .map(Some)
+    };
+    violations.into_result()?;
+    let (vacant_units, next_page_token) = match near_building.flatten() {
+        None => {
+            let page = PageQuery::of_request(&api.page_tokens, body)?;
+            api.store.list_vacant_units(&page).await?
+        }
+        Some(centre_id) => {
+            // The order depends on the building, so its token must not
+            // continue another building's list. Without one, the scope is
+            // the plain List's, and tokens made before `near_building`
+            // existed still continue.
+            let scope = format!(
+                "{}|{}|near_building={}",
+                louyu_proto::method_of::<ListVacantUnitsRequest>(),
+                body.parent,
+                body.near_building
+            );
+            let page = PageQuery::parse(
+                &api.page_tokens,
+                &scope,
+                &body.filter,
+                body.page_size,
+                &body.page_token,
+            )?;
+            api.store.list_vacant_units_near(&centre_id, &page).await?
+        }
+    };
+    let units = vacant_units
+        .iter()
+        .filter_map(|vacant| vacant.unit.clone())
+        .collect();
+    Ok(Response::new(ListVacantUnitsResponse {
+        units,
+        next_page_token,
+        vacant_units,
+    }))
 }
 
 pub(super) async fn update(api: &RegistryApi, request: Request<UpdateUnitRequest>) -> Reply<Unit> {

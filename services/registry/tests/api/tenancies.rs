@@ -1,6 +1,11 @@
+use louyu_kit::config::ServiceName;
+use louyu_kit::identity::{Principal, SystemIdentity};
+use louyu_proto::google::r#type::LatLng;
+use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_testkit::TestBackend;
 use louyu_testkit::backend_tests;
+use louyu_testkit::identity::TOKEN_DISTRICT;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -249,7 +254,240 @@ async fn an_enterprise_that_moves_out_of_the_district_leaves_its_units(backend: 
     assert_code(restart, Code::FailedPrecondition);
 }
 
+/// Near 静安寺 (Jing'an Temple).
+const JINGAN_TEMPLE: LatLng = LatLng {
+    latitude: 31.2235,
+    longitude: 121.4455,
+};
+
+/// Metres between two nearby points on a flat map (equirectangular), to
+/// check the registry's great-circle distances against a formula of its own.
+fn flat_distance_meters(from: LatLng, to: LatLng) -> f64 {
+    const METERS_PER_DEGREE: f64 = 6_371_000.0 * std::f64::consts::PI / 180.0;
+    let north = (to.latitude - from.latitude) * METERS_PER_DEGREE;
+    let mean_latitude = ((from.latitude + to.latitude) / 2.0).to_radians();
+    let east = (to.longitude - from.longitude) * METERS_PER_DEGREE * mean_latitude.cos();
+    north.hypot(east)
+}
+
+fn unit_names(response: &ListVacantUnitsResponse) -> Vec<String> {
+    response
+        .units
+        .iter()
+        .map(|unit| unit.name.clone())
+        .collect()
+}
+
+async fn vacant_units_near_a_building_come_nearest_first_with_their_distances(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("jingansi").await;
+    // Named so that name order (a, b, c, d) is not distance order from
+    // c-home (c, d, b, a).
+    let near = LatLng {
+        latitude: JINGAN_TEMPLE.latitude + 0.009,
+        ..JINGAN_TEMPLE
+    };
+    let far = LatLng {
+        longitude: JINGAN_TEMPLE.longitude + 0.0525,
+        ..JINGAN_TEMPLE
+    };
+    app.create_building("b-far", "jingansi", Some(far)).await;
+    let home = app
+        .create_building("c-home", "jingansi", Some(JINGAN_TEMPLE))
+        .await;
+    app.create_building("d-near", "jingansi", Some(near)).await;
+    // Last: on PostgreSQL, once a connection has inserted a building with no
+    // location, inserting one with a location on it fails (sqlx 0.9's `Any`
+    // binds a NULL f64 as float4 and the cached statement keeps that type;
+    // sqlx issue #4284).
+    app.create_building("a-unmapped", "jingansi", None).await;
+    for (building_id, unit_id, area) in [
+        ("a-unmapped", "0101", 500.0),
+        ("a-unmapped", "0102", 50.0),
+        ("b-far", "1501", 1000.0),
+        ("b-far", "1601", 1000.0),
+        ("c-home", "1001", 200.0),
+        ("c-home", "2001", 400.0),
+        ("c-home", "2002", 350.0),
+        ("d-near", "0801", 300.0),
+        ("d-near", "0901", 100.0),
+    ] {
+        app.create_unit(building_id, unit_id, 10, area).await;
+    }
+    let tenant = uscc(60);
+    app.create_enterprise(&tenant).await;
+    app.start_tenancy(&tenant, "b-far", "1601").await;
+    let unit_name = |building_id: &str, unit_id: &str| {
+        format!("{DISTRICT}/buildings/{building_id}/units/{unit_id}")
+    };
+    let nearest_first = vec![
+        unit_name("c-home", "2001"),
+        unit_name("c-home", "2002"),
+        unit_name("d-near", "0801"),
+        unit_name("b-far", "1501"),
+        unit_name("a-unmapped", "0101"),
+    ];
+    let big_enough_near_home = |page_size: i32, page_token: String| ListVacantUnitsRequest {
+        parent: DISTRICT.to_owned(),
+        page_size,
+        page_token,
+        filter: "area_square_meters >= 300".to_owned(),
+        near_building: home.name.clone(),
+    };
+
+    let listed = app
+        .registry
+        .list_vacant_units(big_enough_near_home(0, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unit_names(&listed), nearest_first);
+    assert!(listed.next_page_token.is_empty());
+    let vacant_unit_names: Vec<String> = listed
+        .vacant_units
+        .iter()
+        .map(|vacant| vacant.unit.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(vacant_unit_names, nearest_first, "the same units, in order");
+    for vacant in &listed.vacant_units {
+        let unit_name = &vacant.unit.as_ref().unwrap().name;
+        assert!(unit_name.starts_with(&format!("{}/", vacant.building)));
+        assert_eq!(
+            vacant.managing_sub_district,
+            format!("{DISTRICT}/subDistricts/jingansi")
+        );
+    }
+    let distances: Vec<f64> = listed
+        .vacant_units
+        .iter()
+        .map(|vacant| vacant.distance_meters)
+        .collect();
+    assert_eq!(distances[..2], [0.0, 0.0], "the building's own units");
+    for (index, location) in [(2, near), (3, far)] {
+        let expected = flat_distance_meters(JINGAN_TEMPLE, location);
+        assert!(
+            (distances[index] - expected).abs() < expected * 0.05,
+            "unit {index}: {} m, expected about {expected} m",
+            distances[index]
+        );
+    }
+    assert!(
+        (900.0..1100.0).contains(&distances[2]) && (4500.0..5500.0).contains(&distances[3]),
+        "about 1 km and 5 km: {distances:?}"
+    );
+    assert_eq!(distances[4], 0.0, "a building with no location has none");
+
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .registry
+            .list_vacant_units(big_enough_near_home(1, page_token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.units.len(), 1);
+        assert_eq!(page.vacant_units.len(), 1);
+        paged.extend(unit_names(&page));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(paged, nearest_first, "one at a time, the same order");
+
+    let first_page = app
+        .registry
+        .list_vacant_units(big_enough_near_home(2, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    let another_building = app
+        .registry
+        .list_vacant_units(ListVacantUnitsRequest {
+            near_building: format!("{DISTRICT}/buildings/d-near"),
+            ..big_enough_near_home(2, first_page.next_page_token.clone())
+        })
+        .await;
+    assert_invalid_field(another_building, "page_token");
+    let by_name = app
+        .registry
+        .list_vacant_units(ListVacantUnitsRequest {
+            near_building: String::new(),
+            ..big_enough_near_home(2, first_page.next_page_token)
+        })
+        .await;
+    assert_invalid_field(by_name, "page_token");
+
+    let without_near_building = app
+        .registry
+        .list_vacant_units(ListVacantUnitsRequest {
+            near_building: String::new(),
+            ..big_enough_near_home(0, String::new())
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        unit_names(&without_near_building),
+        vec![
+            unit_name("a-unmapped", "0101"),
+            unit_name("b-far", "1501"),
+            unit_name("c-home", "2001"),
+            unit_name("c-home", "2002"),
+            unit_name("d-near", "0801"),
+        ],
+        "by name"
+    );
+    assert_eq!(without_near_building.vacant_units.len(), 5);
+    assert!(
+        without_near_building
+            .vacant_units
+            .iter()
+            .all(|vacant| vacant.distance_meters == 0.0 && !vacant.building.is_empty())
+    );
+
+    // The referral service reads them as a system.
+    let referral = Principal::System(SystemIdentity {
+        name: "referral".to_owned(),
+        district: TOKEN_DISTRICT.to_owned(),
+    });
+    let mut as_referral = RegistryServiceClient::new(
+        app.sandbox()
+            .client_as(ServiceName::Registry, &referral)
+            .await,
+    );
+    let for_referral = as_referral
+        .list_vacant_units(big_enough_near_home(0, String::new()))
+        .await
+        .expect("a system lists vacant units")
+        .into_inner();
+    assert_eq!(unit_names(&for_referral), nearest_first);
+
+    let unusable = [
+        // No location to measure from.
+        format!("{DISTRICT}/buildings/a-unmapped"),
+        format!("{DISTRICT}/buildings/b-missing"),
+        "buildings/c-home".to_owned(),
+    ];
+    for near_building in unusable {
+        let result = app
+            .registry
+            .list_vacant_units(ListVacantUnitsRequest {
+                near_building,
+                ..big_enough_near_home(0, String::new())
+            })
+            .await;
+        assert_invalid_field(result, "near_building");
+    }
+}
+
 backend_tests!(
     a_tenancy_occupies_a_vacant_unit_and_a_move_keeps_the_history,
     an_enterprise_that_moves_out_of_the_district_leaves_its_units,
+    vacant_units_near_a_building_come_nearest_first_with_their_distances,
 );
