@@ -3,11 +3,13 @@
 //! its open demands flagged and its plan ended; an enterprise that takes a
 //! unit gets a plan, which ends when its last tenancy ends. Assignments and
 //! the sub-district managing each building are kept for data scope
-//! (`store::scope`), so no call asks the registry who covers what.
+//! (`store::scope`), so no call asks the registry who covers what. The
+//! referral service's feed sets the status of each referred demand.
 
 use louyu_kit::audit::{self, RequestContext};
 use louyu_kit::names::last_id;
 use louyu_proto::common::v1::{Event, RiskColour};
+use louyu_proto::referral::v1::{ReferralChanged, ReferralState};
 use louyu_proto::registry::v1::{
     EnterpriseChanged, EnterpriseStatus, TenancyEnded, TenancyStarted,
 };
@@ -15,7 +17,8 @@ use louyu_proto::risk::v1::AssessmentChanged;
 use prost::{Message, Name};
 use sqlx::AnyConnection;
 
-use crate::store::Store;
+use crate::domain::lifecycle;
+use crate::store::{ReferralChange, Store};
 
 /// The cursor name of the registry's feed in this service's database.
 pub const REGISTRY_FEED: &str = "registry";
@@ -168,4 +171,58 @@ impl RiskEvents {
     }
 }
 
-louyu_kit::event_handler!(RiskEvents, RegistryEvents);
+/// The cursor name of the referral service's feed.
+pub const REFERRAL_FEED: &str = "referral";
+
+/// The referral service's feed: once a demand is referred, its status
+/// follows its referral's moves, and the departments it is addressed to
+/// reach it.
+pub struct ReferralEvents {
+    store: Store,
+}
+
+impl ReferralEvents {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
+            return Ok(());
+        };
+        if event.event_type != ReferralChanged::full_name() {
+            return Ok(());
+        }
+        let changed = ReferralChanged::decode(payload.value.as_slice())?;
+        let (Some(referral), Some(transition)) = (changed.referral, changed.transition) else {
+            return Ok(());
+        };
+        let state = ReferralState::try_from(referral.state).unwrap_or(ReferralState::Unspecified);
+        let departments: Vec<String> = referral
+            .departments
+            .iter()
+            .map(|department| last_id(&department.department).to_owned())
+            .collect();
+        let reason = if transition.note.is_empty() {
+            format!("转办{} referral {}", transition.action, transition.action)
+        } else {
+            transition.note.clone()
+        };
+        let change = ReferralChange {
+            demand_id: last_id(&referral.demand),
+            referral_id: last_id(&referral.name),
+            departments: &departments,
+            status: lifecycle::status_for_referral(state),
+            actor: &transition.actor,
+            reason: &reason,
+        };
+        if let Some(event) = self.store.follow_referral(connection, &change).await? {
+            let context = RequestContext::system(&format!("{REFERRAL_FEED}-feed"));
+            audit::record(connection, &context, "FollowReferral", &referral.demand, "").await?;
+            louyu_kit::feed::append(connection, &context, event).await?;
+        }
+        Ok(())
+    }
+}
+
+louyu_kit::event_handler!(RiskEvents, RegistryEvents, ReferralEvents);

@@ -1,6 +1,7 @@
 //! What the visits service serves and follows, built on kit's hosting: its
 //! own API, a lazy registry client, and the consumers of the registry's
-//! feed and of the risk service's (each plan's colour); the
+//! feed, of the risk service's (each plan's colour) and of the referral
+//! service's (each referred demand's status); the
 //! feed, audit, health, reflection and layers come from the kit.
 
 use louyu_kit::config::ServiceName;
@@ -11,7 +12,9 @@ use louyu_proto::visits::v1::visits_service_server::VisitsServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::api::VisitsApi;
-use crate::feeds::{REGISTRY_FEED, RISK_FEED, RegistryEvents, RiskEvents};
+use crate::feeds::{
+    REFERRAL_FEED, REGISTRY_FEED, RISK_FEED, ReferralEvents, RegistryEvents, RiskEvents,
+};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -53,10 +56,17 @@ impl Service for Visits {
             context.db.clone(),
             RiskEvents::new(store.clone()),
         );
+        let referrals = Consumer::new(
+            REFERRAL_FEED,
+            &config.referral_url,
+            context.db.clone(),
+            ReferralEvents::new(store.clone()),
+        );
         let api = VisitsApi::new(store, registry, context.page_tokens.clone());
         Ok(host
             .add_service(VisitsServiceServer::new(api))
             .follow(consumer)
-            .follow(colours))
+            .follow(colours)
+            .follow(referrals))
     }
 }

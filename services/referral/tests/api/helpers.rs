@@ -11,7 +11,9 @@ use louyu_proto::referral::v1::*;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
 use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
-use louyu_proto::visits::v1::{CreateDemandRequest, Demand, DemandDraft, Urgency};
+use louyu_proto::visits::v1::{
+    CreateDemandRequest, Demand, DemandDraft, DemandStatus, GetDemandRequest, Urgency,
+};
 use louyu_testkit::TestBackend;
 pub use louyu_testkit::fixtures::{DISTRICT, enterprise_name, uscc};
 use louyu_testkit::identity::{AuthorizedChannel, person_in};
@@ -120,6 +122,42 @@ impl Suite {
             Some(id),
         ))
         .await
+    }
+
+    /// A client of the visits service as an officer of department `id`.
+    pub async fn visits_as_officer(&self, id: &str) -> VisitsServiceClient<AuthorizedChannel> {
+        VisitsServiceClient::new(
+            self.sandbox
+                .client_as(
+                    ServiceName::Visits,
+                    &person_in(
+                        &format!("officer-{id}"),
+                        &[Role::DepartmentOfficer],
+                        None,
+                        Some(id),
+                    ),
+                )
+                .await,
+        )
+    }
+
+    /// The demand in visits once its status is `status`.
+    pub async fn demand_once(&self, name: &str, status: DemandStatus) -> Demand {
+        let read = || async {
+            self.visits
+                .clone()
+                .get_demand(GetDemandRequest {
+                    name: name.to_owned(),
+                })
+                .await
+                .expect("the demand")
+                .into_inner()
+        };
+        eventually(&format!("the demand is {status:?}"), || async {
+            read().await.status == status as i32
+        })
+        .await;
+        read().await
     }
 
     /// The field worker of b-1, `s-1`.

@@ -5,6 +5,7 @@
 //! move the due dates; every illegal move names the state.
 
 use louyu_proto::referral::v1::*;
+use louyu_proto::visits::v1::{DemandStatus, GetDemandRequest, TransitionDemandRequest};
 use louyu_testkit::{TestBackend, backend_tests};
 use tonic::Code;
 
@@ -175,6 +176,63 @@ async fn a_referral_goes_from_requested_to_confirmed(backend: TestBackend) {
         Code::FailedPrecondition,
     );
     assert!(refused.message().contains("CONFIRMED"), "{refused:?}");
+
+    // The demand's status in visits followed every move.
+    let demand = suite
+        .demand_once(&referral.demand, DemandStatus::Confirmed)
+        .await;
+    assert_eq!(demand.referral, name);
+    let statuses: Vec<i32> = demand
+        .history
+        .iter()
+        .map(|change| change.to_status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            DemandStatus::Open as i32,
+            DemandStatus::Referred as i32,
+            DemandStatus::InProgress as i32,
+            DemandStatus::Resolved as i32,
+            DemandStatus::Confirmed as i32,
+        ]
+    );
+    assert_eq!(
+        demand.history[2].actor,
+        format!("staff:officer-{STREET_OFFICE}"),
+        "who moved the referral"
+    );
+    // The departments it was referred to reach the demand in visits.
+    let mut partner_visits = suite.visits_as_officer(INVESTMENT_OFFICE).await;
+    partner_visits
+        .get_demand(GetDemandRequest {
+            name: referral.demand.clone(),
+        })
+        .await
+        .expect("the investment office reads the demand referred to it");
+}
+
+async fn a_referred_demands_status_is_the_referrals_to_move(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let referral = suite.office_space_referral().await;
+    suite
+        .demand_once(&referral.demand, DemandStatus::Referred)
+        .await;
+    let refused = assert_code(
+        suite
+            .visits
+            .transition_demand(TransitionDemandRequest {
+                name: referral.demand.clone(),
+                to_status: DemandStatus::InProgress as i32,
+                reason: "开始办理 started".to_owned(),
+                request_id: String::new(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(refused.message().contains(&referral.name), "{refused:?}");
 }
 
 async fn a_rejected_referral_goes_back_for_routing_and_a_dispute_to_the_district(
@@ -422,6 +480,7 @@ async fn a_suspension_and_an_extension_move_the_due_date_with_approval(backend: 
 
 backend_tests!(
     a_referral_goes_from_requested_to_confirmed,
+    a_referred_demands_status_is_the_referrals_to_move,
     a_rejected_referral_goes_back_for_routing_and_a_dispute_to_the_district,
     a_dissatisfied_answer_opens_a_second_round_with_a_warning,
     a_suspension_and_an_extension_move_the_due_date_with_approval,

@@ -2,6 +2,7 @@
 //! confirmed, or withdrawn; a resolved demand the enterprise says is not
 //! solved is reopened and moves on like an open one.
 
+use louyu_proto::referral::v1::ReferralState;
 use louyu_proto::visits::v1::DemandStatus;
 
 /// Statuses in which a demand still needs work: a new report of the same
@@ -27,6 +28,32 @@ pub fn allowed(from: DemandStatus, to: DemandStatus) -> bool {
             | (InProgress, Resolved | Withdrawn)
             | (Resolved, Confirmed | Reopened)
     )
+}
+
+/// The statuses the referral service drives once a demand is referred:
+/// `TransitionDemand` may not set them then.
+pub const REFERRAL_STATUSES: [DemandStatus; 5] = [
+    DemandStatus::Referred,
+    DemandStatus::InProgress,
+    DemandStatus::Resolved,
+    DemandStatus::Confirmed,
+    DemandStatus::Reopened,
+];
+
+/// The demand's status while its referral is in `state`; `None` leaves the
+/// status as it is (a referral waiting to be routed, or cancelled: the
+/// demand was withdrawn, or an admin ended the referral and the demand
+/// waits as it was).
+pub fn status_for_referral(state: ReferralState) -> Option<DemandStatus> {
+    use ReferralState::*;
+    match state {
+        Requested | Accepted | Rejected | Failed => Some(DemandStatus::Referred),
+        InProgress | OnHold => Some(DemandStatus::InProgress),
+        Completed => Some(DemandStatus::Resolved),
+        Confirmed => Some(DemandStatus::Confirmed),
+        Reopened => Some(DemandStatus::Reopened),
+        Unspecified | Unrouted | Cancelled => None,
+    }
 }
 
 /// Whether a demand in status `duplicate` may be merged into one in status

@@ -40,6 +40,19 @@ impl DemandInput {
     }
 }
 
+/// A move of a demand's referral, as the referral service's feed says it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReferralChange<'a> {
+    pub demand_id: &'a str,
+    pub referral_id: &'a str,
+    /// Department ids it is addressed to.
+    pub departments: &'a [String],
+    /// The status it gives the demand, if any.
+    pub status: Option<DemandStatus>,
+    pub actor: &'a str,
+    pub reason: &'a str,
+}
+
 /// A raised demand: new (with its event) or an open one it was linked to.
 #[derive(Debug, Clone)]
 pub struct LinkedDemand {
@@ -49,7 +62,7 @@ pub struct LinkedDemand {
 }
 
 const COLUMNS: &str = "id, uscc, building_id, sub_district_id, category, description, urgency, status, visit_id, \
-     merged_into, flag, created_at, updated_at";
+     merged_into, flag, created_at, updated_at, referral_id";
 
 /// One demand by id, for [`Store::row_within`].
 const DEMAND_BY_ID: &str = "SELECT 1 FROM demands WHERE demands.id = ";
@@ -304,6 +317,13 @@ impl Store {
                 .await?;
             let current = self.demand_in(&mut transaction, id).await?;
             let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
+            if !current.referral.is_empty() && lifecycle::REFERRAL_STATUSES.contains(&to) {
+                return Err(VisitsError::FailedPrecondition(format!(
+                    "需求已转办，状态随转办 {} 变化 the demand is referred: its status follows its referral {} \
+                     (ReferralService moves it)",
+                    current.referral, current.referral
+                )));
+            }
             if !lifecycle::allowed(from, to) {
                 return Err(VisitsError::FailedPrecondition(format!(
                     "需求状态不能从{} 变为 {} a demand cannot move from {} to {}",
@@ -348,6 +368,70 @@ impl Store {
             Ok(updated)
         })
         .await
+    }
+
+    /// Follows a move of a demand's referral (the referral service's feed):
+    /// remembers the referral and the departments it is addressed to (a
+    /// department officer's reach), and sets the status the referral's
+    /// state gives, recording who moved it. Applying the same move again
+    /// changes nothing. A withdrawn or merged demand keeps its status.
+    pub async fn follow_referral(
+        &self,
+        connection: &mut AnyConnection,
+        change: &ReferralChange<'_>,
+    ) -> Result<Option<NewEvent>, VisitsError> {
+        let exists = sqlx::query("UPDATE demands SET referral_id = $1 WHERE id = $2")
+            .bind(change.referral_id)
+            .bind(change.demand_id)
+            .execute(&mut *connection)
+            .await?;
+        if exists.rows_affected() == 0 {
+            // A demand this service never had: nothing to follow.
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM demand_departments WHERE demand_id = $1")
+            .bind(change.demand_id)
+            .execute(&mut *connection)
+            .await?;
+        for department in change.departments {
+            sqlx::query(
+                "INSERT INTO demand_departments (demand_id, department_id) VALUES ($1, $2)",
+            )
+            .bind(change.demand_id)
+            .bind(department)
+            .execute(&mut *connection)
+            .await?;
+        }
+        let Some(to) = change.status else {
+            return Ok(None);
+        };
+        let current = self.demand_in(connection, change.demand_id).await?;
+        let from = DemandStatus::try_from(current.status).unwrap_or(DemandStatus::Unspecified);
+        if from == to || from == DemandStatus::Withdrawn {
+            return Ok(None);
+        }
+        match self
+            .change_status(
+                connection,
+                &current,
+                from,
+                to,
+                change.actor,
+                change.reason,
+                None,
+            )
+            .await
+        {
+            Ok((_, event)) => Ok(Some(event)),
+            // Reopening collides with a newer open demand of the same
+            // enterprise and category: the two are for an admin to merge,
+            // and the demand keeps its status meanwhile.
+            Err(VisitsError::FailedPrecondition(message)) => {
+                tracing::warn!(demand = %current.name, %message, "a referral's move cannot set the demand's status");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Merges `duplicate` into `keep`: the duplicate's reports move over and
@@ -711,6 +795,10 @@ impl Store {
                 .map(|demand| self.names.name("demands", &demand))
                 .unwrap_or_default(),
             flag: row.try_get("flag")?,
+            referral: row
+                .try_get::<Option<String>, _>("referral_id")?
+                .map(|referral| self.names.name("referrals", &referral))
+                .unwrap_or_default(),
             history: Vec::new(),
             reports: Vec::new(),
             create_time: timestamp(row.try_get("created_at")?),

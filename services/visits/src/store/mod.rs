@@ -12,7 +12,7 @@ use louyu_kit::page::PageTokens;
 
 use crate::error::VisitsError;
 
-pub use demands::{DemandInput, LinkedDemand};
+pub use demands::{DemandInput, LinkedDemand, ReferralChange};
 pub use plans::{DuePlan, PlanScope};
 pub use scope::{GET_DEMAND, GET_VISIT, Place};
 pub use visits::{ObservationInput, VisitInput};
