@@ -20,7 +20,10 @@ CREATE TABLE demands_seen (
 -- confirmation, suspension and offered units are JSON documents of the
 -- service's own types; due and done times are the three clocks.
 -- `inbox_key` orders a department's inbox: the soonest unmet due time,
--- zero-padded, then the id.
+-- zero-padded, then the id. `watch_at` is when the deadline scanner should
+-- next look at it (a clock runs out, a breach goes up); NULL when only a
+-- move can change anything. It is in the database, so deadlines survive
+-- restarts.
 CREATE TABLE referrals (
     id TEXT PRIMARY KEY,
     demand_id TEXT NOT NULL,
@@ -53,6 +56,7 @@ CREATE TABLE referrals (
     rules_version TEXT NOT NULL,
     offered_units TEXT NOT NULL,
     inbox_key TEXT NOT NULL,
+    watch_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -61,6 +65,7 @@ CREATE INDEX referrals_by_state ON referrals (state);
 CREATE INDEX referrals_by_enterprise ON referrals (uscc);
 CREATE INDEX referrals_by_building ON referrals (building_id);
 CREATE INDEX referrals_by_inbox_key ON referrals (inbox_key);
+CREATE INDEX referrals_by_watch_at ON referrals (watch_at);
 
 -- The departments a referral is addressed to; position 0 leads.
 CREATE TABLE referral_departments (

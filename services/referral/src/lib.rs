@@ -3,6 +3,7 @@
 //! until the enterprise says it is solved.
 
 pub mod api;
+pub mod deadlines;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -1,7 +1,7 @@
 //! What the referral service serves and follows, built on kit's hosting:
 //! its API, the visits feed (every new demand opens a referral), the
-//! registry's (data scope), and a lazy registry client for the department
-//! directory.
+//! registry's (data scope), a lazy registry client for the department
+//! directory, and the deadline scanner.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::feed::Consumer;
@@ -59,10 +59,14 @@ impl Service for Referral {
             context.db.clone(),
             RegistryEvents,
         );
-        let api = ReferralApi::new(store, registry, context.page_tokens.clone());
+        let api = ReferralApi::new(store.clone(), registry, context.page_tokens.clone());
+        let interval = config.feed_poll_interval();
         Ok(host
             .add_service(ReferralServiceServer::new(api))
             .follow(demands)
-            .follow(scope))
+            .follow(scope)
+            .run_job("deadline scanner", move |shutdown| {
+                crate::deadlines::run(store, shutdown, interval)
+            }))
     }
 }

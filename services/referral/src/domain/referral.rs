@@ -432,6 +432,116 @@ pub fn apply(
     })
 }
 
+/// The clocks as the deadline scanner sees them: name, due, met, and
+/// whether it runs in the record's state (accepting only while requested;
+/// none on hold, unrouted, rejected, failed, or awaiting the enterprise).
+fn clocks_of(record: &Record) -> [(&'static str, Option<i64>, bool, bool); 3] {
+    let clocked = state::CLOCKED.contains(&record.state);
+    let clocks = &record.clocks;
+    [
+        (
+            "accept",
+            clocks.accept_due,
+            clocks.accepted_at.is_some(),
+            record.state == State::Requested,
+        ),
+        (
+            "first-contact",
+            clocks.first_contact_due,
+            clocks.first_contact_at.is_some(),
+            clocked,
+        ),
+        (
+            "complete",
+            clocks.complete_due,
+            clocks.completed_at.is_some(),
+            clocked,
+        ),
+    ]
+}
+
+/// What the deadline scanner does to `record` at `now`: a running clock
+/// past its due, unmet and not breached yet, is breached, which goes up to
+/// the sub-district (level 1); a breached clock still unmet a working day
+/// after its due goes up to the district (level 2). One step per breach and
+/// one for an escalation, each with the clock it concerns (empty for an
+/// escalation); none when nothing is due.
+pub fn watch(record: &mut Record, rules: &Rules, now: i64) -> Vec<(Step, &'static str)> {
+    let calendar = rules.calendar();
+    let mut steps = Vec::new();
+    let department = record.lead().unwrap_or_default().to_owned();
+    let step = |action: Action, note: String| Step {
+        from: record.state,
+        to: record.state,
+        action,
+        actor: "system:deadlines".to_owned(),
+        department: department.clone(),
+        note,
+        at: now,
+    };
+    let mut breached = Vec::new();
+    let mut escalate = false;
+    for (clock, due, met, running) in clocks_of(record) {
+        let Some(due) = due else { continue };
+        if met || !running || due > now {
+            continue;
+        }
+        if !record.clocks.breached.iter().any(|name| name == clock) {
+            breached.push((clock, due));
+        } else if record.clocks.escalation_level < 2 && calendar.extend(due, 1) <= now {
+            escalate = true;
+        }
+    }
+    for (clock, due) in breached {
+        record.clocks.breached.push(clock.to_owned());
+        record.clocks.escalation_level = record.clocks.escalation_level.max(1);
+        let due = louyu_kit::time::shanghai_time(due);
+        steps.push((
+            step(
+                Action::Breach,
+                format!("{clock} 时限已过（{due}），报街道 the {clock} deadline passed ({due}): up to the sub-district"),
+            ),
+            clock,
+        ));
+    }
+    if escalate {
+        record.clocks.escalation_level = 2;
+        steps.push((
+            step(
+                Action::Escalate,
+                "超时一个工作日仍未办，报区里 still unmet a working day past its deadline: up to the district"
+                    .to_owned(),
+            ),
+            "",
+        ));
+    }
+    steps
+}
+
+/// When the deadline scanner should next look at `record`: the soonest due
+/// of a running clock not yet breached, or, below level 2, the soonest
+/// escalation of a breached one; `None` when only a move can change
+/// anything.
+pub fn next_watch(record: &Record, rules: &Rules) -> Option<i64> {
+    let calendar = rules.calendar();
+    clocks_of(record)
+        .into_iter()
+        .filter_map(|(clock, due, met, running)| {
+            let due = due?;
+            if met || !running {
+                return None;
+            }
+            if !record.clocks.breached.iter().any(|name| name == clock) {
+                Some(due)
+            } else if record.clocks.escalation_level < 2 {
+                Some(calendar.extend(due, 1))
+            } else {
+                None
+            }
+        })
+        .min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +732,69 @@ mod tests {
         assert_eq!(record.state, State::Requested);
         assert_eq!(record.lead(), Some("investment"));
         assert!(record.rejection.is_none());
+    }
+
+    #[test]
+    fn a_clock_run_out_is_breached_once_then_escalated_a_working_day_later() {
+        let rules = Rules::default_rules();
+        let mut record = opened();
+        let accept_due = record.clocks.accept_due.unwrap();
+        assert_eq!(next_watch(&record, &rules), Some(accept_due));
+        assert!(watch(&mut record, &rules, accept_due - 1).is_empty());
+        // Just past the end of Monday: accept and first contact ran out.
+        let steps = watch(&mut record, &rules, accept_due + 1);
+        let actions: Vec<(&str, &str)> = steps
+            .iter()
+            .map(|(step, clock)| (step.action.as_str(), *clock))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![("breach", "accept"), ("breach", "first-contact")]
+        );
+        assert_eq!(record.clocks.breached, vec!["accept", "first-contact"]);
+        assert_eq!(record.clocks.escalation_level, 1);
+        assert!(
+            watch(&mut record, &rules, accept_due + 2).is_empty(),
+            "once"
+        );
+        // A working day later (end of Tuesday 1 December): the district.
+        let escalation = end_of_day(date!(2026 - 12 - 01));
+        assert_eq!(next_watch(&record, &rules), Some(escalation));
+        let steps = watch(&mut record, &rules, escalation);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].0.action, Action::Escalate);
+        assert_eq!(record.clocks.escalation_level, 2);
+        // Only completion can still run out.
+        assert_eq!(next_watch(&record, &rules), record.clocks.complete_due);
+    }
+
+    #[test]
+    fn no_clock_runs_on_hold() {
+        let rules = Rules::default_rules();
+        let mut record = opened();
+        let admin = acting(None);
+        apply(
+            &mut record,
+            Move::Accept {
+                note: String::new(),
+            },
+            &rules,
+            FRIDAY_AFTERNOON,
+            &admin,
+        )
+        .unwrap();
+        apply(
+            &mut record,
+            Move::Suspend {
+                reason: "waiting".into(),
+            },
+            &rules,
+            FRIDAY_AFTERNOON,
+            &admin,
+        )
+        .unwrap();
+        assert_eq!(next_watch(&record, &rules), None);
+        assert!(watch(&mut record, &rules, i64::MAX / 2).is_empty());
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub enum Action {
     Suspend,
     Resume,
     Extend,
+    /// A clock ran out unmet (the deadline scanner).
+    Breach,
+    /// A breach went up to the district (the deadline scanner).
+    Escalate,
 }
 
 impl Action {
@@ -43,6 +47,8 @@ impl Action {
             Action::Suspend => "suspend",
             Action::Resume => "resume",
             Action::Extend => "extend",
+            Action::Breach => "breach",
+            Action::Escalate => "escalate",
         }
     }
 
@@ -63,6 +69,7 @@ impl Action {
             Action::Suspend => &[Accepted, InProgress, Reopened],
             Action::Resume => &[OnHold],
             Action::Extend => &[Accepted, InProgress, OnHold, Reopened],
+            Action::Breach | Action::Escalate => &CLOCKED,
         }
     }
 
@@ -80,10 +87,23 @@ impl Action {
             Action::Reopen => Some(State::Reopened),
             Action::Cancel => Some(State::Cancelled),
             Action::Suspend => Some(State::OnHold),
-            Action::FirstContact | Action::Resume | Action::Extend => None,
+            Action::FirstContact
+            | Action::Resume
+            | Action::Extend
+            | Action::Breach
+            | Action::Escalate => None,
         }
     }
 }
+
+/// The states in which a department's clocks run: not while it waits to be
+/// routed, on hold, or for the enterprise's word.
+pub const CLOCKED: [State; 4] = [
+    State::Requested,
+    State::Accepted,
+    State::InProgress,
+    State::Reopened,
+];
 
 /// Whether a referral in `state` is still being worked on.
 pub fn is_open(state: State) -> bool {
@@ -142,7 +162,7 @@ pub fn answer_reopens(not_solved: bool, satisfaction: u8) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 13] = [
+    const ALL: [Action; 15] = [
         Action::Dispatch,
         Action::Accept,
         Action::Reject,
@@ -156,6 +176,8 @@ mod tests {
         Action::Suspend,
         Action::Resume,
         Action::Extend,
+        Action::Breach,
+        Action::Escalate,
     ];
 
     #[test]

@@ -19,6 +19,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Call, Mutations, Store};
+use crate::domain::Rules;
 use crate::domain::referral::{self, Acting, Move, Record, Refusal, Step};
 use crate::domain::state;
 use crate::error::ReferralError;
@@ -264,7 +265,15 @@ impl Store {
                 .ok_or_else(|| ReferralError::Corrupt("a referral vanished".to_owned()))?;
             return Ok(Opened::Existing(existing));
         }
-        self.save(connection, &id, &record, &step, true).await?;
+        self.save(
+            connection,
+            &id,
+            &record,
+            &rules,
+            std::slice::from_ref(&step),
+            true,
+        )
+        .await?;
         let referral = self.load(connection, &id).await?;
         let event = events::referral_changed(&referral);
         Ok(Opened::New(Box::new(referral), event))
@@ -379,11 +388,84 @@ impl Store {
                 }
             })?;
         let dispatched = step.action == state::Action::Dispatch;
-        self.save(connection, id, &record, &step, dispatched)
-            .await?;
+        self.save(
+            connection,
+            id,
+            &record,
+            &rules,
+            std::slice::from_ref(&step),
+            dispatched,
+        )
+        .await?;
         let referral = self.load(connection, id).await?;
         let event = events::referral_changed(&referral);
         Ok((referral, event))
+    }
+
+    /// Referrals the deadline scanner should look at by `now`, soonest
+    /// first, at most `limit`.
+    pub async fn due_for_watch(&self, now: i64, limit: i64) -> Result<Vec<String>, ReferralError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM referrals WHERE watch_at <= $1 ORDER BY watch_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Marks what ran out on one referral by `now` and sends it up, under
+    /// its row lock, so that two replicas scanning at once breach and
+    /// escalate it once: the second finds it done. Commits the history,
+    /// the audit record and a `ReferralBreached` event per step. Returns
+    /// how many steps were taken.
+    pub async fn watch(&self, id: &str, now: i64) -> Result<usize, ReferralError> {
+        let mut transaction = self.begin().await?;
+        let row = self.lock(&mut transaction, id).await?;
+        let mut record = record_from_row(&row)?;
+        record.departments = self.departments_of(&mut transaction, id).await?;
+        let (rules, _) = self.rules_in_force(&mut transaction).await?;
+        let watched = referral::watch(&mut record, &rules, now);
+        if watched.is_empty() {
+            // Nothing ran out (another replica came first, or the clock
+            // moved): look again when something can.
+            sqlx::query("UPDATE referrals SET watch_at = $1 WHERE id = $2")
+                .bind(referral::next_watch(&record, &rules))
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            return Ok(0);
+        }
+        let steps: Vec<Step> = watched.iter().map(|(step, _)| step.clone()).collect();
+        self.save(&mut transaction, id, &record, &rules, &steps, false)
+            .await?;
+        let referral = self.load(&mut transaction, id).await?;
+        let context = RequestContext::system("deadlines");
+        for step in &steps {
+            louyu_kit::audit::record(
+                &mut transaction,
+                &context,
+                if step.action == state::Action::Escalate {
+                    "EscalateReferral"
+                } else {
+                    "BreachReferral"
+                },
+                &referral.name,
+                "",
+            )
+            .await?;
+        }
+        for (_, clock) in &watched {
+            louyu_kit::feed::append(
+                &mut transaction,
+                &context,
+                events::referral_breached(&referral, clock),
+            )
+            .await?;
+        }
+        self.db.commit_with_events(transaction).await?;
+        Ok(steps.len())
     }
 
     /// The referral's row, locked for the transaction.
@@ -422,9 +504,13 @@ impl Store {
         connection: &mut AnyConnection,
         id: &str,
         record: &Record,
-        step: &Step,
+        rules: &Rules,
+        steps: &[Step],
         departments: bool,
     ) -> Result<(), ReferralError> {
+        let at = steps
+            .last()
+            .map_or_else(louyu_kit::time::now_micros, |step| step.at);
         let clocks = &record.clocks;
         let json = |value: Option<String>| value;
         sqlx::query(
@@ -432,7 +518,7 @@ impl Store {
              first_contact_due = $6, complete_due = $7, complete_days = $8, accepted_at = $9, first_contact_at = $10, \
              completed_at = $11, breached = $12, escalation_level = $13, outcome = $14, failure_reason = $15, \
              rejection = $16, rejection_count = $17, confirmation = $18, warned = $19, suspension = $20, \
-             rules_version = $21, updated_at = $22, inbox_key = $24 WHERE id = $23",
+             rules_version = $21, updated_at = $22, inbox_key = $24, watch_at = $25 WHERE id = $23",
         )
         .bind(i64::from(record.state as i32))
         .bind(i64::from(record.round))
@@ -455,9 +541,10 @@ impl Store {
         .bind(i64::from(record.warned))
         .bind(json(record.suspension.as_ref().map(to_json).transpose()?))
         .bind(&record.rules_version)
-        .bind(step.at)
+        .bind(at)
         .bind(id)
         .bind(inbox_key(record, id))
+        .bind(referral::next_watch(record, rules))
         .execute(&mut *connection)
         .await?;
         if departments {
@@ -476,21 +563,23 @@ impl Store {
                 .await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO referral_transitions (referral_id, position, from_state, to_state, action, actor, \
-             department_id, note, at) \
-             VALUES ($1, (SELECT COUNT(*) FROM referral_transitions WHERE referral_id = $1), $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(i64::from(step.from as i32))
-        .bind(i64::from(step.to as i32))
-        .bind(step.action.as_str())
-        .bind(&step.actor)
-        .bind(&step.department)
-        .bind(&step.note)
-        .bind(step.at)
-        .execute(&mut *connection)
-        .await?;
+        for step in steps {
+            sqlx::query(
+                "INSERT INTO referral_transitions (referral_id, position, from_state, to_state, action, actor, \
+                 department_id, note, at) \
+                 VALUES ($1, (SELECT COUNT(*) FROM referral_transitions WHERE referral_id = $1), $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(i64::from(step.from as i32))
+            .bind(i64::from(step.to as i32))
+            .bind(step.action.as_str())
+            .bind(&step.actor)
+            .bind(&step.department)
+            .bind(&step.note)
+            .bind(step.at)
+            .execute(&mut *connection)
+            .await?;
+        }
         Ok(())
     }
 

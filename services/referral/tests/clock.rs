@@ -1,0 +1,151 @@
+//! Deadlines survive restarts: a referral's accept deadline runs out while
+//! the referral service is down, and the deadline scanner finds the breach
+//! at its first pass after the restart, sends it up to the sub-district and,
+//! a working day later, to the district, publishing each. The process's
+//! clock is shifted (as `LOUYU_DEV_CLOCK_OFFSET` does), so this binary holds
+//! this one test, which runs the two backends one after the other.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+mod helpers;
+
+use futures::StreamExt;
+use louyu_kit::config::ServiceName;
+use louyu_kit::time::{ClockOffset, micros_from_timestamp, now_micros, shift_clock};
+use louyu_proto::common::v1::WatchEventsRequest;
+use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
+use louyu_proto::referral::v1::*;
+use louyu_referral::domain::Rules;
+use louyu_testkit::TestBackend;
+use prost::{Message, Name};
+
+use helpers::*;
+
+/// Sets the process's clock to a minute past `instant`.
+fn shift_to(instant: i64) {
+    shift_clock(ClockOffset::default());
+    let ahead = instant - now_micros() + 60_000_000;
+    let offset: ClockOffset = format!("{}s", ahead / 1_000_000)
+        .parse()
+        .expect("an offset");
+    shift_clock(offset);
+}
+
+async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart(
+    backend: TestBackend,
+) {
+    shift_clock(ClockOffset::default());
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let referral = suite.office_space_referral().await;
+    let accept_due = micros_from_timestamp(
+        referral
+            .clocks
+            .as_ref()
+            .and_then(|clocks| clocks.accept_due_time.as_ref())
+            .expect("an accept deadline"),
+    );
+
+    suite.sandbox.stop(ServiceName::Referral).await;
+    shift_to(accept_due);
+    suite.sandbox.start_again(ServiceName::Referral).await;
+    let client = suite.referral.clone();
+    let read = || async {
+        client
+            .clone()
+            .get_referral(GetReferralRequest {
+                name: referral.name.clone(),
+            })
+            .await
+            .expect("the referral")
+            .into_inner()
+    };
+    eventually("the breach is found after the restart", || async {
+        read()
+            .await
+            .clocks
+            .is_some_and(|clocks| clocks.escalation_level == 1)
+    })
+    .await;
+    let breached = read().await;
+    let clocks = breached.clocks.as_ref().expect("clocks");
+    assert_eq!(clocks.breached, vec!["accept", "first-contact"]);
+    let overdue = client
+        .clone()
+        .list_referrals(ListReferralsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: "overdue = true".to_owned(),
+            ..ListReferralsRequest::default()
+        })
+        .await
+        .expect("overdue referrals")
+        .into_inner()
+        .referrals;
+    assert_eq!(overdue.len(), 1);
+
+    // Still not accepted a working day later: the district.
+    let escalation = Rules::default_rules().calendar().extend(accept_due, 1);
+    shift_to(escalation);
+    eventually("the breach goes up to the district", || async {
+        read()
+            .await
+            .clocks
+            .is_some_and(|clocks| clocks.escalation_level == 2)
+    })
+    .await;
+    shift_clock(ClockOffset::default());
+    let escalated = read().await;
+    let actions: Vec<&str> = escalated
+        .history
+        .iter()
+        .map(|step| step.action.as_str())
+        .collect();
+    assert_eq!(actions, vec!["dispatch", "breach", "breach", "escalate"]);
+    assert!(
+        escalated.history[1..]
+            .iter()
+            .all(|step| step.actor == "system:deadlines")
+    );
+
+    // Each was published on the referral feed.
+    let mut feed = EventFeedServiceClient::new(suite.sandbox.client(ServiceName::Referral).await);
+    let mut stream = feed
+        .watch_events(WatchEventsRequest::default())
+        .await
+        .expect("the feed")
+        .into_inner();
+    let mut levels = Vec::new();
+    while levels.len() < 3 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("events within ten seconds")
+            .expect("a batch")
+            .expect("no error");
+        for event in batch.events {
+            if event.event_type == ReferralBreached::full_name() {
+                let breached =
+                    ReferralBreached::decode(event.payload.expect("a payload").value.as_slice())
+                        .expect("decodes");
+                levels.push((breached.clock, breached.escalation_level));
+            }
+        }
+    }
+    assert_eq!(
+        levels,
+        vec![
+            ("accept".to_owned(), 1),
+            ("first-contact".to_owned(), 1),
+            (String::new(), 2)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart_on_both_backends()
+ {
+    for backend in [TestBackend::Sqlite, TestBackend::Postgres] {
+        a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart(backend)
+            .await;
+    }
+}
