@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{AnyPoolOptions, AnyTypeInfo, install_default_drivers};
+use sqlx::encode::{Encode, IsNull};
+use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Any, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyPool, Connection, Database, Executor, Type};
 use tokio::sync::watch;
 
 /// A write transaction.
@@ -75,6 +77,46 @@ pub fn values_placeholders(rows: usize, columns: usize, first: usize) -> String 
         text.push(')');
     }
     text
+}
+
+/// A `DOUBLE PRECISION` parameter that may be NULL:
+/// `.bind(NullableDouble(building.latitude))`. Bind every optional float
+/// through it, never an `Option<f64>`.
+///
+/// sqlx 0.9.0's `Any` driver hands PostgreSQL a `None::<f64>` as a NULL
+/// `real` (float4) but a `Some(f64)` as a `double precision` (float8):
+/// `AnyArguments::convert_into` in sqlx-core swaps the two float types of a
+/// NULL (launchbadge/sqlx#4284, fixed by #4359, in no release yet).
+/// PostgreSQL fixes a prepared statement's parameter types when it is
+/// prepared, and sqlx prepares a statement on a connection's first run of it
+/// and keeps it, so once a connection has run a statement with a NULL there,
+/// the same statement with a value fails: "incorrect binary data format in
+/// bind parameter N". Here a NULL goes as the one NULL that sqlx 0.9.0 turns
+/// into a float8, a `None::<f32>`, and a value as the `f64` it is. SQLite is
+/// untyped and takes either.
+///
+/// Once sqlx ships #4359 this would send float4 NULLs again: delete it and
+/// bind the `Option<f64>`. kit's `tests/db.rs` checks both ways on
+/// PostgreSQL and says when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NullableDouble(pub Option<f64>);
+
+impl Type<Any> for NullableDouble {
+    fn type_info() -> AnyTypeInfo {
+        <f64 as Type<Any>>::type_info()
+    }
+}
+
+impl Encode<'_, Any> for NullableDouble {
+    fn encode_by_ref(
+        &self,
+        buffer: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        match self.0 {
+            Some(value) => <f64 as Encode<Any>>::encode_by_ref(&value, buffer),
+            None => <Option<f32> as Encode<Any>>::encode_by_ref(&None, buffer),
+        }
+    }
 }
 
 /// Whether a read inside a write transaction locks the rows it reads.

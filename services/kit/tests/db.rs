@@ -1,12 +1,14 @@
 //! Start-up against a database that cannot be used fails within seconds, in
-//! one line naming the database and the cause, and never the password.
+//! one line naming the database and the cause, and never the password. And
+//! what is bound reaches either database as it was meant.
 
 use std::time::{Duration, Instant};
 
-use louyu_kit::db::Db;
-use louyu_testkit::{TestBackend, TestDatabase, postgres_server_url};
+use louyu_kit::db::{Db, NullableDouble};
+use louyu_testkit::{TestBackend, TestDatabase, backend_tests, postgres_server_url};
 use secrecy::SecretString;
 use sqlx::postgres::PgConnectOptions;
+use sqlx::{Any, Encode, Type};
 
 /// Well under the pool's 30 s wait for a connection.
 const FAIL_FAST: Duration = Duration::from_secs(10);
@@ -213,4 +215,72 @@ async fn postgres_over_tls_verifies_the_server_certificate() {
     ))
     .await;
     assert!(line.contains(&missing.display().to_string()), "{line}");
+}
+
+/// A fresh database with one table of optional doubles.
+async fn database_with_a_double_column(backend: TestBackend) -> Option<(TestDatabase, Db)> {
+    let database = TestDatabase::create(backend).await?;
+    let db = Db::connect(&database.url).await.unwrap();
+    sqlx::query("CREATE TABLE readings (id BIGINT PRIMARY KEY, value DOUBLE PRECISION)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    Some((database, db))
+}
+
+/// Inserts each of `values` in turn with the same statement on one
+/// connection, so that the statement is prepared once, by the first; then
+/// reads them back in order.
+async fn insert_on_one_connection<T>(db: &Db, values: Vec<T>) -> sqlx::Result<Vec<Option<f64>>>
+where
+    T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+{
+    let mut connection = db.pool().acquire().await?;
+    for (id, value) in (0_i64..).zip(values) {
+        sqlx::query("INSERT INTO readings (id, value) VALUES ($1, $2)")
+            .bind(id)
+            .bind(value)
+            .execute(&mut *connection)
+            .await?;
+    }
+    sqlx::query_scalar("SELECT value FROM readings ORDER BY id")
+        .fetch_all(&mut *connection)
+        .await
+}
+
+async fn a_nullable_double_binds_nulls_and_values_in_any_order_on_one_connection(
+    backend: TestBackend,
+) {
+    let Some((_database, db)) = database_with_a_double_column(backend).await else {
+        return;
+    };
+    let values = vec![None, Some(31.2292), None, Some(-0.5), Some(f64::MAX), None];
+    let bound = values.iter().copied().map(NullableDouble).collect();
+    assert_eq!(insert_on_one_connection(&db, bound).await.unwrap(), values);
+    db.close().await;
+}
+
+backend_tests!(a_nullable_double_binds_nulls_and_values_in_any_order_on_one_connection);
+
+/// The reason for `NullableDouble`, still there in sqlx (launchbadge/sqlx#4284):
+/// a NULL `Option<f64>` prepares the statement with a float4 parameter, and
+/// the value after it fails as 22P03 `invalid_binary_representation`. When
+/// this test fails, sqlx has fixed it: delete `NullableDouble`, bind the
+/// `Option<f64>` everywhere instead, and delete this test.
+#[tokio::test]
+async fn an_option_f64_still_fails_on_postgres_after_a_null_on_the_same_connection() {
+    let Some((_database, db)) = database_with_a_double_column(TestBackend::Postgres).await else {
+        return;
+    };
+    let error = insert_on_one_connection(&db, vec![None, Some(31.2292_f64)])
+        .await
+        .expect_err(
+            "sqlx now binds a NULL f64 as float8 (launchbadge/sqlx#4284 is fixed): \
+             delete louyu_kit::db::NullableDouble and bind Option<f64>",
+        );
+    let code = error
+        .as_database_error()
+        .and_then(|database_error| database_error.code());
+    assert_eq!(code.as_deref(), Some("22P03"), "{error}");
+    db.close().await;
 }

@@ -1,4 +1,4 @@
-use louyu_kit::db::RowLock;
+use louyu_kit::db::{NullableDouble, RowLock};
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
@@ -77,8 +77,8 @@ impl Store {
             .bind(id)
             .bind(&input.display_name)
             .bind(&input.address)
-            .bind(input.location.map(|location| location.0))
-            .bind(input.location.map(|location| location.1))
+            .bind(NullableDouble(input.location.map(|location| location.0)))
+            .bind(NullableDouble(input.location.map(|location| location.1)))
             .bind(input.floors_above_ground)
             .bind(input.floors_below_ground)
             .bind(&input.managing_sub_district)
@@ -132,8 +132,8 @@ impl Store {
             )
             .bind(&input.display_name)
             .bind(&input.address)
-            .bind(input.location.map(|location| location.0))
-            .bind(input.location.map(|location| location.1))
+            .bind(NullableDouble(input.location.map(|location| location.0)))
+            .bind(NullableDouble(input.location.map(|location| location.1)))
             .bind(input.floors_above_ground)
             .bind(input.floors_below_ground)
             .bind(&input.managing_sub_district)

@@ -1,5 +1,5 @@
 use louyu_kit::audit::{self, RequestContext};
-use louyu_kit::db::{RowLock, Tx};
+use louyu_kit::db::{NullableDouble, RowLock, Tx};
 use louyu_kit::feed::{self, NewEvent};
 use louyu_proto::registry::v1::{EnterpriseStatus, ImportRecordsRequest};
 use sqlx::{Acquire, AnyConnection};
@@ -193,8 +193,8 @@ impl Store {
             .bind(id)
             .bind(&input.display_name)
             .bind(&input.address)
-            .bind(input.location.map(|location| location.0))
-            .bind(input.location.map(|location| location.1))
+            .bind(NullableDouble(input.location.map(|location| location.0)))
+            .bind(NullableDouble(input.location.map(|location| location.1)))
             .bind(input.floors_above_ground)
             .bind(input.floors_below_ground)
             .bind(&input.managing_sub_district)

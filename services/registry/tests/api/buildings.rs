@@ -383,9 +383,85 @@ async fn an_address_may_span_lines_but_a_name_may_not_and_no_other_control_chara
     assert_eq!(registered.registered_address, "南京西路1266号\n12楼");
 }
 
+/// A location in the district, different for each `index`.
+fn location_in_the_district(index: usize) -> LatLng {
+    LatLng {
+        latitude: 31.2 + index as f64 / 1000.0,
+        longitude: 121.4 + index as f64 / 1000.0,
+    }
+}
+
+/// At least as many calls as the PostgreSQL pool has connections (16, in
+/// kit's `Db::connect`). The pool hands out its idle connections oldest
+/// first, so a run of this many calls reaches every connection, and each
+/// connection prepares a statement on its first run, with the types of that
+/// run's values.
+const CALLS_REACHING_EVERY_CONNECTION: usize = 20;
+
+async fn buildings_without_a_location_and_with_one_are_kept_in_any_order(backend: TestBackend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    // The first run of buildings has no location, the second has one: every
+    // connection inserts a building without a location before one with.
+    let all = 0..2 * CALLS_REACHING_EVERY_CONNECTION;
+    let created_location = |index: usize| {
+        (index >= CALLS_REACHING_EVERY_CONNECTION).then(|| location_in_the_district(index))
+    };
+    for index in all.clone() {
+        let created = app
+            .create_building(
+                &format!("b-{index}"),
+                "nanjingxilu",
+                created_location(index),
+            )
+            .await;
+        assert_eq!(created.location, created_location(index), "b-{index}");
+    }
+
+    // Then the same for updates: first every building that has a location
+    // loses it, then every building without one gets one.
+    let updated_location = |index: usize| {
+        (index < CALLS_REACHING_EVERY_CONNECTION).then(|| location_in_the_district(index + 100))
+    };
+    let clearing_first = all.clone().rev();
+    for index in clearing_first {
+        let updated = app
+            .registry
+            .update_building(UpdateBuildingRequest {
+                building: Some(Building {
+                    name: format!("{DISTRICT}/buildings/b-{index}"),
+                    location: updated_location(index),
+                    ..Building::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["location".to_owned()],
+                }),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("update b-{index}: {status:?}"))
+            .into_inner();
+        assert_eq!(updated.location, updated_location(index), "b-{index}");
+    }
+
+    for index in all {
+        let read = app
+            .registry
+            .get_building(GetBuildingRequest {
+                name: format!("{DISTRICT}/buildings/b-{index}"),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read.location, updated_location(index), "b-{index}");
+    }
+}
+
 backend_tests!(
     an_address_may_span_lines_but_a_name_may_not_and_no_other_control_character_is_accepted,
     a_building_has_exactly_one_managing_sub_district_that_must_exist,
     building_and_unit_input_is_validated_field_by_field,
     nearby_resources_are_those_within_the_radius_nearest_first,
+    buildings_without_a_location_and_with_one_are_kept_in_any_order,
 );

@@ -323,10 +323,67 @@ async fn an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_l
     assert_eq!(names, vec!["districts/jingan/buildings/b-1/units/b1-02"]);
 }
 
+async fn an_import_keeps_buildings_without_a_location_and_with_one_in_any_order(
+    backend: TestBackend,
+) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_sub_district("nanjingxilu").await;
+    // One import runs on one connection: on PostgreSQL, the row without a
+    // location prepares the statement that the rows with one then run.
+    let without_a_location_first = "楼宇编号,楼宇名称,地址,纬度,经度,地上层数,所属街道\n\
+        b-1,一号楼,某路1号,,,10,nanjingxilu\n\
+        b-2,二号楼,某路2号,31.2292,121.4504,10,nanjingxilu\n\
+        b-3,三号楼,某路3号,,,10,nanjingxilu\n\
+        b-4,四号楼,某路4号,31.2301,121.4517,10,nanjingxilu\n";
+    let created = import(&mut app, ImportKind::Buildings, without_a_location_first).await;
+    assert_eq!(
+        (created.applied_rows, created.errors.len()),
+        (4, 0),
+        "{created:?}"
+    );
+    // The same buildings again, each location swapped: updates, again a
+    // building without a location first.
+    let swapped = "楼宇编号,楼宇名称,地址,纬度,经度,地上层数,所属街道\n\
+        b-2,二号楼,某路2号,,,10,nanjingxilu\n\
+        b-1,一号楼,某路1号,31.2283,121.4491,10,nanjingxilu\n\
+        b-4,四号楼,某路4号,,,10,nanjingxilu\n\
+        b-3,三号楼,某路3号,31.2275,121.4488,10,nanjingxilu\n";
+    let updated = import(&mut app, ImportKind::Buildings, swapped).await;
+    assert_eq!(
+        (updated.applied_rows, updated.errors.len()),
+        (4, 0),
+        "{updated:?}"
+    );
+
+    let expected = [
+        ("b-1", Some((31.2283, 121.4491))),
+        ("b-2", None),
+        ("b-3", Some((31.2275, 121.4488))),
+        ("b-4", None),
+    ];
+    for (building_id, location) in expected {
+        let building = app
+            .registry
+            .get_building(GetBuildingRequest {
+                name: format!("{DISTRICT}/buildings/{building_id}"),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let read = building
+            .location
+            .map(|location| (location.latitude, location.longitude));
+        assert_eq!(read, location, "{building_id}");
+    }
+}
+
 backend_tests!(
     import_applies_good_rows_and_reports_each_bad_row_with_its_line_and_column,
     a_file_with_an_unknown_column_is_rejected_whole,
     row_errors_name_the_physical_line_of_an_excel_file_with_crlf_blank_lines_and_multi_line_cells,
     an_empty_file_is_rejected_as_having_no_header_row,
     an_upper_case_unit_id_is_rejected_by_the_api_and_by_import_naming_its_lower_case_form,
+    an_import_keeps_buildings_without_a_location_and_with_one_in_any_order,
 );

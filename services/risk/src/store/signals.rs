@@ -1,5 +1,6 @@
 //! The current signals of each enterprise: one per topic.
 
+use louyu_kit::db::NullableDouble;
 use louyu_kit::filter::{SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::scope::Reach;
@@ -48,7 +49,7 @@ impl Store {
         .bind(signal.kind.as_str())
         .bind(&signal.source)
         .bind(signal.observed_at)
-        .bind(signal.value)
+        .bind(NullableDouble(signal.value))
         .bind(signal.expires_at)
         .bind(signal.due_at)
         .bind(&signal.subject)

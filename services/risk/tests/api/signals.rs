@@ -148,7 +148,63 @@ async fn a_bad_signal_is_refused_naming_what_is_wrong(backend: TestBackend) {
     );
 }
 
+async fn signals_without_a_value_and_with_one_are_recorded_in_any_order(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    suite.building().await;
+    let code = uscc(1);
+    suite.tenant(&code, "101", 5 * 365).await;
+    suite.assessment_once(&code, RiskColour::Green).await;
+    let mut court = court(&suite).await;
+    // First signals without a value, then signals with one, each run at
+    // least as long as the PostgreSQL pool has connections (16, in kit's
+    // `Db::connect`): the pool hands out its idle connections oldest first,
+    // so every connection inserts a signal without a value before one with.
+    let calls_reaching_every_connection = 20;
+    let mut expected_values = Vec::new();
+    for number in 0..calls_reaching_every_connection {
+        let court_case = court
+            .record_signal(record(&code, "court_case", None, ""))
+            .await
+            .unwrap_or_else(|status| panic!("court case {number}: {status:?}"))
+            .into_inner();
+        assert_eq!(court_case.value, None);
+        expected_values.push((court_case.name, None));
+    }
+    for number in 0..calls_reaching_every_connection {
+        let share_lost = f64::from(number + 1) / 100.0;
+        let tax_drop = court
+            .record_signal(record(&code, "tax_revenue_drop", Some(share_lost), ""))
+            .await
+            .unwrap_or_else(|status| panic!("tax revenue drop {number}: {status:?}"))
+            .into_inner();
+        assert_eq!(tax_drop.value, Some(share_lost));
+        expected_values.push((tax_drop.name, Some(share_lost)));
+    }
+
+    let mut listed: Vec<(String, Option<f64>)> = suite
+        .risk
+        .list_signals(ListSignalsRequest {
+            parent: enterprise_name(&code),
+            page_size: 100,
+            ..ListSignalsRequest::default()
+        })
+        .await
+        .expect("the signals")
+        .into_inner()
+        .signals
+        .into_iter()
+        .filter(|signal| signal.kind == "court_case" || signal.kind == "tax_revenue_drop")
+        .map(|signal| (signal.name, signal.value))
+        .collect();
+    listed.sort_by(|left, right| left.0.cmp(&right.0));
+    expected_values.sort_by(|left, right| left.0.cmp(&right.0));
+    assert_eq!(listed, expected_values);
+}
+
 backend_tests!(
     a_system_records_a_signal_once_and_the_enterprise_is_reassessed,
     a_bad_signal_is_refused_naming_what_is_wrong,
+    signals_without_a_value_and_with_one_are_recorded_in_any_order,
 );

@@ -1,7 +1,7 @@
 //! A fresh risk database for each test, a store over it, and rows seeded by
 //! SQL.
 
-use louyu_kit::db::Db;
+use louyu_kit::db::{Db, NullableDouble};
 use louyu_kit::names::DistrictNames;
 use louyu_kit::page::PageTokens;
 use louyu_risk::domain::{Rules, SignalKind};
@@ -119,7 +119,7 @@ pub async fn seed_district(store: &Store, count: usize) {
             .bind(format!("s-{index}-{signal}"))
             .bind(kind.as_str())
             .bind(NOW - numbers.days(400))
-            .bind(value)
+            .bind(NullableDouble(value))
             .bind(expires_at)
             .bind(due_at)
             .bind(NOW)
