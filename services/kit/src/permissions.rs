@@ -516,6 +516,8 @@ pub const RULES: &[Rule] = &[
         Write,
         SUB_DISTRICT_ADMINISTRATION,
     ),
+    rule(REFERRAL, "GetRetentionCase", Read, DEMAND_RECORDS),
+    rule(REFERRAL, "ListRetentionCases", Read, DEMAND_RECORDS),
     rule(REFERRAL, "GetRoutingRules", Read, STAFF_DIRECTORY),
     rule(
         REFERRAL,

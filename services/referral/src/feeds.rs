@@ -2,18 +2,22 @@
 //! opens its referral (exactly once: the unique index on the demand holds
 //! however often the event arrives), routed by the rules against the
 //! registry's department directory; a withdrawn demand cancels its
-//! referral. The registry's feed: who covers what, for data scope.
+//! referral. The risk feed: an enterprise turning orange or red opens its
+//! retention case, a later change updates or closes it. The registry's
+//! feed: who covers what, for data scope.
 
 use louyu_kit::audit::RequestContext;
 use louyu_kit::names::last_id;
-use louyu_proto::common::v1::{DemandCategory, Event};
+use louyu_proto::common::v1::{DemandCategory, Event, RiskColour};
+use louyu_proto::risk::v1::AssessmentChanged;
 use louyu_proto::visits::v1::{Demand, DemandRaised, DemandStatus, DemandStatusChanged, Urgency};
 use prost::{Message, Name};
 use sqlx::AnyConnection;
 
 use crate::domain::referral::Move;
+use crate::domain::retention::CaseChange;
 use crate::registry::Registry;
-use crate::store::{DemandFacts, Opened, Store};
+use crate::store::{ColourChange, DemandFacts, Opened, Store};
 
 /// The cursor name of the visits feed in this service's database.
 pub const VISITS_FEED: &str = "visits";
@@ -130,6 +134,73 @@ fn facts_of(demand: &Demand) -> DemandFacts {
     }
 }
 
+/// The cursor name of the risk service's feed.
+pub const RISK_FEED: &str = "risk";
+
+/// The risk service's feed: a change of the colour the district acts on
+/// opens, updates or closes the enterprise's retention case.
+pub struct RiskEvents {
+    store: Store,
+    registry: Registry,
+}
+
+impl RiskEvents {
+    pub fn new(store: Store, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
+            return Ok(());
+        };
+        if event.event_type != AssessmentChanged::full_name() {
+            return Ok(());
+        }
+        let changed = AssessmentChanged::decode(payload.value.as_slice())?;
+        let acted_on = if changed.effective_colour != RiskColour::Unspecified as i32 {
+            changed.effective_colour
+        } else {
+            changed.colour
+        };
+        let assessment = changed.assessment.unwrap_or_default();
+        let change = ColourChange {
+            uscc: last_id(&changed.enterprise).to_owned(),
+            building_id: if assessment.building.is_empty() {
+                String::new()
+            } else {
+                last_id(&assessment.building).to_owned()
+            },
+            colour: RiskColour::try_from(acted_on).unwrap_or(RiskColour::Unspecified),
+            score: changed.score,
+            rules_version: assessment.rules_version,
+        };
+        let (open, decided) = self.store.case_change(connection, &change).await?;
+        let directory = match decided {
+            CaseChange::Open | CaseChange::Update { respond: true } => {
+                self.registry.directory().await?
+            }
+            _ => Vec::new(),
+        };
+        if let Some(event) = self
+            .store
+            .change_case(connection, open, decided, &change, &directory)
+            .await?
+        {
+            let context = RequestContext::system(&format!("{RISK_FEED}-feed"));
+            louyu_kit::audit::record(
+                connection,
+                &context,
+                "ChangeRetentionCase",
+                &event.resource,
+                "",
+            )
+            .await?;
+            louyu_kit::feed::append(connection, &context, event).await?;
+        }
+        Ok(())
+    }
+}
+
 /// The registry's feed: kept for data scope.
 pub struct RegistryEvents;
 
@@ -140,4 +211,4 @@ impl RegistryEvents {
     }
 }
 
-louyu_kit::event_handler!(VisitsEvents, RegistryEvents);
+louyu_kit::event_handler!(VisitsEvents, RegistryEvents, RiskEvents);

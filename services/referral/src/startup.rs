@@ -1,6 +1,6 @@
 //! What the referral service serves and follows, built on kit's hosting:
-//! its API, the visits feed (every new demand opens a referral), the
-//! registry's (data scope), a lazy registry client for the department
+//! its API, the visits feed (every new demand opens a referral), the risk
+//! feed (retention cases), the registry's (data scope), a lazy registry client for the department
 //! directory, and the deadline scanner.
 
 use louyu_kit::config::ServiceName;
@@ -12,7 +12,9 @@ use sqlx::migrate::Migrator;
 
 use crate::api::ReferralApi;
 use crate::domain::Rules;
-use crate::feeds::{REGISTRY_FEED, RegistryEvents, VISITS_FEED, VisitsEvents};
+use crate::feeds::{
+    REGISTRY_FEED, RISK_FEED, RegistryEvents, RiskEvents, VISITS_FEED, VisitsEvents,
+};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -53,6 +55,12 @@ impl Service for Referral {
             context.db.clone(),
             VisitsEvents::new(store.clone(), registry.clone()),
         );
+        let colours = Consumer::new(
+            RISK_FEED,
+            &config.risk_url,
+            context.db.clone(),
+            RiskEvents::new(store.clone(), registry.clone()),
+        );
         let scope = Consumer::new(
             REGISTRY_FEED,
             &config.registry_url,
@@ -65,6 +73,7 @@ impl Service for Referral {
             .add_service(ReferralServiceServer::new(api))
             .follow(demands)
             .follow(scope)
+            .follow(colours)
             .run_job("deadline scanner", move |shutdown| {
                 crate::deadlines::run(store, shutdown, interval)
             }))

@@ -1,13 +1,16 @@
 //! What the risk service follows, and the signals each event makes: the
 //! registry's feed (enterprises, tenancies with their lease end, moving out,
 //! headcount; and the scope it keeps) and the visits feed (what visits
-//! observed, demands open and closed). Every effect is an upsert or a
+//! observed, demands open and closed) and the referral feed (each
+//! referral's outcome: solved lowers the score; rejected, failed, reopened
+//! or overdue raises it). Every effect is an upsert or a
 //! delete of one signal per topic, then a re-assessment: applying an event
 //! twice changes nothing.
 
 use louyu_kit::audit::RequestContext;
 use louyu_kit::names::last_id;
 use louyu_proto::common::v1::Event;
+use louyu_proto::referral::v1::{ReferralBreached, ReferralChanged, ReferralState};
 use louyu_proto::registry::v1::{
     EnterpriseChanged, EnterpriseCreated, EnterpriseStatus, TenancyEnded, TenancyStarted,
 };
@@ -24,6 +27,7 @@ use crate::store::{Cause, Store};
 /// The cursor names of the feeds in this service's database.
 pub const REGISTRY_FEED: &str = "registry";
 pub const VISITS_FEED: &str = "visits";
+pub const REFERRAL_FEED: &str = "referral";
 
 /// A signal of `kind` from an event.
 fn signal_of(event: &Event, source: &str, kind: SignalKind, subject: &str) -> Signal {
@@ -415,4 +419,70 @@ impl VisitsEvents {
     }
 }
 
-louyu_kit::event_handler!(RegistryEvents, VisitsEvents);
+/// The referral service's feed: the latest outcome of each referral is one
+/// signal (topic `referral/{id}`), replaced as the referral moves on.
+pub struct ReferralEvents {
+    store: Store,
+}
+
+impl ReferralEvents {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn apply(&self, connection: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let Some(payload) = &event.payload else {
+            return Ok(());
+        };
+        let mut effects = Effects::new(&self.store, REFERRAL_FEED);
+        let (referral, overdue) = if event.event_type == ReferralChanged::full_name() {
+            (
+                ReferralChanged::decode(payload.value.as_slice())?.referral,
+                false,
+            )
+        } else if event.event_type == ReferralBreached::full_name() {
+            (
+                ReferralBreached::decode(payload.value.as_slice())?.referral,
+                true,
+            )
+        } else {
+            return Ok(());
+        };
+        let Some(referral) = referral else {
+            return Ok(());
+        };
+        let uscc = last_id(&referral.enterprise).to_owned();
+        let topic = format!("referral/{}", last_id(&referral.name));
+        let state = ReferralState::try_from(referral.state).unwrap_or(ReferralState::Unspecified);
+        let kind = if overdue {
+            Some(SignalKind::ReferralFailed)
+        } else {
+            match state {
+                ReferralState::Completed | ReferralState::Confirmed => {
+                    Some(SignalKind::ReferralResolved)
+                }
+                ReferralState::Rejected | ReferralState::Failed | ReferralState::Reopened => {
+                    Some(SignalKind::ReferralFailed)
+                }
+                // The demand was withdrawn: its referral's outcome no
+                // longer counts (a cancelled referral had none but a
+                // rejection or a failure).
+                ReferralState::Cancelled => {
+                    effects
+                        .remove(connection, &uscc, &topic, SignalKind::ReferralFailed)
+                        .await?;
+                    None
+                }
+                // Dispatched, accepted, worked on: the outcome so far stands.
+                _ => None,
+            }
+        };
+        if let Some(kind) = kind {
+            let signal = signal_of(event, REFERRAL_FEED, kind, &referral.name);
+            effects.put(connection, &uscc, &topic, signal).await?;
+        }
+        effects.apply(connection).await
+    }
+}
+
+louyu_kit::event_handler!(RegistryEvents, VisitsEvents, ReferralEvents);

@@ -1,7 +1,7 @@
 //! What the risk service serves and follows, built on kit's hosting: its
-//! API and its long-running operations, the registry's and the visits
-//! service's feeds, the job that re-assesses when time alone changes a
-//! colour, and the one that runs rule activations.
+//! API and its long-running operations, the feeds of the registry, the
+//! visits service and the referral service, the job that re-assesses when
+//! time alone changes a colour, and the one that runs rule activations.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::feed::Consumer;
@@ -13,7 +13,9 @@ use sqlx::migrate::Migrator;
 
 use crate::api::RiskApi;
 use crate::domain::Rules;
-use crate::feeds::{REGISTRY_FEED, RegistryEvents, VISITS_FEED, VisitsEvents};
+use crate::feeds::{
+    REFERRAL_FEED, REGISTRY_FEED, ReferralEvents, RegistryEvents, VISITS_FEED, VisitsEvents,
+};
 use crate::store::Store;
 
 /// The risk service, as the `louyu` binary and the test sandbox host it.
@@ -50,6 +52,12 @@ impl Service for Risk {
             context.db.clone(),
             VisitsEvents::new(store.clone()),
         );
+        let referrals = Consumer::new(
+            REFERRAL_FEED,
+            &config.referral_url,
+            context.db.clone(),
+            ReferralEvents::new(store.clone()),
+        );
         let api = RiskApi::new(store.clone(), context.page_tokens.clone());
         let operations = OperationsServer::new(context.db.clone(), context.page_tokens.clone());
         let interval = config.feed_poll_interval();
@@ -63,6 +71,7 @@ impl Service for Risk {
             .add_service(OperationsServer::server(operations))
             .follow(registry)
             .follow(visits)
+            .follow(referrals)
             .run_job("re-assessment scheduler", move |shutdown| {
                 crate::schedule::run(store, shutdown, interval)
             })

@@ -1,5 +1,6 @@
 //! gRPC handlers: each parses the request, calls the store and replies.
 
+mod cases;
 mod referrals;
 mod rules;
 
@@ -105,6 +106,20 @@ impl ReferralService for ReferralApi {
 
     async fn extend_referral(&self, request: Request<ExtendReferralRequest>) -> Reply<Referral> {
         referrals::extend(self, request).await
+    }
+
+    async fn get_retention_case(
+        &self,
+        request: Request<GetRetentionCaseRequest>,
+    ) -> Reply<RetentionCase> {
+        cases::get(self, request).await
+    }
+
+    async fn list_retention_cases(
+        &self,
+        request: Request<ListRetentionCasesRequest>,
+    ) -> Reply<ListRetentionCasesResponse> {
+        cases::list(self, request).await
     }
 
     async fn get_routing_rules(

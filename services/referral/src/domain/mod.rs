@@ -2,12 +2,15 @@
 //!
 //! - [`state`]: the closed loop: states (FHIR Task's), and the moves between them.
 //! - [`referral`]: one referral's record and how each move changes it.
+//! - [`retention`]: what a change of colour does to an enterprise's retention
+//!   case.
 //! - [`rules`]: a district's versioned rules (TOML): routes from a demand's
 //!   category and sub-district to departments, deadlines, the calendar.
 //! - [`calendar`]: working days of Asia/Shanghai and due times.
 
 pub mod calendar;
 pub mod referral;
+pub mod retention;
 pub mod rules;
 pub mod state;
 

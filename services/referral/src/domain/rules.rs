@@ -30,6 +30,27 @@ pub struct Rules {
     deadlines: Deadlines,
     routes: Vec<Route>,
     calendar: Calendar,
+    /// The retention playbook: the response to orange, and to red.
+    orange: Response,
+    red: Response,
+}
+
+/// What a retention case of one colour asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// What to do, in Chinese and English.
+    pub text: String,
+    /// Who acts, the lead first.
+    pub targets: Vec<Target>,
+    /// When it is due after the colour changed.
+    pub within: Within,
+}
+
+/// A response's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    Hours(u32),
+    WorkingDays(u32),
 }
 
 /// The deadlines, in working days from dispatch.
@@ -108,6 +129,23 @@ struct RawRules {
     routes: Vec<RawRoute>,
     #[serde(default)]
     calendar: BTreeMap<String, RawYear>,
+    retention: RawRetention,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    orange: RawResponse,
+    red: RawResponse,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResponse {
+    response: String,
+    departments: Vec<RawTarget>,
+    within_hours: Option<u32>,
+    within_working_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -305,29 +343,7 @@ impl RawRules {
                     category_names()
                 ))
             })?;
-            if route.departments.is_empty() {
-                return Err(invalid(format!(
-                    "{field}.departments: 至少一个部门 needs at least one department"
-                )));
-            }
-            let mut targets = Vec::new();
-            for (position, target) in route.departments.into_iter().enumerate() {
-                let field = format!("{field}.departments[{position}]");
-                targets.push(match (target.kind, target.department) {
-                    (Some(kind), None) => Target::Kind(parse_kind(&kind).ok_or_else(|| {
-                        invalid(format!(
-                            "{field}.kind: 未知部门类型 unknown kind \"{kind}\"; one of {}",
-                            kind_names()
-                        ))
-                    })?),
-                    (None, Some(name)) => Target::Department(department_id(&field, &name)?),
-                    _ => {
-                        return Err(invalid(format!(
-                            "{field}: 须指定 kind 或 department 之一 must give exactly one of kind or department"
-                        )));
-                    }
-                });
-            }
+            let targets = parse_targets(&field, route.departments)?;
             let sub_districts = route
                 .sub_districts
                 .iter()
@@ -385,11 +401,70 @@ impl RawRules {
             }
             years.insert(year, entry);
         }
+        let orange = self.retention.orange.validate("retention.orange")?;
+        let red = self.retention.red.validate("retention.red")?;
         Ok(Rules {
             version,
             deadlines,
             routes,
             calendar: Calendar::new(years),
+            orange,
+            red,
+        })
+    }
+}
+
+/// The departments a route or a response names, the lead first.
+fn parse_targets(field: &str, departments: Vec<RawTarget>) -> Result<Vec<Target>, RulesError> {
+    if departments.is_empty() {
+        return Err(invalid(format!(
+            "{field}.departments: 至少一个部门 needs at least one department"
+        )));
+    }
+    let mut targets = Vec::new();
+    for (position, target) in departments.into_iter().enumerate() {
+        let field = format!("{field}.departments[{position}]");
+        targets.push(match (target.kind, target.department) {
+            (Some(kind), None) => Target::Kind(parse_kind(&kind).ok_or_else(|| {
+                invalid(format!(
+                    "{field}.kind: 未知部门类型 unknown kind \"{kind}\"; one of {}",
+                    kind_names()
+                ))
+            })?),
+            (None, Some(name)) => Target::Department(department_id(&field, &name)?),
+            _ => {
+                return Err(invalid(format!(
+                    "{field}: 须指定 kind 或 department 之一 must give exactly one of kind or department"
+                )));
+            }
+        });
+    }
+    Ok(targets)
+}
+
+impl RawResponse {
+    fn validate(self, field: &str) -> Result<Response, RulesError> {
+        let text = self.response.trim().to_owned();
+        if text.is_empty() || text.chars().count() > 500 {
+            return Err(invalid(format!(
+                "{field}.response 须为1到500个字符 must be 1 to 500 characters"
+            )));
+        }
+        let within = match (self.within_hours, self.within_working_days) {
+            (Some(hours), None) if (1..=24 * 30).contains(&hours) => Within::Hours(hours),
+            (None, Some(count)) => {
+                Within::WorkingDays(days(&format!("{field}.within_working_days"), count)?)
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{field}: 须指定 within_hours（1到720）或 within_working_days 之一 must give exactly one of within_hours (1 to 720) or within_working_days"
+                )));
+            }
+        };
+        Ok(Response {
+            text,
+            targets: parse_targets(field, self.departments)?,
+            within,
         })
     }
 }
@@ -458,6 +533,32 @@ impl Rules {
         self.deadlines.max_complete
     }
 
+    /// The retention playbook's response to `colour`: orange or red; none
+    /// for the others.
+    pub fn response_to(&self, colour: louyu_proto::common::v1::RiskColour) -> Option<&Response> {
+        use louyu_proto::common::v1::RiskColour;
+        match colour {
+            RiskColour::Orange => Some(&self.orange),
+            RiskColour::Red => Some(&self.red),
+            _ => None,
+        }
+    }
+
+    /// The departments of `targets` in `directory` serving `sub_district`,
+    /// the lead first; targets that resolve to nothing are left out.
+    pub fn resolve(
+        targets: &[Target],
+        sub_district: &str,
+        directory: &[DirectoryEntry],
+    ) -> Vec<String> {
+        resolve_targets(
+            targets,
+            DemandCategory::Unspecified,
+            sub_district,
+            directory,
+        )
+    }
+
     /// The departments a demand of `category` in `sub_district` goes to,
     /// the lead first, from `directory`: the first route of the category
     /// for that sub-district (or for all), each target resolved in the
@@ -475,23 +576,10 @@ impl Rules {
                 && (route.sub_districts.is_empty()
                     || route.sub_districts.iter().any(|id| id == sub_district))
         });
-        let mut chosen: Vec<String> = Vec::new();
-        if let Some(route) = route {
-            for target in &route.targets {
-                let found = match target {
-                    Target::Department(id) => directory
-                        .iter()
-                        .find(|entry| &entry.id == id)
-                        .map(|entry| entry.id.clone()),
-                    Target::Kind(kind) => resolve_kind(*kind, category, sub_district, directory),
-                };
-                if let Some(id) = found
-                    && !chosen.contains(&id)
-                {
-                    chosen.push(id);
-                }
-            }
-        }
+        let mut chosen = match route {
+            Some(route) => resolve_targets(&route.targets, category, sub_district, directory),
+            None => Vec::new(),
+        };
         if chosen.is_empty() {
             let mut handlers: Vec<&DirectoryEntry> = directory
                 .iter()
@@ -502,6 +590,32 @@ impl Rules {
         }
         chosen
     }
+}
+
+/// Each target resolved in the directory, the lead first; targets that
+/// resolve to nothing are left out.
+fn resolve_targets(
+    targets: &[Target],
+    category: DemandCategory,
+    sub_district: &str,
+    directory: &[DirectoryEntry],
+) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    for target in targets {
+        let found = match target {
+            Target::Department(id) => directory
+                .iter()
+                .find(|entry| &entry.id == id)
+                .map(|entry| entry.id.clone()),
+            Target::Kind(kind) => resolve_kind(*kind, category, sub_district, directory),
+        };
+        if let Some(id) = found
+            && !chosen.contains(&id)
+        {
+            chosen.push(id);
+        }
+    }
+    chosen
 }
 
 /// The department of `kind` serving `sub_district`: one that names the

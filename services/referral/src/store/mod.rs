@@ -4,6 +4,7 @@
 //! and its events commit together.
 
 mod referrals;
+mod retention;
 mod rules;
 
 use louyu_kit::db::Db;
@@ -16,6 +17,7 @@ use crate::error::ReferralError;
 pub use louyu_kit::mutation::{Call, Mutations};
 pub use referrals::{DemandFacts, Inbox, Opened};
 pub use referrals::{acting_as_system, acting_of};
+pub use retention::ColourChange;
 pub use rules::{RulesInForce, calendar_warnings};
 
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! A registry, a visits service and a referral service for each test, each
+//! A registry, a visits, a risk and a referral service for each test, each
 //! on a fresh database of the chosen backend, on port 0, called over TCP;
 //! a street with one building, its field worker, the street's office and
 //! the district investment office in the directory, and a tenant.
@@ -10,6 +10,7 @@ use louyu_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use louyu_proto::referral::v1::*;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
+use louyu_proto::risk::v1::risk_service_client::RiskServiceClient;
 use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use louyu_proto::visits::v1::{
     CreateDemandRequest, Demand, DemandDraft, DemandStatus, GetDemandRequest, Urgency,
@@ -32,6 +33,7 @@ pub struct Suite {
     pub registry: RegistryServiceClient<AuthorizedChannel>,
     pub visits: VisitsServiceClient<AuthorizedChannel>,
     pub referral: Referrals,
+    pub risk: RiskServiceClient<AuthorizedChannel>,
     pub sandbox: Sandbox,
 }
 
@@ -40,6 +42,7 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
         backend,
         &[
             &louyu_referral::startup::Referral,
+            &louyu_risk::startup::Risk,
             &louyu_visits::startup::Visits,
             &louyu_registry::startup::Registry,
         ],
@@ -49,6 +52,7 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
         registry: RegistryServiceClient::new(sandbox.client(ServiceName::Registry).await),
         visits: VisitsServiceClient::new(sandbox.client(ServiceName::Visits).await),
         referral: ReferralServiceClient::new(sandbox.client(ServiceName::Referral).await),
+        risk: RiskServiceClient::new(sandbox.client(ServiceName::Risk).await),
         sandbox,
     };
     louyu_testkit::fixtures::one_building(&mut suite.registry).await;

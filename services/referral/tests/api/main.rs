@@ -1,7 +1,8 @@
-//! The referral service over real gRPC, with the registry and the visits
-//! service running, on SQLite and PostgreSQL.
+//! The referral service over real gRPC, with the registry, the visits and
+//! the risk service running, on SQLite and PostgreSQL.
 
 mod helpers;
 mod loop_;
 mod races;
+mod retention;
 mod routing;

@@ -406,9 +406,12 @@ impl Store {
             self.check_assessment_write(&mut transaction, call, uscc).await?;
             let now = louyu_kit::time::now_micros();
             let actor = call.context.actor.clone();
-            sqlx::query(
+            // An enterprise the registry's feed has not brought yet has no
+            // assessment to set a colour beside: refused as missing, never
+            // accepted and lost.
+            let set = sqlx::query(
                 "UPDATE assessments SET override_colour = $1, override_reason = $2, override_actor = $3, \
-                 override_set_at = $4, override_expires_at = $5 WHERE uscc = $6",
+                 override_set_at = $4, override_expires_at = $5 WHERE uscc = $6 AND colour <> 0",
             )
             .bind(i64::from(input.colour.to_proto() as i32))
             .bind(&input.reason)
@@ -418,6 +421,9 @@ impl Store {
             .bind(uscc)
             .execute(&mut *transaction)
             .await?;
+            if set.rows_affected() == 0 {
+                return Err(RiskError::not_found(self.assessment_name(uscc)));
+            }
             let cause = Cause::override_set(&actor, &input.reason);
             self.reassess_and_answer(transaction, call, uscc, now, &cause)
                 .await

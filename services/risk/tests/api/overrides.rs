@@ -146,6 +146,7 @@ async fn only_admins_within_reach_set_an_override_and_bad_ones_are_refused(backe
     suite.tenant(&code, "101", 5 * 365).await;
     suite.assessment_once(&code, RiskColour::Green).await;
     suite.placed(&code).await;
+    let mut district = suite.risk.clone();
     let client = async |who| {
         RiskServiceClient::new(suite.sandbox().client_as(ServiceName::Risk, &who).await)
     };
@@ -172,6 +173,16 @@ async fn only_admins_within_reach_set_an_override_and_bad_ones_are_refused(backe
     assert_code(
         elsewhere
             .set_colour_override(set(&code, RiskColour::Red, 3600))
+            .await,
+        Code::NotFound,
+    );
+    // An enterprise risk has not assessed (never registered, or not yet
+    // brought by the registry's feed): refused as missing, even for the
+    // district, never accepted and lost.
+    let unknown = uscc(9);
+    assert_code(
+        district
+            .set_colour_override(set(&unknown, RiskColour::Red, 3600))
             .await,
         Code::NotFound,
     );
