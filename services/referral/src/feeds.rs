@@ -17,7 +17,7 @@ use sqlx::AnyConnection;
 use crate::domain::referral::Move;
 use crate::domain::retention::CaseChange;
 use crate::registry::Registry;
-use crate::store::{ColourChange, DemandFacts, Opened, Store};
+use crate::store::{ColourChange, DemandFacts, OfferedUnitRecord, Opened, Store};
 
 /// The cursor name of the visits feed in this service's database.
 pub const VISITS_FEED: &str = "visits";
@@ -60,10 +60,18 @@ impl VisitsEvents {
             let (rules, _) = self.store.rules_in_force(connection).await?;
             let directory = self.registry.directory().await?;
             let departments = rules.route(facts.category, &facts.sub_district_id, &directory);
+            let offered = offered_units(&self.registry, &facts).await?;
             let acting = crate::store::acting_as_system(&context);
             if let Opened::New(referral, event) = self
                 .store
-                .open(connection, &facts, departments, &acting, String::new())
+                .open(
+                    connection,
+                    &facts,
+                    departments,
+                    &offered,
+                    &acting,
+                    String::new(),
+                )
                 .await?
             {
                 louyu_kit::audit::record(connection, &context, "OpenReferral", &referral.name, "")
@@ -112,6 +120,31 @@ impl VisitsEvents {
         }
         Ok(())
     }
+}
+
+/// How many vacant units an office-space referral offers.
+const OFFERED_UNITS: i32 = 10;
+
+/// For an office-space demand, the district's vacant units with more room
+/// than the enterprise leases now, nearest to its building first: a
+/// growing enterprise should find room in the district before it leaves.
+/// Other demands offer none.
+pub async fn offered_units(
+    registry: &Registry,
+    facts: &DemandFacts,
+) -> Result<Vec<OfferedUnitRecord>, crate::error::ReferralError> {
+    if facts.category != DemandCategory::OfficeSpace {
+        return Ok(Vec::new());
+    }
+    let leased = registry.leased_area(&facts.uscc).await?;
+    let building = if facts.building_id.is_empty() {
+        String::new()
+    } else {
+        format!("{}/buildings/{}", registry.district(), facts.building_id)
+    };
+    registry
+        .vacant_units_near(&building, leased, OFFERED_UNITS)
+        .await
 }
 
 fn facts_of(demand: &Demand) -> DemandFacts {

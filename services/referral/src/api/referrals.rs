@@ -103,7 +103,12 @@ pub(super) async fn create(
     let departments = api
         .departments(&body.departments, &body.lead_department, &facts)
         .await?;
-    reply(api.store.create(&call, facts, departments, note).await)
+    let offered = crate::feeds::offered_units(&api.registry, &facts).await?;
+    reply(
+        api.store
+            .create(&call, facts, departments, offered, note)
+            .await,
+    )
 }
 
 pub(super) async fn get(

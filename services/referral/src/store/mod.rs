@@ -15,7 +15,7 @@ use crate::domain::Rules;
 use crate::error::ReferralError;
 
 pub use louyu_kit::mutation::{Call, Mutations};
-pub use referrals::{DemandFacts, Inbox, Opened};
+pub use referrals::{DemandFacts, Inbox, OfferedUnitRecord, Opened};
 pub use referrals::{acting_as_system, acting_of};
 pub use retention::ColourChange;
 pub use rules::{RulesInForce, calendar_warnings};

@@ -225,6 +225,7 @@ impl Store {
         connection: &mut AnyConnection,
         facts: &DemandFacts,
         departments: Vec<String>,
+        offered: &[OfferedUnitRecord],
         acting: &Acting,
         note: String,
     ) -> Result<Opened, ReferralError> {
@@ -244,7 +245,7 @@ impl Store {
             "INSERT INTO referrals (id, demand_id, uscc, building_id, sub_district_id, category, urgency, description, \
              state, round, lead_department, complete_days, breached, escalation_level, outcome, failure_reason, \
              rejection_count, warned, rules_version, offered_units, inbox_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 1, '', 0, '', 0, '', '', 0, 0, '', '[]', $1, $9, $9) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 1, '', 0, '', 0, '', '', 0, 0, '', $10, $1, $9, $9) \
              ON CONFLICT (demand_id) DO NOTHING",
         )
         .bind(&id)
@@ -256,6 +257,7 @@ impl Store {
         .bind(i64::from(facts.urgency as i32))
         .bind(&facts.description)
         .bind(now)
+        .bind(to_json(&offered)?)
         .execute(&mut *connection)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -285,13 +287,21 @@ impl Store {
         call: &Call,
         facts: DemandFacts,
         departments: Vec<String>,
+        offered: Vec<OfferedUnitRecord>,
         note: String,
     ) -> Result<proto::Referral, ReferralError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
             let acting = acting_of(call);
             match self
-                .open(&mut transaction, &facts, departments, &acting, note)
+                .open(
+                    &mut transaction,
+                    &facts,
+                    departments,
+                    &offered,
+                    &acting,
+                    note,
+                )
                 .await?
             {
                 Opened::Existing(id) => Err(ReferralError::AlreadyExists(format!(

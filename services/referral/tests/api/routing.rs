@@ -226,8 +226,114 @@ async fn the_district_replaces_its_rules_and_a_wrong_document_is_refused_naming_
     assert_eq!(referral.rules_version, "jingan-2");
 }
 
+/// Puts b-1 at 静安寺 and two more buildings of the street about 1 km and
+/// 5 km away, with vacant units of several sizes.
+async fn buildings_around(suite: &mut Suite) {
+    use louyu_proto::google::r#type::LatLng;
+    use louyu_proto::registry::v1::*;
+    suite
+        .registry
+        .update_building(UpdateBuildingRequest {
+            building: Some(Building {
+                name: format!("{DISTRICT}/buildings/b-1"),
+                location: Some(LatLng {
+                    latitude: 31.2235,
+                    longitude: 121.4455,
+                }),
+                ..Building::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["location".to_owned()],
+            }),
+        })
+        .await
+        .expect("b-1 located");
+    for (building, latitude, units) in [
+        ("b-2", 31.2325, vec![("301", 300.0), ("302", 80.0)]),
+        ("b-3", 31.2685, vec![("901", 500.0)]),
+    ] {
+        suite
+            .registry
+            .create_building(CreateBuildingRequest {
+                parent: DISTRICT.to_owned(),
+                building: Some(Building {
+                    display_name: building.to_owned(),
+                    address: "南京西路".to_owned(),
+                    location: Some(LatLng {
+                        latitude,
+                        longitude: 121.4455,
+                    }),
+                    managing_sub_district: format!("{DISTRICT}/subDistricts/nanjingxilu"),
+                    ..Building::default()
+                }),
+                building_id: building.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("a building");
+        for (unit, area) in units {
+            suite
+                .registry
+                .create_unit(CreateUnitRequest {
+                    parent: format!("{DISTRICT}/buildings/{building}"),
+                    unit: Some(Unit {
+                        display_name: unit.to_owned(),
+                        floor: 3,
+                        area_square_meters: area,
+                        ..Unit::default()
+                    }),
+                    unit_id: unit.to_owned(),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("a unit");
+        }
+    }
+}
+
+async fn an_office_space_referral_offers_vacant_units_with_more_room_nearest_first(
+    backend: TestBackend,
+) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    buildings_around(&mut suite).await;
+    // The tenant leases 101, 100 m².
+    let referral = suite.office_space_referral().await;
+    let offered: Vec<(&str, f64)> = referral
+        .offered_units
+        .iter()
+        .map(|unit| (unit.unit.as_str(), unit.area_square_meters))
+        .collect();
+    let unit = |building: &str, unit: &str| format!("{DISTRICT}/buildings/{building}/units/{unit}");
+    assert_eq!(
+        offered,
+        vec![
+            (unit("b-1", "201").as_str(), 400.0),
+            (unit("b-2", "301").as_str(), 300.0),
+            (unit("b-3", "901").as_str(), 500.0),
+        ],
+        "more than 100 m², nearest first; 302 (80 m²) is too small"
+    );
+    let distances: Vec<f64> = referral
+        .offered_units
+        .iter()
+        .map(|unit| unit.distance_meters)
+        .collect();
+    assert_eq!(distances[0], 0.0, "the same building");
+    assert!((900.0..1100.0).contains(&distances[1]), "{distances:?}");
+    assert!((4800.0..5200.0).contains(&distances[2]), "{distances:?}");
+
+    // Other demands offer none.
+    let tax = suite
+        .raise(DemandCategory::Tax, "发票问题 an invoice question")
+        .await;
+    assert!(suite.referral_of(&tax.name).await.offered_units.is_empty());
+}
+
 backend_tests!(
     a_new_demand_opens_one_referral_however_often_its_event_arrives,
+    an_office_space_referral_offers_vacant_units_with_more_room_nearest_first,
     a_demand_no_department_handles_waits_to_be_routed_by_hand,
     a_withdrawn_demand_cancels_its_referral,
     the_district_replaces_its_rules_and_a_wrong_document_is_refused_naming_the_mistake,
