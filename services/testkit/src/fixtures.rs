@@ -311,3 +311,39 @@ pub async fn visit(
         .await
         .expect("a visit");
 }
+
+/// The street office of [`one_building`]'s street (`nanjingxilu-office`,
+/// serving `nanjingxilu`) and the district investment office
+/// (`investment`, district-wide): where the shipped referral rules send an
+/// office-space demand, the street leading.
+pub async fn referral_departments(registry: &mut RegistryServiceClient<AuthorizedChannel>) {
+    for (id, name, kind, jurisdiction) in [
+        (
+            "nanjingxilu-office",
+            "南京西路街道办事处",
+            DepartmentKind::SubDistrictOffice,
+            vec![format!("{DISTRICT}/subDistricts/nanjingxilu")],
+        ),
+        (
+            "investment",
+            "区投资促进办公室",
+            DepartmentKind::DistrictInvestmentOffice,
+            Vec::new(),
+        ),
+    ] {
+        registry
+            .create_department(CreateDepartmentRequest {
+                parent: DISTRICT.to_owned(),
+                department: Some(Department {
+                    display_name: name.to_owned(),
+                    kind: kind as i32,
+                    jurisdiction,
+                    ..Department::default()
+                }),
+                department_id: id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("a department");
+    }
+}

@@ -69,36 +69,7 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
         })
         .await
         .expect("s-1 covers b-1");
-    for (id, name, kind, jurisdiction) in [
-        (
-            STREET_OFFICE,
-            "南京西路街道办事处",
-            DepartmentKind::SubDistrictOffice,
-            vec![format!("{DISTRICT}/subDistricts/nanjingxilu")],
-        ),
-        (
-            INVESTMENT_OFFICE,
-            "区投资促进办公室",
-            DepartmentKind::DistrictInvestmentOffice,
-            Vec::new(),
-        ),
-    ] {
-        suite
-            .registry
-            .create_department(CreateDepartmentRequest {
-                parent: DISTRICT.to_owned(),
-                department: Some(Department {
-                    display_name: name.to_owned(),
-                    kind: kind as i32,
-                    jurisdiction,
-                    ..Department::default()
-                }),
-                department_id: id.to_owned(),
-                request_id: String::new(),
-            })
-            .await
-            .expect("a department");
-    }
+    louyu_testkit::fixtures::referral_departments(&mut suite.registry).await;
     louyu_testkit::fixtures::tenant(&mut suite.registry, &uscc(1), "101", 400).await;
     Some(suite)
 }
