@@ -518,6 +518,8 @@ pub const RULES: &[Rule] = &[
     ),
     rule(REFERRAL, "GetRetentionCase", Read, DEMAND_RECORDS),
     rule(REFERRAL, "ListRetentionCases", Read, DEMAND_RECORDS),
+    rule(REFERRAL, "ExcludeReferral", Write, DISTRICT_ADMINISTRATION),
+    rule(REFERRAL, "ComputeScorecard", Read, DISTRICT_OVERSIGHT),
     rule(REFERRAL, "GetRoutingRules", Read, STAFF_DIRECTORY),
     rule(
         REFERRAL,

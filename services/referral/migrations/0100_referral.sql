@@ -53,6 +53,7 @@ CREATE TABLE referrals (
     confirmation TEXT,
     warned BIGINT NOT NULL,
     suspension TEXT,
+    exclusion TEXT,
     rules_version TEXT NOT NULL,
     offered_units TEXT NOT NULL,
     inbox_key TEXT NOT NULL,

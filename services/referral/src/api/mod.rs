@@ -122,6 +122,17 @@ impl ReferralService for ReferralApi {
         cases::list(self, request).await
     }
 
+    async fn exclude_referral(&self, request: Request<ExcludeReferralRequest>) -> Reply<Referral> {
+        referrals::exclude(self, request).await
+    }
+
+    async fn compute_scorecard(
+        &self,
+        request: Request<ComputeScorecardRequest>,
+    ) -> Reply<Scorecard> {
+        referrals::scorecard(self, request).await
+    }
+
     async fn get_routing_rules(
         &self,
         request: Request<GetRoutingRulesRequest>,

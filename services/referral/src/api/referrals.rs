@@ -11,7 +11,7 @@ use tonic::Request;
 use super::ReferralApi;
 use crate::domain::referral::Move;
 use crate::error::ReferralError;
-use crate::store::{Call, DemandFacts, Inbox};
+use crate::store::{Call, DemandFacts, Inbox, ScoreBy};
 
 /// Satisfaction: 1 (very dissatisfied) to 5 (very satisfied).
 const SATISFACTION: std::ops::RangeInclusive<i32> = 1..=5;
@@ -317,4 +317,65 @@ pub(super) async fn extend(
         reason: reason.expect("checked"),
     });
     make_move(api, &request, &body.name, movement).await
+}
+
+pub(super) async fn exclude(
+    api: &ReferralApi,
+    request: Request<ExcludeReferralRequest>,
+) -> Reply<Referral> {
+    let body = request.get_ref();
+    let movement = note("reason", &body.reason, true).map(|reason| Move::Exclude { reason });
+    make_move(api, &request, &body.name, movement).await
+}
+
+/// The longest period a scorecard covers.
+const MAX_PERIOD_MICROS: i64 = 366 * 86_400_000_000;
+
+pub(super) async fn scorecard(
+    api: &ReferralApi,
+    request: Request<ComputeScorecardRequest>,
+) -> Reply<Scorecard> {
+    let body = request.get_ref();
+    api.store.names().parse_district("parent", &body.parent)?;
+    let mut violations = Violations::new();
+    let by = match body.group_by.as_str() {
+        "" | "department" => Some(ScoreBy::Department),
+        "sub_district" => Some(ScoreBy::SubDistrict),
+        _ => {
+            violations.add(
+                "group_by",
+                "须为 department 或 sub_district must be department or sub_district",
+            );
+            None
+        }
+    };
+    let time =
+        |field: &str, value: Option<&prost_types::Timestamp>, violations: &mut Violations| {
+            match value {
+                Some(value) => Some(louyu_kit::time::micros_from_timestamp(value)),
+                None => {
+                    violations.add(field, "必须填写 is required");
+                    None
+                }
+            }
+        };
+    let start = time("start_time", body.start_time.as_ref(), &mut violations);
+    let end = time("end_time", body.end_time.as_ref(), &mut violations);
+    if let (Some(start), Some(end)) = (start, end) {
+        if end <= start {
+            violations.add("end_time", "须晚于 start_time must be after start_time");
+        } else if end - start > MAX_PERIOD_MICROS {
+            violations.add("end_time", "最长366天 at most 366 days after start_time");
+        }
+    }
+    violations.into_result()?;
+    reply(
+        api.store
+            .scorecard(
+                by.expect("checked"),
+                start.expect("checked"),
+                end.expect("checked"),
+            )
+            .await,
+    )
 }

@@ -6,12 +6,14 @@
 //!   case.
 //! - [`rules`]: a district's versioned rules (TOML): routes from a demand's
 //!   category and sub-district to departments, deadlines, the calendar.
+//! - [`scorecard`]: the departments' and sub-districts' rates over a period.
 //! - [`calendar`]: working days of Asia/Shanghai and due times.
 
 pub mod calendar;
 pub mod referral;
 pub mod retention;
 pub mod rules;
+pub mod scorecard;
 pub mod state;
 
 pub use calendar::Calendar;

@@ -30,6 +30,15 @@ pub struct Record {
     pub warned: bool,
     pub suspension: Option<SuspensionRecord>,
     pub rules_version: String,
+    /// Left out of the scorecard after review.
+    pub exclusion: Option<ExclusionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExclusionRecord {
+    pub reason: String,
+    pub actor: String,
+    pub at: i64,
 }
 
 /// The three clocks, in microseconds since the epoch.
@@ -122,6 +131,9 @@ pub enum Move {
         working_days: u32,
         reason: String,
     },
+    Exclude {
+        reason: String,
+    },
 }
 
 /// Who makes a move.
@@ -188,6 +200,7 @@ impl Record {
             warned: false,
             suspension: None,
             rules_version: rules.version().to_owned(),
+            exclusion: None,
         };
         let to = if departments.is_empty() {
             State::Unrouted
@@ -260,6 +273,7 @@ pub fn apply(
         Move::Suspend { .. } => Action::Suspend,
         Move::Resume { .. } => Action::Resume,
         Move::Extend { .. } => Action::Extend,
+        Move::Exclude { .. } => Action::Exclude,
     };
     let from = record.state;
     if !action.from_states().contains(&from) {
@@ -417,6 +431,20 @@ pub fn apply(
                 record.clocks.complete_due = Some(calendar.extend(due, working_days));
             }
             record.clocks.complete_days += working_days;
+            reason
+        }
+        Move::Exclude { reason } => {
+            if record.exclusion.is_some() {
+                return Err(Refusal::Field {
+                    field: "name",
+                    message: "已排除出考评 is excluded from the scorecard already".to_owned(),
+                });
+            }
+            record.exclusion = Some(ExclusionRecord {
+                reason: reason.clone(),
+                actor: acting.actor.clone(),
+                at: now,
+            });
             reason
         }
     };

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use time::{Date, Weekday};
 
 use super::calendar::{Calendar, Year};
+use super::scorecard::Formula;
 
 /// The longest deadline a rule may set, in working days (a quarter).
 const MAX_DAYS: u32 = 60;
@@ -24,7 +25,7 @@ const MAX_DAYS: u32 = 60;
 const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
 
 /// A district's validated rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     version: String,
     deadlines: Deadlines,
@@ -33,6 +34,7 @@ pub struct Rules {
     /// The retention playbook: the response to orange, and to red.
     orange: Response,
     red: Response,
+    scorecard: Formula,
 }
 
 /// What a retention case of one colour asks for.
@@ -130,6 +132,17 @@ struct RawRules {
     #[serde(default)]
     calendar: BTreeMap<String, RawYear>,
     retention: RawRetention,
+    scorecard: RawScorecard,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScorecard {
+    response_weight: f64,
+    resolution_weight: f64,
+    satisfaction_weight: f64,
+    minimum_sample: u32,
+    satisfied_at_least: u8,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +414,41 @@ impl RawRules {
             }
             years.insert(year, entry);
         }
+        let raw = self.scorecard;
+        let weights = [
+            ("response_weight", raw.response_weight),
+            ("resolution_weight", raw.resolution_weight),
+            ("satisfaction_weight", raw.satisfaction_weight),
+        ];
+        for (name, weight) in weights {
+            if !(0.0..=1.0).contains(&weight) {
+                return Err(invalid(format!(
+                    "scorecard.{name} 须在0到1之间 must be 0 to 1, not {weight}"
+                )));
+            }
+        }
+        if weights.iter().map(|(_, weight)| weight).sum::<f64>() <= 0.0 {
+            return Err(invalid(
+                "scorecard: 权重之和须大于0 the weights must not all be 0".to_owned(),
+            ));
+        }
+        if !(1..=10_000).contains(&raw.minimum_sample) {
+            return Err(invalid(
+                "scorecard.minimum_sample 须为1到10000 must be 1 to 10000".to_owned(),
+            ));
+        }
+        if !(1..=5).contains(&raw.satisfied_at_least) {
+            return Err(invalid(
+                "scorecard.satisfied_at_least 须为1到5 must be 1 to 5".to_owned(),
+            ));
+        }
+        let scorecard = Formula {
+            response_weight: raw.response_weight,
+            resolution_weight: raw.resolution_weight,
+            satisfaction_weight: raw.satisfaction_weight,
+            minimum_sample: raw.minimum_sample,
+            satisfied_at_least: raw.satisfied_at_least,
+        };
         let orange = self.retention.orange.validate("retention.orange")?;
         let red = self.retention.red.validate("retention.red")?;
         Ok(Rules {
@@ -410,6 +458,7 @@ impl RawRules {
             calendar: Calendar::new(years),
             orange,
             red,
+            scorecard,
         })
     }
 }
@@ -531,6 +580,11 @@ impl Rules {
     /// The most working days completion may take with extensions.
     pub fn max_complete_days(&self) -> u32 {
         self.deadlines.max_complete
+    }
+
+    /// The scorecard's formula.
+    pub fn scorecard(&self) -> &Formula {
+        &self.scorecard
     }
 
     /// The retention playbook's response to `colour`: orange or red; none

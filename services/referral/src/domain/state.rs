@@ -28,6 +28,8 @@ pub enum Action {
     Breach,
     /// A breach went up to the district (the deadline scanner).
     Escalate,
+    /// Left out of the scorecard after review.
+    Exclude,
 }
 
 impl Action {
@@ -49,6 +51,7 @@ impl Action {
             Action::Extend => "extend",
             Action::Breach => "breach",
             Action::Escalate => "escalate",
+            Action::Exclude => "exclude",
         }
     }
 
@@ -70,6 +73,10 @@ impl Action {
             Action::Resume => &[OnHold],
             Action::Extend => &[Accepted, InProgress, OnHold, Reopened],
             Action::Breach | Action::Escalate => &CLOCKED,
+            Action::Exclude => &[
+                Unrouted, Requested, Accepted, Rejected, InProgress, OnHold, Completed, Failed,
+                Confirmed, Reopened, Cancelled,
+            ],
         }
     }
 
@@ -91,7 +98,8 @@ impl Action {
             | Action::Resume
             | Action::Extend
             | Action::Breach
-            | Action::Escalate => None,
+            | Action::Escalate
+            | Action::Exclude => None,
         }
     }
 }
@@ -162,7 +170,7 @@ pub fn answer_reopens(not_solved: bool, satisfaction: u8) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 15] = [
+    const ALL: [Action; 16] = [
         Action::Dispatch,
         Action::Accept,
         Action::Reject,
@@ -178,11 +186,12 @@ mod tests {
         Action::Extend,
         Action::Breach,
         Action::Escalate,
+        Action::Exclude,
     ];
 
     #[test]
     fn nothing_moves_a_confirmed_or_cancelled_referral() {
-        for action in ALL {
+        for action in ALL.into_iter().filter(|action| *action != Action::Exclude) {
             for state in [State::Confirmed, State::Cancelled] {
                 assert!(
                     !action.from_states().contains(&state),

@@ -6,6 +6,7 @@
 mod referrals;
 mod retention;
 mod rules;
+mod scorecard;
 
 use louyu_kit::db::Db;
 use louyu_kit::names::DistrictNames;
@@ -19,6 +20,7 @@ pub use referrals::{DemandFacts, Inbox, OfferedUnitRecord, Opened};
 pub use referrals::{acting_as_system, acting_of};
 pub use retention::ColourChange;
 pub use rules::{RulesInForce, calendar_warnings};
+pub use scorecard::ScoreBy;
 
 #[derive(Debug, Clone)]
 pub struct Store {

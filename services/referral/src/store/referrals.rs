@@ -66,7 +66,7 @@ const LED_REFERRALS: ScopeSql = ScopeSql {
 const COLUMNS: &str = "id, demand_id, uscc, building_id, sub_district_id, category, urgency, description, \
      state, round, lead_department, dispatched_at, accept_due, first_contact_due, complete_due, complete_days, \
      accepted_at, first_contact_at, completed_at, breached, escalation_level, outcome, failure_reason, \
-     rejection, rejection_count, confirmation, warned, suspension, rules_version, offered_units, \
+     rejection, rejection_count, confirmation, warned, suspension, exclusion, rules_version, offered_units, \
      inbox_key, created_at, updated_at";
 
 /// What the visits feed said of a demand, which a referral is made from.
@@ -528,7 +528,7 @@ impl Store {
              first_contact_due = $6, complete_due = $7, complete_days = $8, accepted_at = $9, first_contact_at = $10, \
              completed_at = $11, breached = $12, escalation_level = $13, outcome = $14, failure_reason = $15, \
              rejection = $16, rejection_count = $17, confirmation = $18, warned = $19, suspension = $20, \
-             rules_version = $21, updated_at = $22, inbox_key = $24, watch_at = $25 WHERE id = $23",
+             rules_version = $21, updated_at = $22, inbox_key = $24, watch_at = $25, exclusion = $26 WHERE id = $23",
         )
         .bind(i64::from(record.state as i32))
         .bind(i64::from(record.round))
@@ -555,6 +555,7 @@ impl Store {
         .bind(id)
         .bind(inbox_key(record, id))
         .bind(referral::next_watch(record, rules))
+        .bind(record.exclusion.as_ref().map(to_json).transpose()?)
         .execute(&mut *connection)
         .await?;
         if departments {
@@ -781,6 +782,11 @@ impl Store {
                 })
                 .collect(),
             history,
+            exclusion: record.exclusion.as_ref().map(|exclusion| proto::Exclusion {
+                reason: exclusion.reason.clone(),
+                actor: exclusion.actor.clone(),
+                time: Some(timestamp_from_micros(exclusion.at)),
+            }),
             create_time: Some(timestamp_from_micros(row.try_get("created_at")?)),
             update_time: Some(timestamp_from_micros(row.try_get("updated_at")?)),
         })
@@ -951,6 +957,7 @@ fn record_from_row(row: &AnyRow) -> Result<Record, ReferralError> {
         warned: row.try_get::<i64, _>("warned")? != 0,
         suspension: from_json(row, "suspension")?,
         rules_version: row.try_get("rules_version")?,
+        exclusion: from_json(row, "exclusion")?,
     })
 }
 

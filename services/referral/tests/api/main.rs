@@ -6,3 +6,4 @@ mod loop_;
 mod races;
 mod retention;
 mod routing;
+mod scorecard;
