@@ -78,7 +78,7 @@ fn median(mut values: Vec<i64>) -> Option<f64> {
     }
     values.sort_unstable();
     let middle = values.len() / 2;
-    let micros = if values.len() % 2 == 0 {
+    let micros = if values.len().is_multiple_of(2) {
         (values[middle - 1] as f64 + values[middle] as f64) / 2.0
     } else {
         values[middle] as f64
