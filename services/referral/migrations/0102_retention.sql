@@ -27,3 +27,10 @@ CREATE TABLE retention_case_departments (
     PRIMARY KEY (case_id, department_id)
 );
 CREATE INDEX retention_case_departments_by_department ON retention_case_departments (department_id);
+
+-- The colour the district acts on for each enterprise, from the risk feed:
+-- deadlines may depend on it.
+CREATE TABLE enterprise_colours (
+    uscc TEXT PRIMARY KEY,
+    colour BIGINT NOT NULL
+);

@@ -207,6 +207,9 @@ impl RiskEvents {
             score: changed.score,
             rules_version: assessment.rules_version,
         };
+        self.store
+            .remember_colour(connection, &change.uscc, change.colour)
+            .await?;
         let (open, decided) = self.store.case_change(connection, &change).await?;
         let directory = match decided {
             CaseChange::Open | CaseChange::Update { respond: true } => {

@@ -3,7 +3,7 @@
 //! store loads a [`Record`], [`apply`] changes it, the store writes it
 //! back with the [`Step`] it took, in one transaction.
 
-use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::common::v1::{DemandCategory, RiskColour};
 use louyu_proto::referral::v1::{ReferralState as State, RejectionReason, Resolution};
 use louyu_proto::visits::v1::Urgency;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,9 @@ pub struct Record {
     pub round: u32,
     pub category: DemandCategory,
     pub urgency: Urgency,
+    /// The enterprise's colour now (from the risk feed; not stored with
+    /// the referral): deadlines may depend on it.
+    pub colour: RiskColour,
     /// Department ids, the lead first.
     pub departments: Vec<String>,
     pub clocks: Clocks,
@@ -176,9 +179,11 @@ pub enum Refusal {
 impl Record {
     /// A new referral of a demand, dispatched to `departments` (lead first)
     /// or, with none, waiting to be routed by hand.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         category: DemandCategory,
         urgency: Urgency,
+        colour: RiskColour,
         departments: Vec<String>,
         rules: &Rules,
         now: i64,
@@ -190,6 +195,7 @@ impl Record {
             round: 1,
             category,
             urgency,
+            colour,
             departments: Vec::new(),
             clocks: Clocks::default(),
             outcome: String::new(),
@@ -226,7 +232,7 @@ impl Record {
     }
 
     fn dispatch(&mut self, departments: Vec<String>, rules: &Rules, now: i64) {
-        let days = rules.days_for(self.category, self.urgency);
+        let days = rules.days_for(self.category, self.urgency, self.colour);
         let calendar = rules.calendar();
         self.departments = departments;
         self.rules_version = rules.version().to_owned();
@@ -592,6 +598,7 @@ mod tests {
         Record::open(
             DemandCategory::OfficeSpace,
             Urgency::Normal,
+            RiskColour::Yellow,
             vec!["office".to_owned(), "investment".to_owned()],
             &rules,
             FRIDAY_AFTERNOON,

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::common::v1::{DemandCategory, RiskColour};
 use louyu_proto::registry::v1::DepartmentKind;
 use louyu_proto::visits::v1::Urgency;
 use serde::Deserialize;
@@ -72,11 +72,13 @@ pub struct Days {
     pub complete: u32,
 }
 
-/// Other deadlines for a category, an urgency, or both.
+/// Other deadlines for a category, an urgency, an enterprise's colour, or
+/// several.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Exception {
     category: Option<DemandCategory>,
     urgency: Option<Urgency>,
+    colour: Option<RiskColour>,
     accept: Option<u32>,
     first_contact: Option<u32>,
     complete: Option<u32>,
@@ -178,6 +180,7 @@ struct RawDeadlines {
 struct RawException {
     category: Option<String>,
     urgency: Option<String>,
+    colour: Option<String>,
     accept: Option<u32>,
     first_contact: Option<u32>,
     complete: Option<u32>,
@@ -322,9 +325,21 @@ impl RawRules {
                     })
                 })
                 .transpose()?;
-            if category.is_none() && urgency.is_none() {
+            let colour = exception
+                .colour
+                .map(|name| {
+                    RiskColour::from_str_name(&format!("RISK_COLOUR_{}", name.to_ascii_uppercase()))
+                        .filter(|colour| *colour != RiskColour::Unspecified)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "{field}.colour: 未知颜色 unknown colour \"{name}\"; one of green, blue, yellow, orange, red"
+                            ))
+                        })
+                })
+                .transpose()?;
+            if category.is_none() && urgency.is_none() && colour.is_none() {
                 return Err(invalid(format!(
-                    "{field}: 须指定 category 或 urgency must name a category or an urgency"
+                    "{field}: 须指定 category、urgency 或 colour must name a category, an urgency or a colour"
                 )));
             }
             let check = |name: &str, value: Option<u32>| {
@@ -335,6 +350,7 @@ impl RawRules {
             exceptions.push(Exception {
                 category,
                 urgency,
+                colour,
                 accept: check("accept", exception.accept)?,
                 first_contact: check("first_contact", exception.first_contact)?,
                 complete: check("complete", exception.complete)?,
@@ -556,13 +572,14 @@ impl Rules {
     }
 
     /// The working days of each clock for a demand of `category` and
-    /// `urgency`: the standard ones, changed by each matching exception in
-    /// turn.
-    pub fn days_for(&self, category: DemandCategory, urgency: Urgency) -> Days {
+    /// `urgency` of an enterprise of `colour`: the standard ones, changed
+    /// by each matching exception in turn.
+    pub fn days_for(&self, category: DemandCategory, urgency: Urgency, colour: RiskColour) -> Days {
         let mut days = self.deadlines.standard;
         for exception in &self.deadlines.exceptions {
             let matches = exception.category.is_none_or(|wanted| wanted == category)
-                && exception.urgency.is_none_or(|wanted| wanted == urgency);
+                && exception.urgency.is_none_or(|wanted| wanted == urgency)
+                && exception.colour.is_none_or(|wanted| wanted == colour);
             if matches {
                 days.accept = exception.accept.unwrap_or(days.accept);
                 days.first_contact = exception.first_contact.unwrap_or(days.first_contact);
@@ -775,7 +792,7 @@ mod tests {
     #[test]
     fn deadlines_follow_the_exceptions_in_order() {
         let rules = Rules::default_rules();
-        let ordinary = rules.days_for(DemandCategory::Tax, Urgency::Normal);
+        let ordinary = rules.days_for(DemandCategory::Tax, Urgency::Normal, RiskColour::Green);
         assert_eq!(
             ordinary,
             Days {
@@ -786,16 +803,24 @@ mod tests {
         );
         assert_eq!(
             rules
-                .days_for(DemandCategory::PolicyConsultation, Urgency::Low)
+                .days_for(
+                    DemandCategory::PolicyConsultation,
+                    Urgency::Low,
+                    RiskColour::Green
+                )
                 .complete,
             1
         );
         assert_eq!(
             rules
-                .days_for(DemandCategory::Tax, Urgency::Critical)
+                .days_for(DemandCategory::Tax, Urgency::Critical, RiskColour::Green)
                 .complete,
             3
         );
+        // A red enterprise's demand is accepted and contacted within one
+        // working day and handled within three.
+        let red = rules.days_for(DemandCategory::Tax, Urgency::Normal, RiskColour::Red);
+        assert_eq!((red.accept, red.first_contact, red.complete), (1, 1, 3));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use louyu_kit::filter::{self, Comparison, FieldKind, FilterField, SqlQuery, SqlV
 use louyu_kit::page::PageQuery;
 use louyu_kit::scope::{Reach, ScopeSql, WriteDenied};
 use louyu_kit::time::timestamp_from_micros;
-use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::common::v1::{DemandCategory, RiskColour};
 use louyu_proto::referral::v1::{self as proto, ReferralState as State};
 use louyu_proto::visits::v1::Urgency;
 use sqlx::any::AnyRow;
@@ -203,6 +203,41 @@ impl Store {
         facts_from_row(&row)
     }
 
+    /// The colour the district acts on for an enterprise, as the risk feed
+    /// last said; unspecified before its first assessment.
+    pub async fn colour_of(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+    ) -> Result<RiskColour, ReferralError> {
+        let colour: Option<i64> =
+            sqlx::query_scalar("SELECT colour FROM enterprise_colours WHERE uscc = $1")
+                .bind(uscc)
+                .fetch_optional(&mut *connection)
+                .await?;
+        Ok(colour
+            .and_then(|colour| RiskColour::try_from(colour as i32).ok())
+            .unwrap_or(RiskColour::Unspecified))
+    }
+
+    /// Remembers the colour the district acts on for an enterprise.
+    pub async fn remember_colour(
+        &self,
+        connection: &mut AnyConnection,
+        uscc: &str,
+        colour: RiskColour,
+    ) -> Result<(), ReferralError> {
+        sqlx::query(
+            "INSERT INTO enterprise_colours (uscc, colour) VALUES ($1, $2) \
+             ON CONFLICT (uscc) DO UPDATE SET colour = excluded.colour",
+        )
+        .bind(uscc)
+        .bind(i64::from(colour as i32))
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
     /// The id of a demand's referral, if it has one.
     pub async fn referral_of_demand(
         &self,
@@ -231,9 +266,11 @@ impl Store {
     ) -> Result<Opened, ReferralError> {
         let (rules, _) = self.rules_in_force(connection).await?;
         let now = louyu_kit::time::now_micros();
+        let colour = self.colour_of(connection, &facts.uscc).await?;
         let (record, step) = Record::open(
             facts.category,
             facts.urgency,
+            colour,
             departments,
             &rules,
             now,
@@ -936,6 +973,7 @@ fn record_from_row(row: &AnyRow) -> Result<Record, ReferralError> {
             .unwrap_or(DemandCategory::Other),
         urgency: Urgency::try_from(row.try_get::<i64, _>("urgency")? as i32)
             .unwrap_or(Urgency::Normal),
+        colour: RiskColour::Unspecified,
         departments: Vec::new(),
         clocks: referral::Clocks {
             dispatched_at: row.try_get("dispatched_at")?,
