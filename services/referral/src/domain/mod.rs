@@ -7,8 +7,11 @@
 //! - [`rules`]: a district's versioned rules (TOML): routes from a demand's
 //!   category and sub-district to departments, deadlines, the calendar.
 //! - [`calendar`]: working days of Asia/Shanghai and due times.
+//! - [`notification`]: what the webhook tells the district's own systems,
+//!   and when a failed delivery is tried again.
 
 pub mod calendar;
+pub mod notification;
 pub mod referral;
 pub mod retention;
 pub mod rules;

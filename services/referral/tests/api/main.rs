@@ -3,6 +3,8 @@
 
 mod helpers;
 mod loop_;
+mod notifications;
 mod races;
+mod receiver;
 mod retention;
 mod routing;
