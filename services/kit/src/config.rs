@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::telemetry::LogFormat;
@@ -57,6 +57,11 @@ impl ServiceName {
 /// The page-token key used when none is configured. Fine on a laptop; a
 /// deployment sets `LOUYU_PAGE_TOKEN_SECRET` (the service warns otherwise).
 pub const DEVELOPMENT_PAGE_TOKEN_SECRET: &str = "louyu-development-page-token-secret";
+
+/// The key the referral service signs its webhooks with when a URL is set
+/// without a secret, in development mode only (`LOUYU_DEV_IDENTITY=1`);
+/// outside it the service refuses to start.
+pub const DEVELOPMENT_WEBHOOK_SECRET: &str = "louyu-development-webhook-secret";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -121,6 +126,55 @@ pub struct Config {
     /// `hotline-12345,stats-bureau`). Louyu's own services are always
     /// granted; any other system is refused.
     pub feed_readers: Vec<String>,
+    /// Where the referral service POSTs its notifications, a plain
+    /// `http://` URL (TLS is the district's egress proxy's)
+    /// (`LOUYU_REFERRAL_WEBHOOK_URL`). Empty: notifications are kept
+    /// pending until one is configured.
+    pub referral_webhook_url: String,
+    /// The shared key the webhook's bodies are signed with (HMAC-SHA256).
+    /// Secret; required with a URL outside development mode
+    /// (`LOUYU_REFERRAL_WEBHOOK_SECRET`).
+    pub referral_webhook_secret: Option<SecretString>,
+    /// Attempts before a notification is given up as dead
+    /// (`LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS`).
+    pub referral_webhook_max_attempts: u32,
+    /// The wait after the first failed attempt, doubled after each next
+    /// one (`LOUYU_REFERRAL_WEBHOOK_BACKOFF_BASE`: `1s`, `50ms`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub referral_webhook_backoff_base: Duration,
+    /// The longest wait between attempts (`LOUYU_REFERRAL_WEBHOOK_BACKOFF_CAP`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub referral_webhook_backoff_cap: Duration,
+    /// Longest the webhook may take to accept a connection
+    /// (`LOUYU_REFERRAL_WEBHOOK_CONNECT_TIMEOUT`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub referral_webhook_connect_timeout: Duration,
+    /// Longest one attempt may take in all, connecting included
+    /// (`LOUYU_REFERRAL_WEBHOOK_TIMEOUT`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub referral_webhook_timeout: Duration,
+}
+
+/// How the referral service delivers its notifications, checked: a URL, the
+/// key to sign with, and the retry schedule.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// An `http://` URL.
+    pub url: String,
+    pub secret: SecretString,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+impl WebhookSettings {
+    /// Whether the bodies are signed with [`DEVELOPMENT_WEBHOOK_SECRET`],
+    /// which anyone with this repository knows (the service warns).
+    pub fn signs_with_development_key(&self) -> bool {
+        self.secret.expose_secret() == DEVELOPMENT_WEBHOOK_SECRET
+    }
 }
 
 impl Default for Config {
@@ -151,6 +205,13 @@ impl Default for Config {
             token_issuer: crate::identity::DEFAULT_ISSUER.to_owned(),
             token_audience: crate::identity::DEFAULT_AUDIENCE.to_owned(),
             feed_readers: Vec::new(),
+            referral_webhook_url: String::new(),
+            referral_webhook_secret: None,
+            referral_webhook_max_attempts: 12,
+            referral_webhook_backoff_base: Duration::from_secs(1),
+            referral_webhook_backoff_cap: Duration::from_secs(600),
+            referral_webhook_connect_timeout: Duration::from_secs(5),
+            referral_webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -268,6 +329,39 @@ impl Config {
         if let Some(value) = text("LOUYU_TOKEN_AUDIENCE") {
             self.token_audience = value;
         }
+        if let Some(value) = text("LOUYU_REFERRAL_WEBHOOK_URL") {
+            self.referral_webhook_url = value;
+        }
+        if let Some(value) = text("LOUYU_REFERRAL_WEBHOOK_SECRET") {
+            self.referral_webhook_secret = Some(SecretString::from(value));
+        }
+        if let Some(value) = text("LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS") {
+            self.referral_webhook_max_attempts =
+                parse_env("LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS", &value)?;
+        }
+        for (key, setting) in [
+            (
+                "LOUYU_REFERRAL_WEBHOOK_BACKOFF_BASE",
+                &mut self.referral_webhook_backoff_base,
+            ),
+            (
+                "LOUYU_REFERRAL_WEBHOOK_BACKOFF_CAP",
+                &mut self.referral_webhook_backoff_cap,
+            ),
+            (
+                "LOUYU_REFERRAL_WEBHOOK_CONNECT_TIMEOUT",
+                &mut self.referral_webhook_connect_timeout,
+            ),
+            (
+                "LOUYU_REFERRAL_WEBHOOK_TIMEOUT",
+                &mut self.referral_webhook_timeout,
+            ),
+        ] {
+            if let Some(value) = text(key) {
+                *setting = crate::time::parse_duration(&value)
+                    .ok_or_else(|| anyhow::anyhow!("{key} has an invalid value"))?;
+            }
+        }
         if let Some(value) =
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
@@ -302,6 +396,58 @@ impl Config {
         Ok(())
     }
 
+    /// The referral service's webhook, checked; `None` when no URL is set
+    /// (notifications then wait, pending, for one). A URL without a secret
+    /// is refused outside development mode, where the development key
+    /// signs (and the service warns). The referral service checks it as it
+    /// is built, so a mistake stops its start and no other service's, and
+    /// `louyu up`'s development mode counts.
+    pub fn referral_webhook(&self) -> anyhow::Result<Option<WebhookSettings>> {
+        let url = self.referral_webhook_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| anyhow::anyhow!("LOUYU_REFERRAL_WEBHOOK_URL is not a URL"))?;
+        anyhow::ensure!(
+            uri.scheme_str() == Some("http") && uri.host().is_some(),
+            "LOUYU_REFERRAL_WEBHOOK_URL must be an http:// URL with a host; \
+             TLS to the outside is the district's egress proxy's"
+        );
+        let secret = match &self.referral_webhook_secret {
+            Some(secret) if !secret.expose_secret().is_empty() => secret.clone(),
+            _ if self.dev_identity => SecretString::from(DEVELOPMENT_WEBHOOK_SECRET),
+            _ => anyhow::bail!(
+                "LOUYU_REFERRAL_WEBHOOK_SECRET must be set with LOUYU_REFERRAL_WEBHOOK_URL \
+                 (only development mode, LOUYU_DEV_IDENTITY=1, signs with a development key)"
+            ),
+        };
+        anyhow::ensure!(
+            self.referral_webhook_max_attempts > 0,
+            "referral_webhook_max_attempts must be positive"
+        );
+        anyhow::ensure!(
+            !self.referral_webhook_backoff_base.is_zero()
+                && self.referral_webhook_backoff_base <= self.referral_webhook_backoff_cap,
+            "referral_webhook_backoff_base must be positive and at most referral_webhook_backoff_cap"
+        );
+        anyhow::ensure!(
+            !self.referral_webhook_connect_timeout.is_zero()
+                && !self.referral_webhook_timeout.is_zero(),
+            "the referral webhook's timeouts must be positive"
+        );
+        Ok(Some(WebhookSettings {
+            url: url.to_owned(),
+            secret,
+            max_attempts: self.referral_webhook_max_attempts,
+            backoff_base: self.referral_webhook_backoff_base,
+            backoff_cap: self.referral_webhook_backoff_cap,
+            connect_timeout: self.referral_webhook_connect_timeout,
+            timeout: self.referral_webhook_timeout,
+        }))
+    }
+
     pub fn listen_address(&self, service: ServiceName) -> String {
         self.listen
             .clone()
@@ -328,7 +474,6 @@ impl Config {
     }
 
     pub fn uses_development_page_token_secret(&self) -> bool {
-        use secrecy::ExposeSecret;
         self.page_token_secret.expose_secret() == DEVELOPMENT_PAGE_TOKEN_SECRET
     }
 
@@ -464,10 +609,60 @@ mod tests {
         let config = Config {
             database_url: Some(SecretString::from("postgres://louyu:hunter2@db/louyu")),
             page_token_secret: SecretString::from("s3cret-key"),
+            referral_webhook_url: "http://wecom-bridge.internal/louyu".to_owned(),
+            referral_webhook_secret: Some(SecretString::from("webhook-s3cret")),
             ..Config::default()
         };
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("s3cret-key"));
+        assert!(!printed.contains("webhook-s3cret"));
+        let webhook = config.referral_webhook().unwrap().expect("configured");
+        assert!(!format!("{webhook:?}").contains("webhook-s3cret"));
+    }
+
+    #[test]
+    fn without_a_webhook_url_notifications_wait_and_the_defaults_hold() {
+        let config = Config::default();
+        assert!(config.referral_webhook().unwrap().is_none());
+        assert_eq!(config.referral_webhook_max_attempts, 12);
+        assert_eq!(config.referral_webhook_backoff_base, Duration::from_secs(1));
+        assert_eq!(
+            config.referral_webhook_backoff_cap,
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn a_webhook_url_needs_a_secret_outside_development_mode() {
+        let mut config = Config::default();
+        config
+            .apply_env(|key| match key {
+                "LOUYU_REFERRAL_WEBHOOK_URL" => Some("http://sms-gateway:8080/hook".to_owned()),
+                "LOUYU_REFERRAL_WEBHOOK_BACKOFF_BASE" => Some("20ms".to_owned()),
+                "LOUYU_REFERRAL_WEBHOOK_BACKOFF_CAP" => Some("1s".to_owned()),
+                "LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS" => Some("3".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        config.validate().unwrap();
+        let refused = config.referral_webhook().unwrap_err().to_string();
+        assert!(
+            refused.contains("LOUYU_REFERRAL_WEBHOOK_SECRET"),
+            "{refused}"
+        );
+        config.dev_identity = true;
+        let development = config.referral_webhook().unwrap().expect("configured");
+        assert!(development.signs_with_development_key());
+        assert_eq!(development.backoff_base, Duration::from_millis(20));
+        assert_eq!(development.max_attempts, 3);
+        config.dev_identity = false;
+        config.referral_webhook_secret = Some(SecretString::from("shared"));
+        assert!(config.referral_webhook().unwrap().is_some());
+        config.referral_webhook_url = "https://wecom.example.gov.cn/hook".to_owned();
+        assert!(
+            config.referral_webhook().is_err(),
+            "https is the egress proxy's"
+        );
     }
 }

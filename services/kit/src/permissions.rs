@@ -527,6 +527,15 @@ pub const RULES: &[Rule] = &[
         Write,
         DISTRICT_ADMINISTRATION,
     ),
+    // The notification outbox: the district runs the webhook to its own
+    // systems, sees what could not be delivered and sends it again.
+    rule(REFERRAL, "ListNotifications", Read, DISTRICT_OVERSIGHT),
+    rule(
+        REFERRAL,
+        "ReplayNotification",
+        Write,
+        DISTRICT_ADMINISTRATION,
+    ),
     // Long-running operations (rule activation): started by district
     // admins, followed by them and by auditors; never cancelled or deleted.
     rule(OPERATIONS, "ListOperations", Read, DISTRICT_OVERSIGHT),
@@ -748,7 +757,10 @@ their assignments and may move a demand's status there. Sub-district admins (街
 buildings of their street or town: who covers them, their enterprises, tenancies and demands.
 Registering an enterprise is district-wide for them, because an enterprise belongs to no
 sub-district until a tenancy places it, and the tenancy is scoped. District admins (区) run the
-deployment: sub-districts, the department directory, the visit cadence, bulk imports. Department
+deployment: sub-districts, the department directory, the visit cadence, bulk imports, and the
+referral service's notification outbox, the webhook that carries dispatches, warnings, breaches,
+escalations and retention cases to the district's own WeCom, SMS or e-mail: they see what could
+not be delivered and send it again, and auditors read it. Department
 officers (职能部门, e.g. the district investment office) see and handle the demands referred to
 their department, with the enterprises and buildings those demands concern, and keep their own
 directory entry. Everyone on the staff reads the district's reference data (sub-districts,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod deadlines;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -11,5 +12,6 @@ pub mod feeds;
 pub mod registry;
 pub mod startup;
 pub mod store;
+pub mod webhook;
 
 pub use startup::Referral;

@@ -1,7 +1,8 @@
 //! What the referral service serves and follows, built on kit's hosting:
 //! its API, the visits feed (every new demand opens a referral), the risk
-//! feed (retention cases), the registry's (data scope), a lazy registry client for the department
-//! directory, and the deadline scanner.
+//! feed (retention cases), the registry's (data scope), a lazy registry
+//! client for the department directory, the deadline scanner, and the job
+//! that delivers the notification outbox to the district's webhook.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::feed::Consumer;
@@ -11,6 +12,7 @@ use louyu_proto::referral::v1::referral_service_server::ReferralServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::api::ReferralApi;
+use crate::delivery::Delivery;
 use crate::domain::Rules;
 use crate::feeds::{
     REGISTRY_FEED, RISK_FEED, RegistryEvents, RiskEvents, VISITS_FEED, VisitsEvents,
@@ -69,13 +71,34 @@ impl Service for Referral {
         );
         let api = ReferralApi::new(store.clone(), registry, context.page_tokens.clone());
         let interval = config.feed_poll_interval();
-        Ok(host
+        let scanned = store.clone();
+        let host = host
             .add_service(ReferralServiceServer::new(api))
             .follow(demands)
             .follow(scope)
             .follow(colours)
             .run_job("deadline scanner", move |shutdown| {
-                crate::deadlines::run(store, shutdown, interval)
-            }))
+                crate::deadlines::run(scanned, shutdown, interval)
+            });
+        let Some(webhook) = config.referral_webhook()? else {
+            // Nothing is lost: notifications wait, pending, and are sent
+            // from the start once a webhook is configured.
+            tracing::warn!(
+                "no webhook is configured (LOUYU_REFERRAL_WEBHOOK_URL): notifications are kept pending until one is"
+            );
+            return Ok(host);
+        };
+        if webhook.signs_with_development_key() {
+            tracing::warn!(
+                "webhooks are signed with the development key; set LOUYU_REFERRAL_WEBHOOK_SECRET"
+            );
+        }
+        // Who holds a notification's lease: this process, for as long as
+        // it runs.
+        let holder = louyu_kit::names::generate_id("referral");
+        let delivery = Delivery::new(store, &webhook, holder, interval)?;
+        Ok(host.run_job("notification delivery", move |shutdown| {
+            delivery.run(shutdown)
+        }))
     }
 }

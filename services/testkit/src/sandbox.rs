@@ -124,18 +124,7 @@ impl Sandbox {
     /// Health turns SERVING a moment after the server starts; tests begin
     /// once it has, so none sees the NOT_SERVING of the start.
     async fn wait_until_serving(&self, name: ServiceName) {
-        use tonic_health::pb::health_check_response::ServingStatus;
-        let health = tonic_health::pb::health_client::HealthClient::new(self.channel(name).await);
-        crate::eventually(&format!("{} is SERVING", name.as_str()), || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(tonic_health::pb::HealthCheckRequest::default())
-                    .await
-                    .is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32)
-            }
-        })
-        .await;
+        wait_until_serving_at(self.address(name), name).await;
     }
 
     fn member(&self, name: ServiceName) -> &Member {
@@ -224,6 +213,34 @@ impl Sandbox {
         self.wait_until_serving(name).await;
     }
 
+    /// Starts another replica of the service: a second server of the same
+    /// settings on the same database, on a port of its own, as a second
+    /// pod of a Deployment would run. It follows the same feeds and runs
+    /// the same jobs; the first keeps running. Dropping the replica stops
+    /// it.
+    pub async fn start_replica(&self, name: ServiceName) -> Replica {
+        let member = self.member(name);
+        let (service, config) = (member.service, member.config.clone());
+        let server = hosting::bind(service, &config)
+            .await
+            .expect("a listener on port 0");
+        let shutdown = Shutdown::new();
+        let identity = ProcessIdentity::from_config(&config)
+            .unwrap_or_else(|error| panic!("{} identity: {error:#}", name.as_str()));
+        let host = hosting::build(service, &config, server, &shutdown, &identity)
+            .await
+            .unwrap_or_else(|error| panic!("a {} replica builds: {error:#}", name.as_str()));
+        let address = host.local_addr();
+        let replica = Replica {
+            name,
+            address,
+            shutdown,
+            task: Some(tokio::spawn(host.run(Readiness::ready()))),
+        };
+        wait_until_serving_at(address, name).await;
+        replica
+    }
+
     /// Rewinds the service's cursor of `feed` to the feed's start and
     /// restarts the service, so that every event of the feed arrives again,
     /// as after a crash between applying events and saving the cursor.
@@ -271,6 +288,69 @@ impl Sandbox {
             .unwrap_or_else(|_| panic!("{} stops within the deadline", name.as_str()))
             .expect("the service's task")
             .unwrap_or_else(|error| panic!("{} ends cleanly: {error:#}", name.as_str()));
+    }
+}
+
+/// Waits until the server at `address` reports SERVING.
+async fn wait_until_serving_at(address: SocketAddr, name: ServiceName) {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("a valid URL")
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("connect to {}: {error}", name.as_str()));
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    crate::eventually(&format!("{} is SERVING", name.as_str()), || {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32)
+        }
+    })
+    .await;
+}
+
+/// A second server of one of a sandbox's services on the same database
+/// ([`Sandbox::start_replica`]). Dropping it stops it.
+pub struct Replica {
+    name: ServiceName,
+    address: SocketAddr,
+    shutdown: Shutdown,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Replica {
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops the replica and waits until it has drained; panics unless it
+    /// ends cleanly within 30 seconds.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        tokio::time::timeout(STOP_DEADLINE, task)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the {} replica stops within the deadline",
+                    self.name.as_str()
+                )
+            })
+            .expect("the replica's task")
+            .unwrap_or_else(|error| {
+                panic!("the {} replica ends cleanly: {error:#}", self.name.as_str())
+            });
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
     }
 }
 

@@ -1,6 +1,7 @@
 //! gRPC handlers: each parses the request, calls the store and replies.
 
 mod cases;
+mod notifications;
 mod referrals;
 mod rules;
 
@@ -145,5 +146,19 @@ impl ReferralService for ReferralApi {
         request: Request<UpdateRoutingRulesRequest>,
     ) -> Reply<RoutingRules> {
         rules::update(self, request).await
+    }
+
+    async fn list_notifications(
+        &self,
+        request: Request<ListNotificationsRequest>,
+    ) -> Reply<ListNotificationsResponse> {
+        notifications::list(self, request).await
+    }
+
+    async fn replay_notification(
+        &self,
+        request: Request<ReplayNotificationRequest>,
+    ) -> Reply<Notification> {
+        notifications::replay(self, request).await
     }
 }

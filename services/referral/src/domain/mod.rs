@@ -8,8 +8,11 @@
 //!   category and sub-district to departments, deadlines, the calendar.
 //! - [`scorecard`]: the departments' and sub-districts' rates over a period.
 //! - [`calendar`]: working days of Asia/Shanghai and due times.
+//! - [`notification`]: what the webhook tells the district's own systems,
+//!   and when a failed delivery is tried again.
 
 pub mod calendar;
+pub mod notification;
 pub mod referral;
 pub mod retention;
 pub mod rules;

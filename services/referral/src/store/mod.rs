@@ -1,8 +1,10 @@
 //! The referral service's database: referrals with their departments and
 //! history, the demands the visits feed published, the rules by version,
-//! and the scope kept from the registry's feed. A change, its audit record
-//! and its events commit together.
+//! the notification outbox, and the scope kept from the registry's feed. A
+//! change, its audit record, its events and its notifications commit
+//! together.
 
+pub mod notifications;
 mod referrals;
 mod retention;
 mod rules;

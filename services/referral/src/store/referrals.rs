@@ -18,8 +18,9 @@ use louyu_proto::visits::v1::Urgency;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Call, Mutations, Store};
+use super::{Call, Mutations, Store, notifications};
 use crate::domain::Rules;
+use crate::domain::notification::{self, Kind};
 use crate::domain::referral::{self, Acting, Move, Record, Refusal, Step};
 use crate::domain::state;
 use crate::error::ReferralError;
@@ -314,6 +315,15 @@ impl Store {
         )
         .await?;
         let referral = self.load(connection, &id).await?;
+        if record.state == State::Requested {
+            notifications::enqueue(
+                connection,
+                Kind::Dispatch,
+                &referral.name,
+                &notification::dispatch(&referral),
+            )
+            .await?;
+        }
         let event = events::referral_changed(&referral);
         Ok(Opened::New(Box::new(referral), event))
     }
@@ -445,6 +455,16 @@ impl Store {
         )
         .await?;
         let referral = self.load(connection, id).await?;
+        // A dispatch (re-routing) tells the departments; a reopening is the
+        // warning (预警) a not-solved or dissatisfied answer raises.
+        let notice = match step.action {
+            state::Action::Dispatch => Some((Kind::Dispatch, notification::dispatch(&referral))),
+            state::Action::Reopen => Some((Kind::Warning, notification::warning(&referral))),
+            _ => None,
+        };
+        if let Some((kind, payload)) = notice {
+            notifications::enqueue(connection, kind, &referral.name, &payload).await?;
+        }
         let event = events::referral_changed(&referral);
         Ok((referral, event))
     }

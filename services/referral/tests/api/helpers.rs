@@ -3,7 +3,7 @@
 //! a street with one building, its field worker, the street's office and
 //! the district investment office in the directory, and a tenant.
 
-use louyu_kit::config::ServiceName;
+use louyu_kit::config::{Config, ServiceName};
 use louyu_kit::identity::Role;
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::referral::v1::referral_service_client::ReferralServiceClient;
@@ -38,7 +38,16 @@ pub struct Suite {
 }
 
 pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
-    let sandbox = Sandbox::start(
+    spawn_suite_with(backend, |_, _| {}).await
+}
+
+/// [`spawn_suite`], with the test's own changes to each service's settings
+/// (a webhook for the referral service, say).
+pub async fn spawn_suite_with(
+    backend: TestBackend,
+    configure: impl Fn(ServiceName, &mut Config),
+) -> Option<Suite> {
+    let sandbox = Sandbox::start_with(
         backend,
         &[
             &louyu_referral::startup::Referral,
@@ -46,6 +55,7 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
             &louyu_visits::startup::Visits,
             &louyu_registry::startup::Registry,
         ],
+        configure,
     )
     .await?;
     let mut suite = Suite {

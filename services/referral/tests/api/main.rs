@@ -3,7 +3,9 @@
 
 mod helpers;
 mod loop_;
+mod notifications;
 mod races;
+mod receiver;
 mod retention;
 mod routing;
 mod scorecard;
