@@ -108,6 +108,31 @@ async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_r
             .all(|step| step.actor == "system:deadlines")
     );
 
+    // Each was notified: two breaches, one escalation.
+    let notified: Vec<i32> = client
+        .clone()
+        .list_notifications(ListNotificationsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!("subject = \"{}\"", referral.name),
+            ..ListNotificationsRequest::default()
+        })
+        .await
+        .expect("the notifications")
+        .into_inner()
+        .notifications
+        .into_iter()
+        .map(|notification| notification.kind)
+        .collect();
+    assert_eq!(
+        notified,
+        vec![
+            NotificationKind::Dispatch as i32,
+            NotificationKind::Breach as i32,
+            NotificationKind::Breach as i32,
+            NotificationKind::Escalation as i32
+        ]
+    );
+
     // Each was published on the referral feed.
     let mut feed = EventFeedServiceClient::new(suite.sandbox.client(ServiceName::Referral).await);
     let mut stream = feed

@@ -225,6 +225,73 @@ pub fn warning(referral: &Referral) -> Payload {
     }
 }
 
+/// A clock of a referral ran out (`clock`), or, with `clock` empty, the
+/// breach went up to the district: to the lead department.
+pub fn breach(referral: &Referral, clock: &str) -> Payload {
+    let category = category_label(referral.category);
+    let (zh, en) = match clock {
+        "accept" => ("受理", "accept"),
+        "first-contact" => ("先行联系", "first-contact"),
+        "complete" => ("办结", "complete"),
+        _ => ("", ""),
+    };
+    let text = if clock.is_empty() {
+        Text {
+            zh: format!(
+                "督办：{}诉求超期一个工作日仍未办，已报区里。转办单：{}",
+                category.0, referral.name
+            ),
+            en: format!(
+                "Escalated ({}): still unmet a working day past its deadline, now with the district. \
+                 Referral: {}",
+                category.1, referral.name
+            ),
+        }
+    } else {
+        Text {
+            zh: format!(
+                "超期：{}诉求{zh}时限已过，已报街道。转办单：{}",
+                category.0, referral.name
+            ),
+            en: format!(
+                "Overdue ({}): the {en} deadline passed; the sub-district is told. Referral: {}",
+                category.1, referral.name
+            ),
+        }
+    };
+    Payload {
+        text,
+        departments: departments_of(referral).into_iter().take(1).collect(),
+    }
+}
+
+/// A retention case was opened or took a new colour's response: to the
+/// departments that act, with what to do and by when.
+pub fn retention_case(case: &louyu_proto::referral::v1::RetentionCase) -> Payload {
+    let colour = match louyu_proto::common::v1::RiskColour::try_from(case.colour) {
+        Ok(louyu_proto::common::v1::RiskColour::Red) => ("红色（不稳定）", "red (unstable)"),
+        _ => ("橙色（较不稳定）", "orange (fairly unstable)"),
+    };
+    let due = case
+        .due_time
+        .as_ref()
+        .map(|time| louyu_kit::time::shanghai_time(louyu_kit::time::micros_from_timestamp(time)))
+        .unwrap_or_default();
+    Payload {
+        text: Text {
+            zh: format!(
+                "留企专案：企业转为{}，请于{due}前处置：{}。专案：{}",
+                colour.0, case.response, case.name
+            ),
+            en: format!(
+                "Retention case: an enterprise turned {}; act by {due}: {}. Case: {}",
+                colour.1, case.response, case.name
+            ),
+        },
+        departments: case.departments.clone(),
+    }
+}
+
 fn departments_of(referral: &Referral) -> Vec<String> {
     referral
         .departments

@@ -523,6 +523,20 @@ impl Store {
             )
             .await?;
         }
+        for (step, clock) in &watched {
+            let kind = if step.action == state::Action::Escalate {
+                Kind::Escalation
+            } else {
+                Kind::Breach
+            };
+            notifications::enqueue(
+                &mut transaction,
+                kind,
+                &referral.name,
+                &notification::breach(&referral, clock),
+            )
+            .await?;
+        }
         for (_, clock) in &watched {
             louyu_kit::feed::append(
                 &mut transaction,

@@ -12,8 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::Store;
+use super::notifications;
 use crate::domain::DirectoryEntry;
 use crate::domain::calendar::hours_after;
+use crate::domain::notification::{self, Kind};
 use crate::domain::retention::{self, CaseChange};
 use crate::domain::rules::{Rules, Within};
 use crate::error::ReferralError;
@@ -109,6 +111,10 @@ impl Store {
     ) -> Result<Option<NewEvent>, ReferralError> {
         let now = louyu_kit::time::now_micros();
         let (rules, _) = self.rules_in_force(connection).await?;
+        let responded = matches!(
+            decided,
+            CaseChange::Open | CaseChange::Update { respond: true }
+        );
         let id = match (decided, open) {
             (CaseChange::Nothing, _) => return Ok(None),
             (CaseChange::Open, _) => {
@@ -155,6 +161,15 @@ impl Store {
             (CaseChange::Update { .. } | CaseChange::Close, None) => return Ok(None),
         };
         let case = self.case_in(connection, &id).await?;
+        if responded {
+            notifications::enqueue(
+                connection,
+                Kind::RetentionCase,
+                &case.name,
+                &notification::retention_case(&case),
+            )
+            .await?;
+        }
         let name = case.name.clone();
         Ok(Some(NewEvent::new(
             &name,

@@ -109,6 +109,20 @@ async fn orange_opens_a_retention_case_red_updates_it_and_green_closes_it(backen
         (due - updated - 24 * 3600).abs() <= 5,
         "a joint visit within 24 hours of the change"
     );
+    // Each response was notified to the departments that act: orange's, then
+    // red's.
+    let notified = suite
+        .referral
+        .list_notifications(ListNotificationsRequest {
+            parent: DISTRICT.to_owned(),
+            filter: format!("kind = RETENTION_CASE AND subject = \"{}\"", red.name),
+            ..ListNotificationsRequest::default()
+        })
+        .await
+        .expect("the notifications")
+        .into_inner()
+        .notifications;
+    assert_eq!(notified.len(), 2, "{notified:?}");
     // The street's office and the investment office see it.
     suite
         .officer(INVESTMENT_OFFICE)
