@@ -425,6 +425,9 @@ impl Store {
         let row = self.lock(connection, id).await?;
         let mut record = record_from_row(&row)?;
         record.departments = self.departments_of(connection, id).await?;
+        record.colour = self
+            .colour_of(connection, &row.try_get::<String, _>("uscc")?)
+            .await?;
         let (rules, _) = self.rules_in_force(connection).await?;
         let now = louyu_kit::time::now_micros();
         let step =

@@ -225,7 +225,46 @@ async fn a_referrals_outcome_is_a_signal_of_the_enterprises_assessment(backend: 
     .await;
 }
 
+async fn a_red_enterprises_demand_is_due_sooner_also_when_rerouted(backend: TestBackend) {
+    let Some(mut suite) = spawn_suite(backend).await else {
+        return;
+    };
+    set_colour(&mut suite, RiskColour::Red).await;
+    // The referral service has the colour once the case is open.
+    case_once(&suite, "red opens a case", |case| {
+        case.colour == RiskColour::Red as i32
+    })
+    .await;
+    let calendar = louyu_referral::domain::Rules::default_rules()
+        .calendar()
+        .clone();
+    let complete_in = |referral: &Referral, days: u32| {
+        let clocks = referral.clocks.as_ref().expect("clocks");
+        let dispatched =
+            louyu_kit::time::micros_from_timestamp(clocks.dispatch_time.as_ref().expect("sent"));
+        let due =
+            louyu_kit::time::micros_from_timestamp(clocks.complete_due_time.as_ref().expect("due"));
+        due == calendar.due_after(dispatched, days)
+    };
+    let referral = suite.office_space_referral().await;
+    assert!(complete_in(&referral, 3), "red: three working days");
+    let rerouted = suite
+        .street_admin()
+        .await
+        .reroute_referral(RerouteReferralRequest {
+            name: referral.name.clone(),
+            departments: vec![department(INVESTMENT_OFFICE)],
+            note: "投促办牵头 the investment office leads".to_owned(),
+            ..RerouteReferralRequest::default()
+        })
+        .await
+        .expect("rerouted")
+        .into_inner();
+    assert!(complete_in(&rerouted, 3), "still red when re-routed");
+}
+
 backend_tests!(
+    a_red_enterprises_demand_is_due_sooner_also_when_rerouted,
     orange_opens_a_retention_case_red_updates_it_and_green_closes_it,
     a_referrals_outcome_is_a_signal_of_the_enterprises_assessment,
 );
