@@ -500,6 +500,12 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         REFERRAL,
+        "SplitReferral",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REFERRAL,
         "SuspendReferral",
         Write,
         SUB_DISTRICT_ADMINISTRATION,

@@ -16,7 +16,8 @@ CREATE TABLE demands_seen (
 );
 
 -- One referral per demand, held by the unique index however often the
--- demand's event arrives or however many calls race. Rejection,
+-- demand's event arrives or however many calls race; a referral split by
+-- hand keeps it, and its parts name it in `part_of` (empty for a whole). Rejection,
 -- confirmation, suspension and offered units are JSON documents of the
 -- service's own types; due and done times are the three clocks.
 -- `inbox_key` orders a department's inbox: the soonest unmet due time,
@@ -27,6 +28,8 @@ CREATE TABLE demands_seen (
 CREATE TABLE referrals (
     id TEXT PRIMARY KEY,
     demand_id TEXT NOT NULL,
+    part_of TEXT NOT NULL,
+    split BIGINT NOT NULL,
     uscc TEXT NOT NULL,
     building_id TEXT NOT NULL,
     sub_district_id TEXT NOT NULL,
@@ -61,7 +64,8 @@ CREATE TABLE referrals (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX one_referral_per_demand ON referrals (demand_id);
+CREATE UNIQUE INDEX one_referral_per_demand ON referrals (demand_id) WHERE part_of = '';
+CREATE INDEX referrals_by_whole ON referrals (part_of);
 CREATE INDEX referrals_by_state ON referrals (state);
 CREATE INDEX referrals_by_enterprise ON referrals (uscc);
 CREATE INDEX referrals_by_building ON referrals (building_id);

@@ -101,7 +101,7 @@ impl VisitsEvents {
                 reason: "诉求已撤回 the demand was withdrawn".to_owned(),
             };
             match self.store.move_in(connection, &id, cancel, &acting).await {
-                Ok((referral, event)) => {
+                Ok((referral, changed)) => {
                     louyu_kit::audit::record(
                         connection,
                         &context,
@@ -110,7 +110,7 @@ impl VisitsEvents {
                         "",
                     )
                     .await?;
-                    louyu_kit::feed::append(connection, &context, event).await?;
+                    louyu_kit::feed::append_all(connection, &context, changed).await?;
                 }
                 // Confirmed or cancelled already: nothing to cancel, and
                 // applying the event again changes nothing.

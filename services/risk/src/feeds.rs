@@ -451,6 +451,10 @@ impl ReferralEvents {
         let Some(referral) = referral else {
             return Ok(());
         };
+        // A part's outcome is its whole's; a part running late counts.
+        if !referral.part_of.is_empty() && !overdue {
+            return Ok(());
+        }
         let uscc = last_id(&referral.enterprise).to_owned();
         let topic = format!("referral/{}", last_id(&referral.name));
         let state = ReferralState::try_from(referral.state).unwrap_or(ReferralState::Unspecified);

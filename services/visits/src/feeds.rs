@@ -197,6 +197,10 @@ impl ReferralEvents {
         let (Some(referral), Some(transition)) = (changed.referral, changed.transition) else {
             return Ok(());
         };
+        // A part of a split referral: its whole speaks for the demand.
+        if !referral.part_of.is_empty() {
+            return Ok(());
+        }
         let state = ReferralState::try_from(referral.state).unwrap_or(ReferralState::Unspecified);
         let departments: Vec<String> = referral
             .departments

@@ -97,6 +97,10 @@ impl ReferralService for ReferralApi {
         referrals::reroute(self, request).await
     }
 
+    async fn split_referral(&self, request: Request<SplitReferralRequest>) -> Reply<Referral> {
+        referrals::split(self, request).await
+    }
+
     async fn suspend_referral(&self, request: Request<SuspendReferralRequest>) -> Reply<Referral> {
         referrals::suspend(self, request).await
     }

@@ -11,7 +11,7 @@ use tonic::Request;
 use super::ReferralApi;
 use crate::domain::referral::Move;
 use crate::error::ReferralError;
-use crate::store::{Call, DemandFacts, Inbox, ScoreBy};
+use crate::store::{Call, DemandFacts, Inbox, PartInput, ScoreBy};
 
 /// Satisfaction: 1 (very dissatisfied) to 5 (very satisfied).
 const SATISFACTION: std::ops::RangeInclusive<i32> = 1..=5;
@@ -30,11 +30,24 @@ impl ReferralApi {
         lead: &str,
         facts: &DemandFacts,
     ) -> Result<Vec<String>, ReferralError> {
+        self.departments_at("", named, lead, facts).await
+    }
+
+    /// [`ReferralApi::departments`], with the request fields named under
+    /// `prefix` (e.g. `parts[1].`).
+    async fn departments_at(
+        &self,
+        prefix: &str,
+        named: &[String],
+        lead: &str,
+        facts: &DemandFacts,
+    ) -> Result<Vec<String>, ReferralError> {
+        let lead_field = format!("{prefix}lead_department");
         let directory = self.registry.directory().await?;
         if named.is_empty() {
             if !lead.is_empty() {
                 return Err(InvalidArgument::new(
-                    "lead_department",
+                    &lead_field,
                     "须为所列部门之一 must be one of `departments`",
                 )
                 .into());
@@ -46,7 +59,7 @@ impl ReferralApi {
         let mut violations = Violations::new();
         let mut ids = Vec::new();
         for (index, name) in named.iter().enumerate() {
-            let field = format!("departments[{index}]");
+            let field = format!("{prefix}departments[{index}]");
             let Some(id) = violations.check(self.store.names().parse_department(&field, name))
             else {
                 continue;
@@ -63,16 +76,15 @@ impl ReferralApi {
             }
         }
         if !lead.is_empty() {
-            match self.store.names().parse_department("lead_department", lead) {
+            match self.store.names().parse_department(&lead_field, lead) {
                 Ok(id) => match ids.iter().position(|named| *named == id) {
                     Some(position) => {
                         let lead = ids.remove(position);
                         ids.insert(0, lead);
                     }
-                    None => violations.add(
-                        "lead_department",
-                        "须为所列部门之一 must be one of `departments`",
-                    ),
+                    None => {
+                        violations.add(&lead_field, "须为所列部门之一 must be one of `departments`")
+                    }
                 },
                 Err(invalid) => violations.extend(invalid),
             }
@@ -378,4 +390,45 @@ pub(super) async fn scorecard(
             )
             .await,
     )
+}
+
+/// The most parts a referral splits into.
+const MAX_PARTS: usize = 10;
+
+pub(super) async fn split(
+    api: &ReferralApi,
+    request: Request<SplitReferralRequest>,
+) -> Reply<Referral> {
+    let call = Call::idempotent(&request)?;
+    let body = request.get_ref();
+    let id = api.referral_id(&body.name)?;
+    let note = note("note", &body.note, true)?;
+    if !(2..=MAX_PARTS).contains(&body.parts.len()) {
+        return Err(InvalidArgument::new(
+            "parts",
+            format!("须拆为2到{MAX_PARTS}个子单 must be 2 to {MAX_PARTS} parts"),
+        )
+        .into());
+    }
+    let facts = api.store.facts_of_referral(&id).await?;
+    let mut parts = Vec::with_capacity(body.parts.len());
+    for (index, part) in body.parts.iter().enumerate() {
+        let prefix = format!("parts[{index}].");
+        let description = fields::notes(&format!("{prefix}description"), &part.description, true)?;
+        if part.departments.is_empty() {
+            return Err(InvalidArgument::new(
+                format!("{prefix}departments"),
+                "至少一个部门 needs at least one department",
+            )
+            .into());
+        }
+        let departments = api
+            .departments_at(&prefix, &part.departments, &part.lead_department, &facts)
+            .await?;
+        parts.push(PartInput {
+            departments,
+            description,
+        });
+    }
+    reply(api.store.split(&call, &id, parts, note).await)
 }

@@ -35,6 +35,10 @@ pub struct Record {
     pub rules_version: String,
     /// Left out of the scorecard after review.
     pub exclusion: Option<ExclusionRecord>,
+    /// Split into parts: the parts are moved instead.
+    pub split: bool,
+    /// A part of a split referral: the enterprise answers on the whole.
+    pub part: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +141,10 @@ pub enum Move {
     Exclude {
         reason: String,
     },
+    /// Into parts the store opens; the whole waits for them.
+    Split {
+        note: String,
+    },
 }
 
 /// Who makes a move.
@@ -174,6 +182,8 @@ pub enum Refusal {
     },
     /// Only the district may make it (a dispute over responsibility).
     DistrictOnly(String),
+    /// Not on a split whole, or not on a part.
+    Parts(String),
 }
 
 impl Record {
@@ -207,6 +217,8 @@ impl Record {
             suspension: None,
             rules_version: rules.version().to_owned(),
             exclusion: None,
+            split: false,
+            part: false,
         };
         let to = if departments.is_empty() {
             State::Unrouted
@@ -280,7 +292,19 @@ pub fn apply(
         Move::Resume { .. } => Action::Resume,
         Move::Extend { .. } => Action::Extend,
         Move::Exclude { .. } => Action::Exclude,
+        Move::Split { .. } => Action::Split,
     };
+    if record.split && state::part_work(action) {
+        return Err(Refusal::Parts(
+            "已拆分，请办理各子单 it is split: its parts are moved instead".to_owned(),
+        ));
+    }
+    if record.part && matches!(action, Action::Confirm | Action::Reopen | Action::Split) {
+        return Err(Refusal::Parts(
+            "这是子单，企业评价记在总单上 it is a part: the enterprise answers on the whole"
+                .to_owned(),
+        ));
+    }
     let from = record.state;
     if !action.from_states().contains(&from) {
         return Err(Refusal::State {
@@ -378,6 +402,10 @@ pub fn apply(
                     Some(calendar.due_after(now, rules.second_round_days()));
                 record.clocks.complete_days = rules.second_round_days();
                 record.clocks.breached.retain(|clock| clock != "complete");
+                if record.split {
+                    // Its parts run the second round's clocks.
+                    record.clocks = Clocks::default();
+                }
             }
             note
         }
@@ -439,6 +467,12 @@ pub fn apply(
             record.clocks.complete_days += working_days;
             reason
         }
+        Move::Split { note } => {
+            // The parts run the clocks now.
+            record.split = true;
+            record.clocks = Clocks::default();
+            note
+        }
         Move::Exclude { reason } => {
             if record.exclusion.is_some() {
                 return Err(Refusal::Field {
@@ -462,6 +496,84 @@ pub fn apply(
         actor: acting.actor.clone(),
         department,
         note,
+        at: now,
+    })
+}
+
+/// What a split whole becomes when its parts (states, outcomes, failure
+/// reasons) are all done: completed, with their outcomes, when at least one
+/// completed; failed when none did; `None` while one is still open, or when
+/// the whole is not waiting for its parts.
+pub fn conclude(whole: &mut Record, parts: &[(State, String, String)], now: i64) -> Option<Step> {
+    if !whole.split || !matches!(whole.state, State::InProgress | State::Reopened) {
+        return None;
+    }
+    let done = |state: State| {
+        matches!(
+            state,
+            State::Completed | State::Confirmed | State::Cancelled | State::Failed
+        )
+    };
+    if parts.is_empty() || !parts.iter().all(|(state, _, _)| done(*state)) {
+        return None;
+    }
+    let completed = parts
+        .iter()
+        .any(|(state, _, _)| matches!(state, State::Completed | State::Confirmed));
+    let from = whole.state;
+    let (action, to, note) = if completed {
+        let outcome = parts
+            .iter()
+            .filter(|(state, _, _)| matches!(state, State::Completed | State::Confirmed))
+            .map(|(_, outcome, _)| outcome.as_str())
+            .collect::<Vec<_>>()
+            .join("；");
+        whole.clocks.completed_at = Some(now);
+        whole.outcome = outcome.clone();
+        (Action::Complete, State::Completed, outcome)
+    } else {
+        let reasons = parts
+            .iter()
+            .filter(|(state, _, _)| *state == State::Failed)
+            .map(|(_, _, reason)| reason.as_str())
+            .collect::<Vec<_>>()
+            .join("；");
+        whole.failure_reason = reasons.clone();
+        (Action::Fail, State::Failed, reasons)
+    };
+    whole.state = to;
+    Some(Step {
+        from,
+        to,
+        action,
+        actor: "system:parts".to_owned(),
+        department: whole.lead().unwrap_or_default().to_owned(),
+        note,
+        at: now,
+    })
+}
+
+/// A completed part of a whole the enterprise said is not solved: a second
+/// round for it, due as the rules' second round.
+pub fn reopen_part(part: &mut Record, rules: &Rules, now: i64) -> Option<Step> {
+    if part.state != State::Completed {
+        return None;
+    }
+    let from = part.state;
+    part.state = State::Reopened;
+    part.round += 1;
+    part.warned = true;
+    part.clocks.completed_at = None;
+    part.clocks.complete_due = Some(rules.calendar().due_after(now, rules.second_round_days()));
+    part.clocks.complete_days = rules.second_round_days();
+    part.clocks.breached.retain(|clock| clock != "complete");
+    Some(Step {
+        from,
+        to: State::Reopened,
+        action: Action::Reopen,
+        actor: "system:parts".to_owned(),
+        department: part.lead().unwrap_or_default().to_owned(),
+        note: "企业表示未解决，总单重新办理 the enterprise says the whole is not solved".to_owned(),
         at: now,
     })
 }

@@ -30,6 +30,8 @@ pub enum Action {
     Escalate,
     /// Left out of the scorecard after review.
     Exclude,
+    /// Divided by hand into parts, each with its own departments.
+    Split,
 }
 
 impl Action {
@@ -52,6 +54,7 @@ impl Action {
             Action::Breach => "breach",
             Action::Escalate => "escalate",
             Action::Exclude => "exclude",
+            Action::Split => "split",
         }
     }
 
@@ -73,6 +76,7 @@ impl Action {
             Action::Resume => &[OnHold],
             Action::Extend => &[Accepted, InProgress, OnHold, Reopened],
             Action::Breach | Action::Escalate => &CLOCKED,
+            Action::Split => &[Unrouted, Requested, Rejected, Accepted, InProgress],
             Action::Exclude => &[
                 Unrouted, Requested, Accepted, Rejected, InProgress, OnHold, Completed, Failed,
                 Confirmed, Reopened, Cancelled,
@@ -94,6 +98,7 @@ impl Action {
             Action::Reopen => Some(State::Reopened),
             Action::Cancel => Some(State::Cancelled),
             Action::Suspend => Some(State::OnHold),
+            Action::Split => Some(State::InProgress),
             Action::FirstContact
             | Action::Resume
             | Action::Extend
@@ -112,6 +117,24 @@ pub const CLOCKED: [State; 4] = [
     State::InProgress,
     State::Reopened,
 ];
+
+/// The moves a split whole no longer takes: its parts are moved instead.
+pub fn part_work(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Dispatch
+            | Action::Accept
+            | Action::Reject
+            | Action::FirstContact
+            | Action::Start
+            | Action::Complete
+            | Action::Fail
+            | Action::Suspend
+            | Action::Resume
+            | Action::Extend
+            | Action::Split
+    )
+}
 
 /// Whether a referral in `state` is still being worked on.
 pub fn is_open(state: State) -> bool {
@@ -170,7 +193,7 @@ pub fn answer_reopens(not_solved: bool, satisfaction: u8) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 16] = [
+    const ALL: [Action; 17] = [
         Action::Dispatch,
         Action::Accept,
         Action::Reject,
@@ -187,6 +210,7 @@ mod tests {
         Action::Breach,
         Action::Escalate,
         Action::Exclude,
+        Action::Split,
     ];
 
     #[test]
@@ -204,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rejected_referral_only_goes_back_for_routing_or_is_cancelled() {
+    fn a_rejected_referral_only_goes_back_for_routing_is_split_or_is_cancelled() {
         // Excluding from the scorecard is no move of the loop.
         let from_rejected: Vec<&str> = ALL
             .iter()
@@ -212,7 +236,7 @@ mod tests {
             .filter(|action| action.from_states().contains(&State::Rejected))
             .map(|action| action.as_str())
             .collect();
-        assert_eq!(from_rejected, vec!["dispatch", "cancel"]);
+        assert_eq!(from_rejected, vec!["dispatch", "cancel", "split"]);
     }
 
     #[test]

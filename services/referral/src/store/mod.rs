@@ -5,6 +5,7 @@
 //! together.
 
 pub mod notifications;
+mod parts;
 mod referrals;
 mod retention;
 mod rules;
@@ -18,6 +19,7 @@ use crate::domain::Rules;
 use crate::error::ReferralError;
 
 pub use louyu_kit::mutation::{Call, Mutations};
+pub use parts::PartInput;
 pub use referrals::{DemandFacts, Inbox, OfferedUnitRecord, Opened};
 pub use referrals::{acting_as_system, acting_of};
 pub use retention::ColourChange;

@@ -64,7 +64,7 @@ const LED_REFERRALS: ScopeSql = ScopeSql {
     ..REFERRALS
 };
 
-const COLUMNS: &str = "id, demand_id, uscc, building_id, sub_district_id, category, urgency, description, \
+const COLUMNS: &str = "id, demand_id, part_of, split, uscc, building_id, sub_district_id, category, urgency, description, \
      state, round, lead_department, dispatched_at, accept_due, first_contact_due, complete_due, complete_days, \
      accepted_at, first_contact_at, completed_at, breached, escalation_level, outcome, failure_reason, \
      rejection, rejection_count, confirmation, warned, suspension, exclusion, rules_version, offered_units, \
@@ -246,7 +246,7 @@ impl Store {
         demand_id: &str,
     ) -> Result<Option<String>, ReferralError> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM referrals WHERE demand_id = $1")
+            sqlx::query_scalar("SELECT id FROM referrals WHERE demand_id = $1 AND part_of = ''")
                 .bind(demand_id)
                 .fetch_optional(&mut *connection)
                 .await?,
@@ -265,10 +265,38 @@ impl Store {
         acting: &Acting,
         note: String,
     ) -> Result<Opened, ReferralError> {
+        let id = louyu_kit::names::generate_id("rf");
+        self.open_part(
+            connection,
+            &id,
+            facts,
+            departments,
+            offered,
+            acting,
+            note,
+            None,
+        )
+        .await
+    }
+
+    /// [`Store::open`] as `id`, or with `part_of` a part of that (split)
+    /// whole.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open_part(
+        &self,
+        connection: &mut AnyConnection,
+        id: &str,
+        facts: &DemandFacts,
+        departments: Vec<String>,
+        offered: &[OfferedUnitRecord],
+        acting: &Acting,
+        note: String,
+        part_of: Option<&str>,
+    ) -> Result<Opened, ReferralError> {
         let (rules, _) = self.rules_in_force(connection).await?;
         let now = louyu_kit::time::now_micros();
         let colour = self.colour_of(connection, &facts.uscc).await?;
-        let (record, step) = Record::open(
+        let (mut record, step) = Record::open(
             facts.category,
             facts.urgency,
             colour,
@@ -278,15 +306,15 @@ impl Store {
             acting,
             note,
         );
-        let id = louyu_kit::names::generate_id("rf");
+        record.part = part_of.is_some();
         let inserted = sqlx::query(
-            "INSERT INTO referrals (id, demand_id, uscc, building_id, sub_district_id, category, urgency, description, \
+            "INSERT INTO referrals (id, demand_id, part_of, split, uscc, building_id, sub_district_id, category, urgency, description, \
              state, round, lead_department, complete_days, breached, escalation_level, outcome, failure_reason, \
              rejection_count, warned, rules_version, offered_units, inbox_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 1, '', 0, '', 0, '', '', 0, 0, '', $10, $1, $9, $9) \
-             ON CONFLICT (demand_id) DO NOTHING",
+             VALUES ($1, $2, $11, 0, $3, $4, $5, $6, $7, $8, 0, 1, '', 0, '', 0, '', '', 0, 0, '', $10, $1, $9, $9) \
+             ON CONFLICT (demand_id) WHERE part_of = '' DO NOTHING",
         )
-        .bind(&id)
+        .bind(id)
         .bind(&facts.demand_id)
         .bind(&facts.uscc)
         .bind(&facts.building_id)
@@ -296,6 +324,7 @@ impl Store {
         .bind(&facts.description)
         .bind(now)
         .bind(to_json(&offered)?)
+        .bind(part_of.unwrap_or_default())
         .execute(&mut *connection)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -307,14 +336,14 @@ impl Store {
         }
         self.save(
             connection,
-            &id,
+            id,
             &record,
             &rules,
             std::slice::from_ref(&step),
             true,
         )
         .await?;
-        let referral = self.load(connection, &id).await?;
+        let referral = self.load(connection, id).await?;
         if record.state == State::Requested {
             notifications::enqueue(
                 connection,
@@ -377,40 +406,53 @@ impl Store {
     ) -> Result<proto::Referral, ReferralError> {
         self.settle(call, async {
             let mut transaction = self.begin().await?;
-            self.lock(&mut transaction, id).await?;
-            let within = |scope: &'static ScopeSql| {
-                move |reach: &Reach| {
-                    let mut query = SqlQuery::new("SELECT 1 FROM referrals WHERE id = ");
-                    query.push_value(SqlValue::Text(id.to_owned()));
-                    reach.push_condition(&mut query, scope);
-                    query
-                }
-            };
-            let judged = louyu_kit::scope::judge_write_as(
-                &mut transaction,
-                call,
-                GET_REFERRAL,
-                within(&LED_REFERRALS),
-                within(&REFERRALS),
-            )
-            .await?;
-            judged.map_err(|denied| match denied {
-                WriteDenied::PermissionDenied => ReferralError::PermissionDenied(format!(
-                    "{} 只能由牵头部门或街道、区办理 is moved by its lead department, the sub-district or the district",
-                    self.referral_name(id)
-                )),
-                WriteDenied::NotFound => ReferralError::not_found(self.referral_name(id)),
-            })?;
+            self.judge_move(&mut transaction, call, id).await?;
             let acting = acting_of(call);
-            let (referral, event) = self
+            let (referral, changed) = self
                 .move_in(&mut transaction, id, movement, &acting)
                 .await?;
             let name = referral.name.clone();
-            self.finish(transaction, call, &name, &referral, vec![event])
+            self.finish(transaction, call, &name, &referral, changed)
                 .await?;
             Ok(referral)
         })
         .await
+    }
+
+    /// Locks the referral and judges the caller's move on it: within the
+    /// call's reach (of the departments, only the lead's), else
+    /// PERMISSION_DENIED where the caller may read it, else NOT_FOUND.
+    pub(super) async fn judge_move(
+        &self,
+        connection: &mut AnyConnection,
+        call: &Call,
+        id: &str,
+    ) -> Result<(), ReferralError> {
+        self.lock(connection, id).await?;
+        let within = |scope: &'static ScopeSql| {
+            move |reach: &Reach| {
+                let mut query = SqlQuery::new("SELECT 1 FROM referrals WHERE id = ");
+                query.push_value(SqlValue::Text(id.to_owned()));
+                reach.push_condition(&mut query, scope);
+                query
+            }
+        };
+        let judged = louyu_kit::scope::judge_write_as(
+            connection,
+            call,
+            GET_REFERRAL,
+            within(&LED_REFERRALS),
+            within(&REFERRALS),
+        )
+        .await?;
+        judged.map_err(|denied| match denied {
+            WriteDenied::PermissionDenied => ReferralError::PermissionDenied(format!(
+                "{} 只能由牵头部门或街道、区办理 is moved by its lead department, the sub-district or the district",
+                self.referral_name(id)
+            )),
+            WriteDenied::NotFound => ReferralError::not_found(self.referral_name(id)),
+        })?;
+        Ok(())
     }
 
     /// Makes a move in the caller's transaction, the row locked already
@@ -421,7 +463,7 @@ impl Store {
         id: &str,
         movement: Move,
         acting: &Acting,
-    ) -> Result<(proto::Referral, NewEvent), ReferralError> {
+    ) -> Result<(proto::Referral, Vec<NewEvent>), ReferralError> {
         let row = self.lock(connection, id).await?;
         let mut record = record_from_row(&row)?;
         record.departments = self.departments_of(connection, id).await?;
@@ -445,6 +487,10 @@ impl Store {
                         louyu_kit::error::InvalidArgument::new(field, message).into()
                     }
                     Refusal::DistrictOnly(message) => ReferralError::PermissionDenied(message),
+                    Refusal::Parts(message) => ReferralError::FailedPrecondition(format!(
+                        "{}: {message}",
+                        self.referral_name(id)
+                    )),
                 }
             })?;
         let dispatched = step.action == state::Action::Dispatch;
@@ -468,8 +514,17 @@ impl Store {
         if let Some((kind, payload)) = notice {
             notifications::enqueue(connection, kind, &referral.name, &payload).await?;
         }
-        let event = events::referral_changed(&referral);
-        Ok((referral, event))
+        let mut changed = vec![events::referral_changed(&referral)];
+        if record.part {
+            changed.extend(self.after_part(connection, id, &rules, now).await?);
+        }
+        if record.split {
+            changed.extend(
+                self.after_whole(connection, id, step.action, &rules, now, acting)
+                    .await?,
+            );
+        }
+        Ok((referral, changed))
     }
 
     /// Referrals the deadline scanner should look at by `now`, soonest
@@ -553,7 +608,7 @@ impl Store {
     }
 
     /// The referral's row, locked for the transaction.
-    async fn lock(
+    pub(super) async fn lock(
         &self,
         connection: &mut AnyConnection,
         id: &str,
@@ -568,7 +623,7 @@ impl Store {
         .ok_or_else(|| ReferralError::not_found(self.referral_name(id)))
     }
 
-    async fn departments_of(
+    pub(super) async fn departments_of(
         &self,
         connection: &mut AnyConnection,
         id: &str,
@@ -583,7 +638,7 @@ impl Store {
 
     /// Writes a record back with the step it took; `departments`: they
     /// changed (a dispatch).
-    async fn save(
+    pub(super) async fn save(
         &self,
         connection: &mut AnyConnection,
         id: &str,
@@ -602,7 +657,8 @@ impl Store {
              first_contact_due = $6, complete_due = $7, complete_days = $8, accepted_at = $9, first_contact_at = $10, \
              completed_at = $11, breached = $12, escalation_level = $13, outcome = $14, failure_reason = $15, \
              rejection = $16, rejection_count = $17, confirmation = $18, warned = $19, suspension = $20, \
-             rules_version = $21, updated_at = $22, inbox_key = $24, watch_at = $25, exclusion = $26 WHERE id = $23",
+             rules_version = $21, updated_at = $22, inbox_key = $24, watch_at = $25, exclusion = $26, split = $27 \
+             WHERE id = $23",
         )
         .bind(i64::from(record.state as i32))
         .bind(i64::from(record.round))
@@ -630,6 +686,7 @@ impl Store {
         .bind(inbox_key(record, id))
         .bind(referral::next_watch(record, rules))
         .bind(record.exclusion.as_ref().map(to_json).transpose()?)
+        .bind(i64::from(record.split))
         .execute(&mut *connection)
         .await?;
         if departments {
@@ -669,7 +726,7 @@ impl Store {
     }
 
     /// A referral as the API shows it, read in `connection`.
-    async fn load(
+    pub(super) async fn load(
         &self,
         connection: &mut AnyConnection,
         id: &str,
@@ -747,12 +804,21 @@ impl Store {
                     time: Some(timestamp_from_micros(row.try_get("at")?)),
                 });
         }
+        let mut parts: HashMap<String, Vec<String>> = HashMap::new();
+        let mut query = SqlQuery::new("SELECT id, part_of FROM referrals WHERE part_of IN (");
+        push_list(&mut query, &ids);
+        query.push(") ORDER BY id");
+        for row in query.build().fetch_all(&mut *connection).await? {
+            let whole: String = row.try_get("part_of")?;
+            parts.entry(whole).or_default().push(row.try_get("id")?);
+        }
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
                 let departments = departments.remove(&id).unwrap_or_default();
                 let history = history.remove(&id).unwrap_or_default();
-                self.referral_from_row(row, departments, history)
+                let parts = parts.remove(&id).unwrap_or_default();
+                self.referral_from_row(row, departments, history, parts)
             })
             .collect()
     }
@@ -762,12 +828,17 @@ impl Store {
         row: &AnyRow,
         departments: Vec<proto::ReferredDepartment>,
         history: Vec<proto::Transition>,
+        parts: Vec<String>,
     ) -> Result<proto::Referral, ReferralError> {
         let record = record_from_row(row)?;
         let id: String = row.try_get("id")?;
         let building: String = row.try_get("building_id")?;
         let sub_district: String = row.try_get("sub_district_id")?;
-        let (fhir_status, business_status) = state::fhir(record.state);
+        let (fhir_status, mut business_status) = state::fhir(record.state);
+        if record.split && matches!(record.state, State::InProgress | State::Reopened) {
+            business_status = "split";
+        }
+        let part_of: String = row.try_get("part_of")?;
         let time = |micros: Option<i64>| micros.map(timestamp_from_micros);
         let clocks = &record.clocks;
         let lead: String = row.try_get("lead_department")?;
@@ -856,6 +927,12 @@ impl Store {
                 })
                 .collect(),
             history,
+            part_of: if part_of.is_empty() {
+                String::new()
+            } else {
+                self.referral_name(&part_of)
+            },
+            parts: parts.iter().map(|part| self.referral_name(part)).collect(),
             exclusion: record.exclusion.as_ref().map(|exclusion| proto::Exclusion {
                 reason: exclusion.reason.clone(),
                 actor: exclusion.actor.clone(),
@@ -913,7 +990,9 @@ impl Store {
             Inbox::Pending => states_sql(&[State::Requested]),
             _ => states_sql(&DEPARTMENT_STATES),
         };
-        query.push(&format!(") AND referrals.state IN ({states})"));
+        query.push(&format!(
+            ") AND referrals.split = 0 AND referrals.state IN ({states})"
+        ));
         match view {
             Inbox::Overdue => {
                 query.push(&format!(
@@ -1000,7 +1079,7 @@ fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn record_from_row(row: &AnyRow) -> Result<Record, ReferralError> {
+pub(super) fn record_from_row(row: &AnyRow) -> Result<Record, ReferralError> {
     let breached: String = row.try_get("breached")?;
     Ok(Record {
         state: State::try_from(row.try_get::<i64, _>("state")? as i32)
@@ -1033,6 +1112,8 @@ fn record_from_row(row: &AnyRow) -> Result<Record, ReferralError> {
         suspension: from_json(row, "suspension")?,
         rules_version: row.try_get("rules_version")?,
         exclusion: from_json(row, "exclusion")?,
+        split: row.try_get::<i64, _>("split")? != 0,
+        part: !row.try_get::<String, _>("part_of")?.is_empty(),
     })
 }
 

@@ -35,7 +35,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT lead_department, sub_district_id, dispatched_at, accept_due, accepted_at, first_contact_due, \
              first_contact_at, completed_at, confirmation, round, exclusion \
-             FROM referrals WHERE dispatched_at >= $1 AND dispatched_at < $2",
+             FROM referrals WHERE dispatched_at >= $1 AND dispatched_at < $2 AND split = 0",
         )
         .bind(start)
         .bind(end)

@@ -9,3 +9,4 @@ mod receiver;
 mod retention;
 mod routing;
 mod scorecard;
+mod split;
