@@ -1,7 +1,10 @@
-//! Deadlines survive restarts: a referral's accept deadline runs out while
+//! Working days and deadlines on a shifted clock. Deadlines survive
+//! restarts: a referral's accept deadline runs out while
 //! the referral service is down, and the deadline scanner finds the breach
 //! at its first pass after the restart, sends it up to the sub-district and,
-//! a working day later, to the district, publishing each. The process's
+//! a working day later, to the district, publishing each. A holiday and an
+//! adjusted working Saturday are counted, and a suspension moves the due
+//! date by the working days suspended. The process's
 //! clock is shifted (as `LOUYU_DEV_CLOCK_OFFSET` does), so this binary holds
 //! this one test, which runs the two backends one after the other.
 
@@ -166,11 +169,83 @@ async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_r
     );
 }
 
+/// Microseconds of a Shanghai date and hour.
+fn shanghai(date: time::Date, hour: u8) -> i64 {
+    date.with_hms(hour, 0, 0)
+        .expect("a time")
+        .assume_offset(time::macros::offset!(+8))
+        .unix_timestamp()
+        * 1_000_000
+}
+
+/// A demand dispatched on Wednesday 30 September 2026, the day before the
+/// National Day holiday (1 to 7 October, with Sunday 20 September and
+/// Saturday 10 October worked): accepted by the end of Thursday 8 October,
+/// completed within five working days by the end of Tuesday 13 October
+/// (8, 9, Saturday 10, 12, 13). Suspended from 30 September to Monday 12
+/// October, four working days (30 September, 8, 9 and 10 October) pass
+/// and completion moves to the end of Monday 19 October.
+async fn the_national_day_holiday_and_its_working_saturday_are_counted_and_a_suspension_moves_the_due(
+    backend: TestBackend,
+) {
+    use time::macros::date;
+    let end_of = |day: time::Date| shanghai(day.next_day().expect("a day"), 0);
+    shift_to(shanghai(date!(2026 - 09 - 30), 10) - 60_000_000);
+    let Some(mut suite) = spawn_suite(backend).await else {
+        shift_clock(ClockOffset::default());
+        return;
+    };
+    let referral = suite.office_space_referral().await;
+    let clocks = referral.clocks.clone().expect("clocks");
+    let at = |time: Option<prost_types::Timestamp>| micros_from_timestamp(&time.expect("a time"));
+    assert_eq!(at(clocks.accept_due_time), end_of(date!(2026 - 10 - 08)));
+    assert_eq!(at(clocks.complete_due_time), end_of(date!(2026 - 10 - 13)));
+
+    let mut admin = suite.street_admin().await;
+    suite
+        .officer(STREET_OFFICE)
+        .await
+        .accept_referral(AcceptReferralRequest {
+            name: referral.name.clone(),
+            ..AcceptReferralRequest::default()
+        })
+        .await
+        .expect("accepted");
+    admin
+        .suspend_referral(SuspendReferralRequest {
+            name: referral.name.clone(),
+            reason: "等待业主答复 waiting for the landlord".to_owned(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("suspended");
+    shift_to(shanghai(date!(2026 - 10 - 12), 10) - 60_000_000);
+    let resumed = admin
+        .resume_referral(ResumeReferralRequest {
+            name: referral.name.clone(),
+            ..ResumeReferralRequest::default()
+        })
+        .await
+        .expect("resumed")
+        .into_inner();
+    shift_clock(ClockOffset::default());
+    let clocks = resumed.clocks.expect("clocks");
+    assert_eq!(at(clocks.complete_due_time), end_of(date!(2026 - 10 - 19)));
+    assert_eq!(
+        resumed.history.last().map(|step| step.note.as_str()),
+        Some("挂起4个工作日 suspended for 4 working days")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart_on_both_backends()
  {
     for backend in [TestBackend::Sqlite, TestBackend::Postgres] {
         a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart(backend)
             .await;
+        the_national_day_holiday_and_its_working_saturday_are_counted_and_a_suspension_moves_the_due(
+            backend,
+        )
+        .await;
     }
 }
