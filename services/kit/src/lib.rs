@@ -17,6 +17,7 @@ pub mod mutation;
 pub mod names;
 pub mod operations;
 pub mod page;
+pub mod peer;
 pub mod permissions;
 pub mod scope;
 pub mod server;

@@ -5,15 +5,11 @@
 //! following a feed, so an unreachable registry delays the referral (the
 //! feed retries) and never loses it.
 
-use std::time::Duration;
-
-use louyu_kit::identity::{PeerInterceptor, ServiceCredentials};
+use louyu_kit::identity::ServiceCredentials;
 use louyu_kit::names::last_id;
+use louyu_kit::peer::RegistryClient;
 use louyu_proto::common::v1::DemandCategory;
-use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::domain::DirectoryEntry;
 use crate::error::ReferralError;
@@ -21,7 +17,7 @@ use crate::store::OfferedUnitRecord;
 
 #[derive(Debug, Clone)]
 pub struct Registry {
-    client: RegistryServiceClient<InterceptedService<Channel, PeerInterceptor>>,
+    client: RegistryClient,
     district: String,
 }
 
@@ -32,15 +28,8 @@ impl Registry {
         district: &str,
         credentials: ServiceCredentials,
     ) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
         Ok(Self {
-            client: RegistryServiceClient::with_interceptor(
-                channel,
-                PeerInterceptor::new(credentials),
-            ),
+            client: louyu_kit::peer::registry_client(url, credentials)?,
             district: format!("districts/{district}"),
         })
     }

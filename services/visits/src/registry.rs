@@ -14,20 +14,16 @@
 //! asked here per call: visits keeps it from the registry's feed
 //! (`store::scope`).
 
-use std::time::Duration;
-
-use louyu_kit::identity::{PeerInterceptor, ServiceCredentials};
-use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use louyu_kit::identity::ServiceCredentials;
+use louyu_kit::peer::RegistryClient;
 use louyu_proto::registry::v1::*;
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::error::VisitsError;
 
 #[derive(Debug, Clone)]
 pub struct Registry {
-    client: RegistryServiceClient<InterceptedService<Channel, PeerInterceptor>>,
+    client: RegistryClient,
     district: String,
 }
 
@@ -38,15 +34,8 @@ impl Registry {
         district: &str,
         credentials: ServiceCredentials,
     ) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
         Ok(Self {
-            client: RegistryServiceClient::with_interceptor(
-                channel,
-                PeerInterceptor::new(credentials),
-            ),
+            client: louyu_kit::peer::registry_client(url, credentials)?,
             district: format!("districts/{district}"),
         })
     }

@@ -1,0 +1,40 @@
+//! Calling a peer service while serving: a lazily connected channel that
+//! fails fast (so an unreachable peer turns into UNAVAILABLE, not a hang),
+//! carrying the calling service's own identity and, where it acts for a
+//! person, that person ([`PeerInterceptor`]).
+
+use std::time::Duration;
+
+use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::identity::{PeerInterceptor, ServiceCredentials};
+
+/// How long connecting to a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one call to a peer may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A channel to a peer at `url`, connected on first use: the calling
+/// service starts even when the peer is down.
+pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .connect_lazy())
+}
+
+/// The registry as a peer service sees it.
+pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, PeerInterceptor>>;
+
+/// A client of the registry at `url` presenting `credentials`.
+pub fn registry_client(
+    url: &str,
+    credentials: ServiceCredentials,
+) -> anyhow::Result<RegistryClient> {
+    Ok(RegistryServiceClient::with_interceptor(
+        lazy_channel(url)?,
+        PeerInterceptor::new(credentials),
+    ))
+}
