@@ -327,6 +327,91 @@ pub mod kept {
     }
 }
 
+/// What a department reaches through the referral service's feed: the
+/// enterprises and buildings of the referrals addressed to it
+/// (`ReferralChanged`; a re-routing moves the reach to the new departments).
+/// A service that keeps it has this table in its migrations:
+///
+/// ```sql
+/// CREATE TABLE scope_referrals (referral_id TEXT NOT NULL, department_id TEXT NOT NULL,
+///     uscc TEXT NOT NULL, building_id TEXT NOT NULL, PRIMARY KEY (referral_id, department_id));
+/// CREATE INDEX scope_referrals_by_department ON scope_referrals (department_id);
+/// ```
+///
+/// and calls [`referred::apply`] from its referral feed handler; its
+/// `own_department` conditions read the table
+/// ([`referred_enterprises_sql!`](crate::referred_enterprises_sql),
+/// [`referred_buildings_sql!`](crate::referred_buildings_sql)).
+pub mod referred {
+    use louyu_proto::common::v1::Event;
+    use louyu_proto::referral::v1::ReferralChanged;
+    use prost::{Message, Name};
+    use sqlx::AnyConnection;
+
+    use crate::names::last_id;
+
+    /// Applies `event` when it is a `ReferralChanged`; returns whether it
+    /// was. Applying one twice changes nothing.
+    pub async fn apply(connection: &mut AnyConnection, event: &Event) -> anyhow::Result<bool> {
+        let Some(payload) = &event.payload else {
+            return Ok(false);
+        };
+        if event.event_type != ReferralChanged::full_name() {
+            return Ok(false);
+        }
+        let Some(referral) = ReferralChanged::decode(payload.value.as_slice())?.referral else {
+            return Ok(true);
+        };
+        let id = last_id(&referral.name);
+        sqlx::query("DELETE FROM scope_referrals WHERE referral_id = $1")
+            .bind(id)
+            .execute(&mut *connection)
+            .await?;
+        let building = if referral.building.is_empty() {
+            ""
+        } else {
+            last_id(&referral.building)
+        };
+        for department in &referral.departments {
+            sqlx::query(
+                "INSERT INTO scope_referrals (referral_id, department_id, uscc, building_id) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id, department_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(last_id(&department.department))
+            .bind(last_id(&referral.enterprise))
+            .bind(building)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// Rows whose enterprise (`uscc`) a referral addressed to the caller's
+    /// department concerns.
+    #[macro_export]
+    macro_rules! referred_enterprises_sql {
+        ($uscc:literal) => {
+            concat!(
+                $uscc,
+                " IN (SELECT uscc FROM scope_referrals WHERE department_id = ?)"
+            )
+        };
+    }
+
+    /// Rows whose building (`building`) a referral addressed to the
+    /// caller's department concerns.
+    #[macro_export]
+    macro_rules! referred_buildings_sql {
+        ($building:literal) => {
+            concat!(
+                $building,
+                " IN (SELECT building_id FROM scope_referrals WHERE department_id = ?)"
+            )
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod feeds;
 pub mod import;
 pub mod startup;
 pub mod store;

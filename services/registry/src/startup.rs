@@ -1,13 +1,16 @@
-//! What the registry serves, built on kit's hosting: its own API; the feed,
-//! audit, health, reflection and layers come from the kit.
+//! What the registry serves and follows, built on kit's hosting: its own
+//! API, and the referral service's feed (department officers' reach); the
+//! feed, audit, health, reflection and layers come from the kit.
 
 use louyu_kit::config::ServiceName;
+use louyu_kit::feed::Consumer;
 use louyu_kit::hosting::{Context, HostBuilder, Service};
 use louyu_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::api::RegistryApi;
 use crate::domain::Names;
+use crate::feeds::{REFERRAL_FEED, ReferralEvents};
 use crate::store::Store;
 
 /// Largest request accepted: room for an import file of some 60,000 rows.
@@ -38,8 +41,16 @@ impl Service for Registry {
             &context.config.district_name,
             context.page_tokens.clone(),
         );
-        Ok(host.add_service(
-            RegistryServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
-        ))
+        let referrals = Consumer::new(
+            REFERRAL_FEED,
+            &context.config.referral_url,
+            context.db.clone(),
+            ReferralEvents,
+        );
+        Ok(host
+            .add_service(
+                RegistryServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .follow(referrals))
     }
 }

@@ -434,6 +434,8 @@ impl ReferralEvents {
         let Some(payload) = &event.payload else {
             return Ok(());
         };
+        // Department officers' reach: the enterprises of their referrals.
+        louyu_kit::scope::referred::apply(connection, event).await?;
         let mut effects = Effects::new(&self.store, REFERRAL_FEED);
         let (referral, overdue) = if event.event_type == ReferralChanged::full_name() {
             (

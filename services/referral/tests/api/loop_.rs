@@ -210,6 +210,86 @@ async fn a_referral_goes_from_requested_to_confirmed(backend: TestBackend) {
         })
         .await
         .expect("the investment office reads the demand referred to it");
+    // And the enterprise and its building in the registry, and its colour.
+    let officer = |id: &str| {
+        louyu_testkit::identity::person_in(
+            &format!("officer-{id}"),
+            &[louyu_kit::identity::Role::DepartmentOfficer],
+            None,
+            Some(id),
+        )
+    };
+    let registry_as = async |id: &str| {
+        louyu_proto::registry::v1::registry_service_client::RegistryServiceClient::new(
+            suite
+                .sandbox
+                .client_as(louyu_kit::config::ServiceName::Registry, &officer(id))
+                .await,
+        )
+    };
+    let risk_as = async |id: &str| {
+        louyu_proto::risk::v1::risk_service_client::RiskServiceClient::new(
+            suite
+                .sandbox
+                .client_as(louyu_kit::config::ServiceName::Risk, &officer(id))
+                .await,
+        )
+    };
+    let enterprise = referral.enterprise.clone();
+    let registry = registry_as(INVESTMENT_OFFICE).await;
+    eventually(
+        "the registry gives the department its referral's enterprise",
+        || {
+            let mut registry = registry.clone();
+            let name = enterprise.clone();
+            async move {
+                registry
+                    .get_enterprise(louyu_proto::registry::v1::GetEnterpriseRequest { name })
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    registry
+        .clone()
+        .get_building(louyu_proto::registry::v1::GetBuildingRequest {
+            name: referral.building.clone(),
+        })
+        .await
+        .expect("and its building");
+    let risk = risk_as(INVESTMENT_OFFICE).await;
+    let assessment = format!("{enterprise}/assessment");
+    eventually(
+        "risk gives the department its referral's assessment",
+        || {
+            let mut risk = risk.clone();
+            let name = assessment.clone();
+            async move {
+                risk.get_assessment(louyu_proto::risk::v1::GetAssessmentRequest { name })
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    // A department the referral is not addressed to reaches none of it.
+    assert_code(
+        registry_as("tax")
+            .await
+            .get_enterprise(louyu_proto::registry::v1::GetEnterpriseRequest {
+                name: enterprise.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_code(
+        risk_as("tax")
+            .await
+            .get_assessment(louyu_proto::risk::v1::GetAssessmentRequest { name: assessment })
+            .await,
+        Code::NotFound,
+    );
 }
 
 async fn a_referred_demands_status_is_the_referrals_to_move(backend: TestBackend) {

@@ -43,7 +43,8 @@ pub(crate) const BUILDINGS: Scoped = Scoped {
     sql: ScopeSql {
         own_assignments: Some("id IN (SELECT building_id FROM assignments WHERE staff_id = ?)"),
         own_sub_district: Some("managing_sub_district = ?"),
-        own_department: None,
+        // The buildings of the referrals addressed to the department.
+        own_department: Some(louyu_kit::referred_buildings_sql!("id")),
     },
 };
 
@@ -62,7 +63,8 @@ pub(crate) const ENTERPRISES: Scoped = Scoped {
              WHERE b.managing_sub_district = ?) \
              OR NOT EXISTS (SELECT 1 FROM tenancies placed WHERE placed.uscc = enterprises.uscc))",
         ),
-        own_department: None,
+        // The enterprises of the referrals addressed to the department.
+        own_department: Some(louyu_kit::referred_enterprises_sql!("uscc")),
     },
 };
 

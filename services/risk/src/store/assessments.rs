@@ -30,9 +30,9 @@ pub const ASSESSMENTS: ScopeSql = ScopeSql {
     own_sub_district: Some(louyu_kit::own_sub_district_buildings_sql!(
         "assessments.building_id"
     )),
-    // Department officers reach the enterprises of the demands referred to
-    // their department: the referral service's feed will say which.
-    own_department: None,
+    // Department officers reach the enterprises of the referrals addressed
+    // to their department (the referral service's feed says which).
+    own_department: Some(louyu_kit::referred_enterprises_sql!("assessments.uscc")),
 };
 
 pub(super) const COLUMNS: &str = "uscc, colour, score, rules_version, explanation, building_id, assessed_at, \
