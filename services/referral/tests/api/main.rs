@@ -3,6 +3,7 @@
 
 mod helpers;
 mod loop_;
+mod permissions;
 mod notifications;
 mod races;
 mod receiver;
