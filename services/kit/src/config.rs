@@ -135,6 +135,11 @@ pub struct Config {
     /// Secret; required with a URL outside development mode
     /// (`LOUYU_REFERRAL_WEBHOOK_SECRET`).
     pub referral_webhook_secret: Option<SecretString>,
+    /// How each building's chief (楼长) is chosen: `council` (the council's
+    /// nominee after three public notices) or `sub_district_official` (the
+    /// sub-district's responsible official, appointed at once); the
+    /// district's policy (`LOUYU_CHIEF_POLICY`).
+    pub chief_policy: ChiefPolicy,
     /// Attempts before a notification is given up as dead
     /// (`LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS`).
     pub referral_webhook_max_attempts: u32,
@@ -208,6 +213,7 @@ impl Default for Config {
             referral_webhook_url: String::new(),
             referral_webhook_secret: None,
             referral_webhook_max_attempts: 12,
+            chief_policy: ChiefPolicy::Council,
             referral_webhook_backoff_base: Duration::from_secs(1),
             referral_webhook_backoff_cap: Duration::from_secs(600),
             referral_webhook_connect_timeout: Duration::from_secs(5),
@@ -334,6 +340,9 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_REFERRAL_WEBHOOK_SECRET") {
             self.referral_webhook_secret = Some(SecretString::from(value));
+        }
+        if let Some(value) = text("LOUYU_CHIEF_POLICY") {
+            self.chief_policy = parse_env("LOUYU_CHIEF_POLICY", &value)?;
         }
         if let Some(value) = text("LOUYU_REFERRAL_WEBHOOK_MAX_ATTEMPTS") {
             self.referral_webhook_max_attempts =
@@ -517,6 +526,31 @@ fn deserialize_clock_offset<'de, D: serde::Deserializer<'de>>(
     String::deserialize(deserializer)?
         .parse()
         .map_err(serde::de::Error::custom)
+}
+
+/// How a district chooses each building's chief.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChiefPolicy {
+    /// The council's nominee, after "one nomination, three public notices".
+    #[default]
+    Council,
+    /// The sub-district's responsible official, appointed at once.
+    SubDistrictOfficial,
+}
+
+impl std::str::FromStr for ChiefPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "council" => Ok(ChiefPolicy::Council),
+            "sub_district_official" => Ok(ChiefPolicy::SubDistrictOfficial),
+            _ => Err(format!(
+                "{text:?} is not a chief policy: council or sub_district_official"
+            )),
+        }
+    }
 }
 
 fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> anyhow::Result<T> {

@@ -130,7 +130,7 @@ impl DistrictNames {
 
     /// A name nested one level below a district collection:
     /// `(parent_id, child_id)`.
-    fn parse_nested(
+    pub fn parse_nested(
         &self,
         field: &str,
         name: &str,

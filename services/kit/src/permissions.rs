@@ -117,6 +117,7 @@ pub const OPEN_SERVICES: &[&str] = &[
 ];
 
 pub const REGISTRY: &str = "louyu.registry.v1.RegistryService";
+pub const COUNCILS: &str = "louyu.registry.v1.BuildingCouncilService";
 pub const VISITS: &str = "louyu.visits.v1.VisitsService";
 pub const RISK: &str = "louyu.risk.v1.RiskService";
 pub const REFERRAL: &str = "louyu.referral.v1.ReferralService";
@@ -392,6 +393,47 @@ pub const RULES: &[Rule] = &[
     ),
     // Bulk loading.
     rule(REGISTRY, "ImportRecords", Write, DISTRICT_ADMINISTRATION),
+    // Building councils: kept by the sub-district; the field worker records
+    // for the council what it proposes, nominates, objects and meets on;
+    // the sub-district appoints the chief.
+    rule(
+        COUNCILS,
+        "CreateCouncilMember",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(COUNCILS, "ListCouncilMembers", Read, FIELD_RECORDS),
+    rule(
+        COUNCILS,
+        "UpdateCouncilMember",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(COUNCILS, "NominateChief", Write, RECORD_VISITS),
+    rule(COUNCILS, "GetChiefAppointment", Read, FIELD_RECORDS),
+    rule(COUNCILS, "ListChiefAppointments", Read, FIELD_RECORDS),
+    rule(
+        COUNCILS,
+        "StartChiefNotice",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(COUNCILS, "ObjectToChief", Write, RECORD_VISITS),
+    rule(
+        COUNCILS,
+        "ResolveChiefObjection",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(COUNCILS, "AppointChief", Write, SUB_DISTRICT_ADMINISTRATION),
+    rule(COUNCILS, "EndChiefTerm", Write, SUB_DISTRICT_ADMINISTRATION),
+    rule(COUNCILS, "CreateCouncilMeeting", Write, RECORD_VISITS),
+    rule(COUNCILS, "ListCouncilMeetings", Read, FIELD_RECORDS),
+    rule(COUNCILS, "CreateProject", Write, RECORD_VISITS),
+    rule(COUNCILS, "GetProject", Read, FIELD_RECORDS),
+    rule(COUNCILS, "ListProjects", Read, FIELD_RECORDS),
+    rule(COUNCILS, "UpdateProject", Write, RECORD_VISITS),
+    rule(COUNCILS, "TransitionProject", Write, RECORD_VISITS),
     // Visits.
     rule(VISITS, "SubmitVisit", Write, RECORD_VISITS),
     rule(VISITS, "GetVisit", Read, FIELD_RECORDS),
@@ -789,6 +831,7 @@ pub fn render_markdown() -> String {
     let mut markdown = String::from(INTRODUCTION);
     let services = [
         (REGISTRY, "Registry"),
+        (COUNCILS, "Building councils (registry)"),
         (VISITS, "Visits"),
         (RISK, "Risk"),
         (REFERRAL, "Referral"),

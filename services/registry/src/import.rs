@@ -450,8 +450,6 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
             floors_below_ground: below?,
             managing_sub_district: sub_district?,
             property_manager: property_manager?,
-            council_members: Vec::new(),
-            building_chief: None,
         },
     })
 }

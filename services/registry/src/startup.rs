@@ -5,10 +5,11 @@
 use louyu_kit::config::ServiceName;
 use louyu_kit::feed::Consumer;
 use louyu_kit::hosting::{Context, HostBuilder, Service};
+use louyu_proto::registry::v1::building_council_service_server::BuildingCouncilServiceServer;
 use louyu_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use sqlx::migrate::Migrator;
 
-use crate::api::RegistryApi;
+use crate::api::{CouncilApi, RegistryApi};
 use crate::domain::Names;
 use crate::feeds::{REFERRAL_FEED, ReferralEvents};
 use crate::store::Store;
@@ -36,6 +37,11 @@ impl Service for Registry {
             Names::new(&context.config.district),
             context.page_tokens.clone(),
         );
+        let councils = CouncilApi::new(
+            store.clone(),
+            context.page_tokens.clone(),
+            context.config.chief_policy,
+        );
         let api = RegistryApi::new(
             store,
             &context.config.district_name,
@@ -51,6 +57,7 @@ impl Service for Registry {
             .add_service(
                 RegistryServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
             )
+            .add_service(BuildingCouncilServiceServer::new(councils))
             .follow(referrals))
     }
 }

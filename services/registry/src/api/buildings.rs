@@ -12,7 +12,7 @@ use super::RegistryApi;
 use super::contacts::Disclosure;
 use super::update::{IMMUTABLE, Update, mutable_fields};
 use crate::domain::{Names, fields};
-use crate::store::{BuildingInput, Call, CouncilMemberRecord};
+use crate::store::{BuildingInput, Call};
 
 pub(super) async fn create(
     api: &RegistryApi,
@@ -85,7 +85,7 @@ pub(super) async fn update(
     let mutable = mutable_fields!(
         Building;
         display_name, address, location, floors_above_ground, floors_below_ground, managing_sub_district,
-        property_manager, council_members, building_chief
+        property_manager
     );
     let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
     let call = Call::new(&request)?;
@@ -139,16 +139,6 @@ fn parse_building(names: &Names, value: &Building) -> Result<BuildingInput, Inva
         fields::MAX_NAME_CHARS,
         false,
     ));
-    let mut council_members = Vec::new();
-    for (index, member) in value.council_members.iter().enumerate() {
-        if let Some(record) = violations.check(parse_council_member(names, index, member)) {
-            council_members.push(record);
-        }
-    }
-    let building_chief = match &value.building_chief {
-        Some(chief) => violations.check(fields::contact("building.building_chief", chief)),
-        None => None,
-    };
     violations.into_result()?;
     Ok(BuildingInput {
         display_name: display_name.unwrap_or_default(),
@@ -158,39 +148,5 @@ fn parse_building(names: &Names, value: &Building) -> Result<BuildingInput, Inva
         floors_below_ground: below.unwrap_or_default(),
         managing_sub_district: sub_district.unwrap_or_default(),
         property_manager: property_manager.unwrap_or_default(),
-        council_members,
-        building_chief,
-    })
-}
-
-fn parse_council_member(
-    names: &Names,
-    index: usize,
-    member: &CouncilMember,
-) -> Result<CouncilMemberRecord, InvalidArgument> {
-    let field = format!("building.council_members[{index}]");
-    let mut violations = Violations::new();
-    let contact = violations.check(
-        required(&format!("{field}.contact"), member.contact.as_ref())
-            .and_then(|contact| fields::contact(&format!("{field}.contact"), contact)),
-    );
-    let role = violations.check(fields::text(
-        &format!("{field}.role"),
-        &member.role,
-        50,
-        false,
-    ));
-    let enterprise = if member.enterprise.is_empty() {
-        Some(String::new())
-    } else {
-        violations
-            .check(names.parse_enterprise(&format!("{field}.enterprise"), &member.enterprise))
-            .map(|uscc| uscc.as_str().to_owned())
-    };
-    violations.into_result()?;
-    Ok(CouncilMemberRecord {
-        contact: contact.expect("checked above"),
-        role: role.expect("checked above"),
-        enterprise: enterprise.expect("checked above"),
     })
 }

@@ -5,6 +5,7 @@
 
 mod buildings;
 mod contacts;
+mod councils;
 mod departments;
 mod districts;
 mod enterprises;
@@ -20,6 +21,8 @@ use louyu_kit::page::PageTokens;
 use louyu_proto::registry::v1::registry_service_server::RegistryService;
 use louyu_proto::registry::v1::*;
 use tonic::Request;
+
+pub use councils::CouncilApi;
 
 use crate::domain::Names;
 use crate::store::Store;

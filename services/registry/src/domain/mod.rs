@@ -3,6 +3,7 @@
 //! the field rules every service shares live in kit.
 
 pub mod contacts;
+pub mod councils;
 pub mod fields;
 
 pub use louyu_kit::names::DistrictNames as Names;

@@ -3,7 +3,7 @@ use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
 use louyu_kit::scope::Reach;
-use louyu_proto::registry::v1::{Building, Contact, CouncilMember};
+use louyu_proto::registry::v1::{Building, Contact};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,7 +14,9 @@ use crate::domain::fields::{self, StoredContact};
 use crate::error::RegistryError;
 use crate::events;
 
-/// A council member as stored (JSON).
+/// A council member as the building's copy keeps it (JSON): the council's
+/// members, written by `store::councils` whenever one changes, so a
+/// building reads in one query. Only members whose term covers today show.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CouncilMemberRecord {
     pub contact: StoredContact,
@@ -23,6 +25,21 @@ pub struct CouncilMemberRecord {
     /// The represented enterprise's USCC, if any.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub enterprise: String,
+    /// The member's id, council role and organisation; empty in copies
+    /// written before councils were kept.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub council_role: i32,
+    #[serde(default)]
+    pub organisation_kind: i32,
+    #[serde(default)]
+    pub organisation_name: String,
+    /// `YYYY-MM-DD`; the term's last day, if it has ended or will.
+    #[serde(default)]
+    pub term_start: String,
+    #[serde(default)]
+    pub term_end: String,
 }
 
 /// A building's fields, parsed.
@@ -35,8 +52,6 @@ pub struct BuildingInput {
     pub floors_below_ground: i64,
     pub managing_sub_district: String,
     pub property_manager: String,
-    pub council_members: Vec<CouncilMemberRecord>,
-    pub building_chief: Option<StoredContact>,
 }
 
 const COLUMNS: &str = "id, display_name, address, latitude, longitude, floors_above_ground, floors_below_ground, \
@@ -72,7 +87,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO buildings (id, display_name, address, latitude, longitude, floors_above_ground, \
                  floors_below_ground, managing_sub_district, property_manager, council_members, building_chief, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', '', $10, $10)",
             )
             .bind(id)
             .bind(&input.display_name)
@@ -83,8 +98,6 @@ impl Store {
             .bind(input.floors_below_ground)
             .bind(&input.managing_sub_district)
             .bind(&input.property_manager)
-            .bind(serde_json::to_string(&input.council_members)?)
-            .bind(chief_json(&input.building_chief)?)
             .bind(now)
             .execute(&mut *transaction)
             .await
@@ -128,7 +141,7 @@ impl Store {
             sqlx::query(
                 "UPDATE buildings SET display_name = $1, address = $2, latitude = $3, longitude = $4, \
                  floors_above_ground = $5, floors_below_ground = $6, managing_sub_district = $7, property_manager = $8, \
-                 council_members = $9, building_chief = $10, updated_at = $11 WHERE id = $12",
+                 updated_at = $9 WHERE id = $10",
             )
             .bind(&input.display_name)
             .bind(&input.address)
@@ -138,8 +151,6 @@ impl Store {
             .bind(input.floors_below_ground)
             .bind(&input.managing_sub_district)
             .bind(&input.property_manager)
-            .bind(serde_json::to_string(&input.council_members)?)
-            .bind(chief_json(&input.building_chief)?)
             .bind(louyu_kit::time::now_micros())
             .bind(id)
             .execute(&mut *transaction)
@@ -172,22 +183,6 @@ impl Store {
                 ),
             )
             .into());
-        }
-        for (index, member) in input.council_members.iter().enumerate() {
-            if !member.enterprise.is_empty()
-                && !exists(
-                    transaction,
-                    "SELECT 1 FROM enterprises WHERE uscc = $1",
-                    &[&member.enterprise],
-                )
-                .await?
-            {
-                return Err(louyu_kit::error::InvalidArgument::new(
-                    format!("building.council_members[{index}].enterprise"),
-                    "企业不存在 unknown enterprise",
-                )
-                .into());
-            }
         }
         Ok(())
     }
@@ -240,6 +235,9 @@ impl Store {
         .await
     }
 
+    // The deprecated copies of the council and chief are still filled
+    // (and masked) until their removal.
+    #[allow(deprecated)]
     fn building_from_row(&self, row: &AnyRow) -> Result<Building, RegistryError> {
         let id: String = row.try_get("id")?;
         let council: Vec<CouncilMemberRecord> =
@@ -264,28 +262,20 @@ impl Store {
             property_manager: row.try_get("property_manager")?,
             council_members: council
                 .into_iter()
-                .map(|member| CouncilMember {
-                    contact: Some(member.contact.into()),
-                    role: member.role,
-                    enterprise: if member.enterprise.is_empty() {
-                        String::new()
-                    } else {
-                        self.names.enterprise(&member.enterprise)
-                    },
+                .filter(|member| {
+                    crate::domain::councils::term_covers(
+                        &member.term_start,
+                        &member.term_end,
+                        louyu_kit::time::today_in_shanghai(),
+                    )
                 })
+                .map(|member| self.council_member_of(&id, member))
                 .collect(),
             building_chief,
             create_time: timestamp(row, "created_at")?,
             update_time: timestamp(row, "updated_at")?,
         })
     }
-}
-
-fn chief_json(chief: &Option<StoredContact>) -> Result<String, RegistryError> {
-    Ok(match chief {
-        Some(contact) => serde_json::to_string(contact)?,
-        None => String::new(),
-    })
 }
 
 fn sub_district_filter(

@@ -202,9 +202,8 @@ impl Store {
             .bind(now)
             .execute(&mut *connection)
             .await?;
-        let mut building = self.building_in(connection, id, RowLock::None).await?;
-        building.council_members.clear();
-        building.building_chief = None;
+        // The event leaves the council and chief out.
+        let building = self.building_in(connection, id, RowLock::None).await?;
         let changed_fields = if existed {
             present
                 .iter()

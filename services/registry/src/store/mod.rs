@@ -3,6 +3,7 @@
 //! and its announcement commit together or not at all.
 
 mod buildings;
+mod councils;
 mod departments;
 mod enterprises;
 mod import;
@@ -24,6 +25,9 @@ use crate::domain::Names;
 use crate::error::RegistryError;
 
 pub use buildings::{BuildingInput, CouncilMemberRecord};
+pub use councils::{
+    ChiefMove, DecisionInput, MeetingInput, MemberInput, Nominee, OrganisationInput, ProjectInput,
+};
 pub use departments::DepartmentInput;
 pub use enterprises::EnterpriseInput;
 pub use import::{ImportRow, RowProblem};

@@ -174,6 +174,7 @@ async fn reflection_lists_exactly_the_services_this_server_serves(backend: TestB
         "grpc.reflection.v1alpha.ServerReflection",
         "louyu.common.v1.AuditService",
         "louyu.common.v1.EventFeedService",
+        "louyu.registry.v1.BuildingCouncilService",
         "louyu.registry.v1.RegistryService",
     ];
     expected.sort_unstable();
