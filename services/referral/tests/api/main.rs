@@ -3,8 +3,8 @@
 
 mod helpers;
 mod loop_;
-mod permissions;
 mod notifications;
+mod permissions;
 mod races;
 mod receiver;
 mod retention;
