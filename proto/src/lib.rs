@@ -141,6 +141,7 @@ mod tests {
             filter: "managing_sub_district = \"x\"".into(),
             page_size: 7,
             page_token: "t".into(),
+            ..ListBuildingsRequest::default()
         };
         assert_eq!(request.parent(), "districts/jingan");
         assert_eq!(request.page_size(), 7);

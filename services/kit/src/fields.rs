@@ -91,7 +91,8 @@ pub fn phone(field: &str, value: &str) -> Result<String, InvalidArgument> {
     Ok(phone.to_owned())
 }
 
-/// Optional WGS84 coordinates, as `(latitude, longitude)`.
+/// Optional coordinates in range, as `(latitude, longitude)`: WGS-84 once
+/// [`crate::geo::Datum::lat_lng_to_wgs84`] has converted them.
 pub fn location(
     field: &str,
     value: Option<&LatLng>,

@@ -16,6 +16,7 @@ use louyu_kit::identity::{
     KeyAlgorithm, Person, Principal, Role, SigningKey, SystemIdentity, TokenOptions,
 };
 use louyu_kit::server::{Readiness, Shutdown};
+use louyu_proto::common::v1::CoordinateDatum;
 use louyu_proto::registry::v1::ImportKind;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use secrecy::SecretString;
@@ -85,6 +86,11 @@ enum Command {
         /// Check every row, apply nothing.
         #[arg(long)]
         validate_only: bool,
+        /// The datum of the file's coordinates, for rows that do not name
+        /// theirs in a `datum` column: gcj02 for AMap or Tencent, bd09 for
+        /// Baidu (see docs/coordinates.md).
+        #[arg(long, value_enum, default_value_t = ImportDatum::Wgs84)]
+        datum: ImportDatum,
         /// The registry to load into.
         #[arg(long, env = "LOUYU_REGISTRY_URL")]
         registry_url: Option<String>,
@@ -227,6 +233,13 @@ enum ImportFileKind {
     Tenancies,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ImportDatum {
+    Wgs84,
+    Gcj02,
+    Bd09,
+}
+
 impl Cli {
     /// Defaults, the config file, the environment, then the flags.
     pub fn config(&self) -> anyhow::Result<Config> {
@@ -288,6 +301,7 @@ impl Cli {
             Command::Import {
                 kind,
                 validate_only,
+                datum,
                 registry_url,
                 token,
                 file,
@@ -297,6 +311,7 @@ impl Cli {
                 let request = ImportFile {
                     kind,
                     validate_only,
+                    datum,
                     file,
                 };
                 import(&config, &url, token.as_deref(), request).await
@@ -556,6 +571,7 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
 struct ImportFile {
     kind: ImportFileKind,
     validate_only: bool,
+    datum: ImportDatum,
     file: PathBuf,
 }
 
@@ -568,6 +584,7 @@ async fn import(
     let ImportFile {
         kind,
         validate_only,
+        datum,
         file,
     } = request;
     let csv = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -583,12 +600,18 @@ async fn import(
         ImportFileKind::Enterprises => ImportKind::Enterprises,
         ImportFileKind::Tenancies => ImportKind::Tenancies,
     };
+    let datum = match datum {
+        ImportDatum::Wgs84 => CoordinateDatum::Wgs84,
+        ImportDatum::Gcj02 => CoordinateDatum::Gcj02,
+        ImportDatum::Bd09 => CoordinateDatum::Bd09,
+    };
     let response = client
         .import_records(louyu_proto::registry::v1::ImportRecordsRequest {
             parent: format!("districts/{}", config.district),
             kind: kind as i32,
             csv,
             validate_only,
+            location_datum: datum as i32,
         })
         .await
         .map_err(|status| anyhow::anyhow!("the registry refused the import: {}", status.message()))?

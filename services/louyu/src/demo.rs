@@ -2,7 +2,7 @@
 //! registry's public API. Every call carries a fixed request id, so loading
 //! twice changes nothing.
 
-use louyu_proto::common::v1::DemandCategory;
+use louyu_proto::common::v1::{CoordinateDatum, DemandCategory};
 use louyu_proto::google::r#type::{Date, LatLng};
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
@@ -84,6 +84,7 @@ pub async fn load(registry_url: &str, district: &str, token: &str) -> anyhow::Re
                     }),
                     building_id: id.to_owned(),
                     request_id: format!("demo-building-{id}"),
+                    location_datum: CoordinateDatum::Wgs84 as i32,
                 })
                 .await,
         )?;
@@ -231,6 +232,7 @@ pub async fn load(registry_url: &str, district: &str, token: &str) -> anyhow::Re
                 }),
                 building_resource_id: "station-njxl".to_owned(),
                 request_id: "demo-resource-station-njxl".to_owned(),
+                location_datum: CoordinateDatum::Wgs84 as i32,
             })
             .await,
     )?;

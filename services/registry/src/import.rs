@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use louyu_kit::audit::RequestContext;
 use louyu_kit::error::InvalidArgument;
+use louyu_kit::geo::Datum;
 use louyu_kit::names::parse_resource_id;
 use louyu_proto::registry::v1::{
     EnterpriseStatus, ImportKind, ImportRecordsResponse, ImportRowError,
@@ -38,6 +39,7 @@ const BUILDING_COLUMNS: &[Column] = &[
     column("address", &["address", "地址"], true),
     column("latitude", &["latitude", "纬度"], false),
     column("longitude", &["longitude", "经度"], false),
+    column("datum", &["datum", "坐标系"], false),
     column(
         "floors_above_ground",
         &["floors_above_ground", "地上层数"],
@@ -209,12 +211,15 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// Imports a file; `datum` is that of the coordinates in rows that do not
+/// name their own.
 pub async fn import(
     store: &Store,
     context: &RequestContext,
     kind: ImportKind,
     csv: &[u8],
     validate_only: bool,
+    datum: Datum,
 ) -> Result<ImportRecordsResponse, RegistryError> {
     let text = std::str::from_utf8(csv).map_err(|error| {
         InvalidArgument::new(
@@ -349,7 +354,7 @@ pub async fn import(
             line,
         };
         let import_row = match kind {
-            ImportKind::Buildings => parse_building_row(store, &mut row),
+            ImportKind::Buildings => parse_building_row(store, &mut row, datum),
             ImportKind::Units => parse_unit_row(&mut row),
             ImportKind::Enterprises => parse_enterprise_row(&mut row),
             _ => parse_tenancy_row(&mut row),
@@ -385,7 +390,7 @@ pub async fn import(
     })
 }
 
-fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
+fn parse_building_row(store: &Store, row: &mut Row<'_>, file_datum: Datum) -> Option<ImportRow> {
     let id = row.parse("building_id", |value| {
         parse_resource_id("building_id", value.trim())
     });
@@ -397,14 +402,16 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
     let longitude: Option<f64> = row.number("longitude", "数字 a number");
     let has_location =
         !row.text("latitude").trim().is_empty() || !row.text("longitude").trim().is_empty();
-    let location = match (latitude, longitude) {
-        (Some(latitude), Some(longitude)) if has_location => {
-            let lat_lng = louyu_proto::google::r#type::LatLng {
+    let datum = row.parse("datum", |value| parse_datum(value, file_datum));
+    let location = match (latitude, longitude, datum) {
+        (Some(latitude), Some(longitude), Some(datum)) if has_location => {
+            let lat_lng = datum.lat_lng_to_wgs84(&louyu_proto::google::r#type::LatLng {
                 latitude,
                 longitude,
-            };
+            });
             row.check("latitude", fields::location("location", Some(&lat_lng)))
         }
+        (_, _, None) => None,
         _ => Some(None),
     };
     let above: Option<i32> = row.number("floors_above_ground", "整数 a whole number");
@@ -452,6 +459,22 @@ fn parse_building_row(store: &Store, row: &mut Row<'_>) -> Option<ImportRow> {
             property_manager: property_manager?,
         },
     })
+}
+
+/// A row's `datum` cell: `WGS84`, `GCJ02` or `BD09`, in any case and with
+/// or without a hyphen; empty means the file's datum.
+fn parse_datum(value: &str, file_datum: Datum) -> Result<Datum, InvalidArgument> {
+    let normalised = value.trim().to_ascii_lowercase().replace(['-', '_'], "");
+    match normalised.as_str() {
+        "" => Ok(file_datum),
+        "wgs84" => Ok(Datum::Wgs84),
+        "gcj02" => Ok(Datum::Gcj02),
+        "bd09" => Ok(Datum::Bd09),
+        _ => Err(InvalidArgument::new(
+            "datum",
+            "应为 WGS84、GCJ02 或 BD09 must be WGS84, GCJ02 or BD09",
+        )),
+    }
 }
 
 fn parse_unit_row(row: &mut Row<'_>) -> Option<ImportRow> {

@@ -68,6 +68,7 @@ pub async fn district(registry: &mut RegistryServiceClient<AuthorizedChannel>) -
                 }),
                 building_id: building.to_owned(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("create a building");
@@ -192,6 +193,7 @@ pub async fn one_building(registry: &mut RegistryServiceClient<AuthorizedChannel
             }),
             building_id: "b-1".to_owned(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("a building");

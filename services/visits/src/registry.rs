@@ -46,6 +46,7 @@ impl Registry {
                 .clone()
                 .get_building(GetBuildingRequest {
                     name: name.to_owned(),
+                    ..Default::default()
                 })
                 .await,
         )

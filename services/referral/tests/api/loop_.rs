@@ -255,6 +255,7 @@ async fn a_referral_goes_from_requested_to_confirmed(backend: TestBackend) {
         .clone()
         .get_building(louyu_proto::registry::v1::GetBuildingRequest {
             name: referral.building.clone(),
+            ..Default::default()
         })
         .await
         .expect("and its building");

@@ -245,6 +245,7 @@ async fn buildings_around(suite: &mut Suite) {
             update_mask: Some(prost_types::FieldMask {
                 paths: vec!["location".to_owned()],
             }),
+            ..Default::default()
         })
         .await
         .expect("b-1 located");
@@ -268,6 +269,7 @@ async fn buildings_around(suite: &mut Suite) {
                 }),
                 building_id: building.to_owned(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("a building");

@@ -2,6 +2,7 @@
 
 use louyu_kit::error::into_status;
 use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::geo::Datum;
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::chosen_or_generated_id;
 use louyu_kit::scope::Reach;
@@ -27,10 +28,13 @@ pub(super) async fn create(
         &body.building_id,
         "b",
     ));
-    let input = violations.check(
-        required("building", body.building.as_ref())
-            .and_then(|building| parse_building(api.names(), building)),
-    );
+    let datum = violations.check(Datum::parse("location_datum", body.location_datum));
+    let input = violations.check(required("building", body.building.as_ref()).and_then(
+        |building| {
+            let in_wgs84 = located_in_wgs84(building, datum.unwrap_or_default());
+            parse_building(api.names(), &in_wgs84)
+        },
+    ));
     violations.into_result()?;
     let (id, input) = (id.expect("checked above"), input.expect("checked above"));
     reply(api.store.create_building(&call, &id, input).await)
@@ -40,9 +44,12 @@ pub(super) async fn get(
     api: &RegistryApi,
     request: Request<GetBuildingRequest>,
 ) -> Reply<Building> {
-    let id = api
-        .names()
-        .parse_building("name", &request.get_ref().name)?;
+    let body = request.get_ref();
+    let mut violations = Violations::new();
+    let id = violations.check(api.names().parse_building("name", &body.name));
+    let datum = violations.check(Datum::parse("response_datum", body.response_datum));
+    violations.into_result()?;
+    let (id, datum) = (id.expect("checked above"), datum.expect("checked above"));
     let reach = Reach::of_request(&request)?;
     let disclosure = Disclosure::of(&request, "GetBuilding")?;
     let mut building = api
@@ -53,6 +60,7 @@ pub(super) async fn get(
     disclosure
         .buildings(api, std::slice::from_mut(&mut building))
         .await?;
+    locate_in(datum, std::slice::from_mut(&mut building));
     Ok(Response::new(building))
 }
 
@@ -61,7 +69,11 @@ pub(super) async fn list(
     request: Request<ListBuildingsRequest>,
 ) -> Reply<ListBuildingsResponse> {
     let body = request.get_ref();
-    api.names().parse_district("parent", &body.parent)?;
+    let mut violations = Violations::new();
+    violations.check(api.names().parse_district("parent", &body.parent));
+    let datum = violations.check(Datum::parse("response_datum", body.response_datum));
+    violations.into_result()?;
+    let datum = datum.expect("checked above");
     let reach = Reach::of_request(&request)?;
     let disclosure = Disclosure::of(&request, "ListBuildings")?;
     let mut response: Response<ListBuildingsResponse> =
@@ -72,6 +84,7 @@ pub(super) async fn list(
     disclosure
         .buildings(api, &mut response.get_mut().buildings)
         .await?;
+    locate_in(datum, &mut response.get_mut().buildings);
     Ok(response)
 }
 
@@ -82,12 +95,21 @@ pub(super) async fn update(
     let body = request.get_ref();
     let patch = required("building", body.building.as_ref())?;
     let id = api.names().parse_building("building.name", &patch.name)?;
+    let datum = Datum::parse("location_datum", body.location_datum)?;
+    // The patch's location, not the stored one it may replace, is in the
+    // request's datum.
+    let patch_in_wgs84 = located_in_wgs84(patch, datum);
     let mutable = mutable_fields!(
         Building;
         display_name, address, location, floors_above_ground, floors_below_ground, managing_sub_district,
         property_manager
     );
-    let update = Update::parse(body.update_mask.as_ref(), mutable, IMMUTABLE, patch)?;
+    let update = Update::parse(
+        body.update_mask.as_ref(),
+        mutable,
+        IMMUTABLE,
+        &patch_in_wgs84,
+    )?;
     let call = Call::new(&request)?;
     let names = api.names().clone();
     reply(
@@ -98,6 +120,28 @@ pub(super) async fn update(
             })
             .await,
     )
+}
+
+/// The building with its location converted from `datum` to WGS-84, as it
+/// is checked and stored.
+fn located_in_wgs84(building: &Building, datum: Datum) -> Building {
+    Building {
+        location: building
+            .location
+            .as_ref()
+            .map(|location| datum.lat_lng_to_wgs84(location)),
+        ..building.clone()
+    }
+}
+
+/// Converts the stored WGS-84 locations of buildings to the datum the
+/// request asked for.
+fn locate_in(datum: Datum, buildings: &mut [Building]) {
+    for building in buildings {
+        if let Some(location) = &mut building.location {
+            *location = datum.lat_lng_from_wgs84(location);
+        }
+    }
 }
 
 fn parse_building(names: &Names, value: &Building) -> Result<BuildingInput, InvalidArgument> {

@@ -1,6 +1,7 @@
 //! CSV import of buildings, units, enterprises and tenancies.
 
 use louyu_kit::audit::RequestContext;
+use louyu_kit::geo::Datum;
 use louyu_kit::handler::{Reply, reply};
 use louyu_proto::registry::v1::*;
 use tonic::Request;
@@ -16,5 +17,16 @@ pub(super) async fn import_records(
     let body = request.into_inner();
     api.names().parse_district("parent", &body.parent)?;
     let kind = fields::required_enum::<ImportKind>("kind", body.kind)?;
-    reply(crate::import::import(&api.store, &context, kind, &body.csv, body.validate_only).await)
+    let datum = Datum::parse("location_datum", body.location_datum)?;
+    reply(
+        crate::import::import(
+            &api.store,
+            &context,
+            kind,
+            &body.csv,
+            body.validate_only,
+            datum,
+        )
+        .await,
+    )
 }

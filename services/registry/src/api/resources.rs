@@ -2,6 +2,7 @@
 //! those near a building.
 
 use louyu_kit::error::{InvalidArgument, Violations};
+use louyu_kit::geo::Datum;
 use louyu_kit::handler::{Reply, reply, required};
 use louyu_kit::names::chosen_or_generated_id;
 use louyu_proto::registry::v1::*;
@@ -28,9 +29,10 @@ pub(super) async fn create(
         &body.building_resource_id,
         "r",
     ));
+    let datum = violations.check(Datum::parse("location_datum", body.location_datum));
     let input = violations.check(
         required("building_resource", body.building_resource.as_ref())
-            .and_then(|resource| parse_resource(api.names(), resource)),
+            .and_then(|resource| parse_resource(api.names(), resource, datum.unwrap_or_default())),
     );
     violations.into_result()?;
     reply(
@@ -45,11 +47,20 @@ pub(super) async fn list(
     request: Request<ListBuildingResourcesRequest>,
 ) -> Reply<ListBuildingResourcesResponse> {
     let body = request.get_ref();
-    api.names().parse_district("parent", &body.parent)?;
-    louyu_kit::handler::list(&api.page_tokens, body, async |page| {
-        api.store.list_resources(page).await
-    })
-    .await
+    let mut violations = Violations::new();
+    violations.check(api.names().parse_district("parent", &body.parent));
+    let datum = violations.check(Datum::parse("response_datum", body.response_datum));
+    violations.into_result()?;
+    let mut response: Response<ListBuildingResourcesResponse> =
+        louyu_kit::handler::list(&api.page_tokens, body, async |page| {
+            api.store.list_resources(page).await
+        })
+        .await?;
+    locate_in(
+        datum.expect("checked above"),
+        response.get_mut().building_resources.iter_mut(),
+    );
+    Ok(response)
 }
 
 pub(super) async fn search_nearby(
@@ -75,17 +86,38 @@ pub(super) async fn search_nearby(
     } else {
         violations.check(fields::required_enum::<ResourceKind>("kind", body.kind))
     };
+    let datum = violations.check(Datum::parse("response_datum", body.response_datum));
     violations.into_result()?;
-    let results = api
+    // The store measures between the stored WGS-84 points; only the answer
+    // is converted.
+    let mut results = api
         .store
         .search_nearby_resources(&building_id.expect("checked"), radius, kind)
         .await?;
+    locate_in(
+        datum.expect("checked"),
+        results
+            .iter_mut()
+            .filter_map(|result| result.building_resource.as_mut()),
+    );
     Ok(Response::new(SearchNearbyResourcesResponse { results }))
 }
 
+/// Converts the stored WGS-84 locations of resources to the datum the
+/// request asked for.
+fn locate_in<'a>(datum: Datum, resources: impl Iterator<Item = &'a mut BuildingResource>) {
+    for resource in resources {
+        if let Some(location) = &mut resource.location {
+            *location = datum.lat_lng_from_wgs84(location);
+        }
+    }
+}
+
+/// A resource as stored, its location converted from `datum` to WGS-84.
 fn parse_resource(
     names: &Names,
     value: &BuildingResource,
+    datum: Datum,
 ) -> Result<ResourceInput, InvalidArgument> {
     let mut violations = Violations::new();
     let display_name = violations.check(fields::name(
@@ -103,9 +135,13 @@ fn parse_resource(
             .check(names.parse_building("building_resource.building", &value.building))
             .map(Some)
     };
+    let location_in_wgs84 = value
+        .location
+        .as_ref()
+        .map(|location| datum.lat_lng_to_wgs84(location));
     let location = match violations.check(fields::location(
         "building_resource.location",
-        value.location.as_ref(),
+        location_in_wgs84.as_ref(),
     )) {
         Some(Some(location)) => Some(location),
         Some(None) => {

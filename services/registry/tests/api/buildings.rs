@@ -20,6 +20,7 @@ async fn a_building_has_exactly_one_managing_sub_district_that_must_exist(backen
             building: Some(building("nowhere", None)),
             building_id: "b-1".to_owned(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await;
     assert_invalid_field(unknown, "building.managing_sub_district");
@@ -33,6 +34,7 @@ async fn a_building_has_exactly_one_managing_sub_district_that_must_exist(backen
             }),
             building_id: "b-1".to_owned(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await;
     assert_invalid_field(missing, "building.managing_sub_district");
@@ -40,6 +42,7 @@ async fn a_building_has_exactly_one_managing_sub_district_that_must_exist(backen
         app.registry
             .get_building(GetBuildingRequest {
                 name: format!("{DISTRICT}/buildings/b-1"),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -72,6 +75,7 @@ async fn a_building_has_exactly_one_managing_sub_district_that_must_exist(backen
             update_mask: Some(prost_types::FieldMask {
                 paths: vec!["managing_sub_district".to_owned()],
             }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -113,6 +117,7 @@ async fn building_and_unit_input_is_validated_field_by_field(backend: TestBacken
             )),
             building_id: String::new(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await;
     assert_invalid_field(bad_location, "building.location.latitude");
@@ -123,6 +128,7 @@ async fn building_and_unit_input_is_validated_field_by_field(backend: TestBacken
             building: Some(building("nanjingxilu", None)),
             building_id: "Tower A".to_owned(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await;
     assert_invalid_field(bad_id, "building_id");
@@ -133,6 +139,7 @@ async fn building_and_unit_input_is_validated_field_by_field(backend: TestBacken
             building: Some(building("nanjingxilu", None)),
             building_id: String::new(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -257,6 +264,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
                 }),
                 building_resource_id: id.to_owned(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -267,6 +275,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name.clone(),
             radius_meters: 0.0,
             kind: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -299,6 +308,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name.clone(),
             radius_meters: 2000.0,
             kind: ResourceKind::MeetingRoom as i32,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -310,6 +320,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name,
             radius_meters: 50_000.0,
             kind: 0,
+            ..Default::default()
         })
         .await;
     assert_invalid_field(too_wide, "radius_meters");
@@ -327,6 +338,7 @@ async fn an_address_may_span_lines_but_a_name_may_not_and_no_other_control_chara
         building: Some(building),
         building_id: building_id.to_owned(),
         request_id: String::new(),
+        ..Default::default()
     };
     let created = app
         .registry
@@ -438,6 +450,7 @@ async fn buildings_without_a_location_and_with_one_are_kept_in_any_order(backend
                 update_mask: Some(prost_types::FieldMask {
                     paths: vec!["location".to_owned()],
                 }),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|status| panic!("update b-{index}: {status:?}"))
@@ -450,6 +463,7 @@ async fn buildings_without_a_location_and_with_one_are_kept_in_any_order(backend
             .registry
             .get_building(GetBuildingRequest {
                 name: format!("{DISTRICT}/buildings/b-{index}"),
+                ..Default::default()
             })
             .await
             .unwrap()

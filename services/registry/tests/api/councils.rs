@@ -161,7 +161,10 @@ async fn a_chief_is_appointed_after_three_notices_and_objections_stop_it_until_r
     // The building shows its chief and council.
     let shown = app
         .registry
-        .get_building(GetBuildingRequest { name: building() })
+        .get_building(GetBuildingRequest {
+            name: building(),
+            ..GetBuildingRequest::default()
+        })
         .await
         .expect("the building")
         .into_inner();

@@ -116,6 +116,7 @@ impl TestApp {
                 building: Some(building(sub_district, location)),
                 building_id: id.to_owned(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("create building")

@@ -11,6 +11,7 @@ async fn import(app: &mut TestApp, kind: ImportKind, csv: &str) -> ImportRecords
             kind: kind as i32,
             csv: csv.as_bytes().to_vec(),
             validate_only: false,
+            ..Default::default()
         })
         .await
         .expect("import")
@@ -143,6 +144,7 @@ async fn a_file_with_an_unknown_column_is_rejected_whole(backend: TestBackend) {
             kind: ImportKind::Enterprises as i32,
             csv: format!("uscc,display_name,colour\n{},示例,red\n", uscc(70)).into_bytes(),
             validate_only: false,
+            ..Default::default()
         })
         .await;
     assert_invalid_field(result, "csv");
@@ -153,6 +155,7 @@ async fn a_file_with_an_unknown_column_is_rejected_whole(backend: TestBackend) {
             kind: ImportKind::Enterprises as i32,
             csv: vec![0xff, 0xfe, b'a'],
             validate_only: false,
+            ..Default::default()
         })
         .await;
     assert_invalid_field(not_utf8, "csv");
@@ -163,6 +166,7 @@ async fn a_file_with_an_unknown_column_is_rejected_whole(backend: TestBackend) {
             kind: ImportKind::Enterprises as i32,
             csv: format!("uscc,display_name\n{},示例\n", uscc(71)).into_bytes(),
             validate_only: true,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -261,6 +265,7 @@ async fn an_empty_file_is_rejected_as_having_no_header_row(backend: TestBackend)
                 kind: ImportKind::Enterprises as i32,
                 csv: empty.as_bytes().to_vec(),
                 validate_only: false,
+                ..Default::default()
             })
             .await
             .expect_err("an empty file is rejected");
@@ -368,6 +373,7 @@ async fn an_import_keeps_buildings_without_a_location_and_with_one_in_any_order(
             .registry
             .get_building(GetBuildingRequest {
                 name: format!("{DISTRICT}/buildings/{building_id}"),
+                ..Default::default()
             })
             .await
             .unwrap()

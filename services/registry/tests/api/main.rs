@@ -1,6 +1,7 @@
 //! The registry over real gRPC, on SQLite and on PostgreSQL.
 
 mod buildings;
+mod coordinates;
 mod councils;
 mod directory;
 mod enterprises;

@@ -117,6 +117,7 @@ async fn creates_of_one_id_leave_one_winner_for_every_kind_of_resource(backend: 
                     building: Some(building("nanjingxilu", None)),
                     building_id: "b-1".to_owned(),
                     request_id: String::new(),
+                    ..Default::default()
                 })
                 .await
         }
@@ -201,6 +202,7 @@ async fn creates_of_one_id_leave_one_winner_for_every_kind_of_resource(backend: 
                     }),
                     building_resource_id: "station".to_owned(),
                     request_id: String::new(),
+                    ..Default::default()
                 })
                 .await
         }

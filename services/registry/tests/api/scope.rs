@@ -199,6 +199,7 @@ async fn a_field_worker_reaches_only_their_assignments(backend: TestBackend) {
     registry
         .get_building(GetBuildingRequest {
             name: building_name("be"),
+            ..Default::default()
         })
         .await
         .expect("their own building");
@@ -206,6 +207,7 @@ async fn a_field_worker_reaches_only_their_assignments(backend: TestBackend) {
         registry
             .get_building(GetBuildingRequest {
                 name: building_name("bw"),
+                ..Default::default()
             })
             .await,
         &building_name("bw"),
@@ -214,6 +216,7 @@ async fn a_field_worker_reaches_only_their_assignments(backend: TestBackend) {
         registry
             .get_building(GetBuildingRequest {
                 name: building_name("nowhere"),
+                ..Default::default()
             })
             .await,
         &building_name("nowhere"),
@@ -350,6 +353,7 @@ async fn a_sub_district_admin_reaches_only_their_sub_district(backend: TestBacke
             update_mask: Some(prost_types::FieldMask {
                 paths: vec!["display_name".to_owned()],
             }),
+            ..Default::default()
         })
         .await
         .expect("rename their building");
@@ -365,6 +369,7 @@ async fn a_sub_district_admin_reaches_only_their_sub_district(backend: TestBacke
                 update_mask: Some(prost_types::FieldMask {
                     paths: vec!["display_name".to_owned()],
                 }),
+                ..Default::default()
             })
             .await,
         &building_name("bw"),
@@ -405,6 +410,7 @@ async fn a_sub_district_admin_reaches_only_their_sub_district(backend: TestBacke
                 update_mask: Some(prost_types::FieldMask {
                     paths: vec!["managing_sub_district".to_owned()],
                 }),
+                ..Default::default()
             })
             .await,
         Code::PermissionDenied,
@@ -420,6 +426,7 @@ async fn a_sub_district_admin_reaches_only_their_sub_district(backend: TestBacke
                 building: Some(building(WEST, None)),
                 building_id: "bw-2".to_owned(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
         Code::PermissionDenied,
@@ -736,6 +743,7 @@ async fn a_request_id_belongs_to_whom_the_call_is_made_for(backend: TestBackend)
         building: Some(building(EAST, None)),
         building_id: name.to_owned(),
         request_id: "4b1d6a52-shared".to_owned(),
+        ..Default::default()
     };
     let created = app
         .registry

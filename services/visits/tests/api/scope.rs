@@ -56,6 +56,7 @@ async fn second_street(suite: &mut Suite) -> String {
             }),
             building_id: "b-3".to_owned(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();
