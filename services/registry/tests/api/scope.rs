@@ -688,6 +688,7 @@ async fn every_role_is_refused_exactly_the_methods_the_table_denies_it(backend: 
         louyu_kit::config::ServiceName::Registry,
         &[
             permissions::REGISTRY,
+            permissions::COUNCILS,
             permissions::AUDIT,
             permissions::EVENT_FEED,
         ],
