@@ -1,5 +1,5 @@
-//! Building resources (meeting rooms, clinics, canteens) and the search for
-//! those near a building.
+//! Building resources (meeting rooms, service stations, reading corners)
+//! and the search for those near a building, with what is on at them.
 
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::handler::{Reply, reply, required};
@@ -8,6 +8,7 @@ use louyu_proto::registry::v1::*;
 use tonic::{Request, Response};
 
 use super::RegistryApi;
+use crate::domain::offerings::Span;
 use crate::domain::{Names, fields};
 use crate::store::{Call, ResourceInput};
 
@@ -75,10 +76,22 @@ pub(super) async fn search_nearby(
     } else {
         violations.check(fields::required_enum::<ResourceKind>("kind", body.kind))
     };
+    // Unset, the search is what it always was; set, it asks what is on.
+    let window = match &body.time_window {
+        None => Some(None),
+        Some(window) => violations
+            .check(Span::parse("time_window", Some(window)))
+            .map(Some),
+    };
     violations.into_result()?;
     let results = api
         .store
-        .search_nearby_resources(&building_id.expect("checked"), radius, kind)
+        .search_nearby_resources(
+            &building_id.expect("checked"),
+            radius,
+            kind,
+            window.expect("checked"),
+        )
         .await?;
     Ok(Response::new(SearchNearbyResourcesResponse { results }))
 }

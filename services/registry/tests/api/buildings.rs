@@ -267,6 +267,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name.clone(),
             radius_meters: 0.0,
             kind: 0,
+            time_window: None,
         })
         .await
         .unwrap()
@@ -299,6 +300,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name.clone(),
             radius_meters: 2000.0,
             kind: ResourceKind::MeetingRoom as i32,
+            time_window: None,
         })
         .await
         .unwrap()
@@ -310,6 +312,7 @@ async fn nearby_resources_are_those_within_the_radius_nearest_first(backend: Tes
             building: tower.name,
             radius_meters: 50_000.0,
             kind: 0,
+            time_window: None,
         })
         .await;
     assert_invalid_field(too_wide, "radius_meters");
