@@ -117,6 +117,33 @@ pub fn location(
     Ok(Some((location.latitude, location.longitude)))
 }
 
+/// The earliest and latest instants a `google.protobuf.Timestamp` may hold
+/// (0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as its documentation
+/// says), in seconds since the Unix epoch.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// A required instant, as microseconds since the Unix epoch (nanoseconds
+/// below a microsecond are dropped). Seconds outside the years 1 to 9999,
+/// or nanoseconds outside 0 to 999,999,999, are rejected rather than
+/// overflowing.
+pub fn instant(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<i64, InvalidArgument> {
+    let Some(timestamp) = value else {
+        return Err(InvalidArgument::new(field, "必须填写 is required"));
+    };
+    if !TIMESTAMP_SECONDS.contains(&timestamp.seconds)
+        || !(0..1_000_000_000).contains(&timestamp.nanos)
+    {
+        return Err(InvalidArgument::new(
+            field,
+            "时间应在公元1年至9999年之间 must be an instant from year 1 to 9999",
+        ));
+    }
+    Ok(crate::time::micros_from_timestamp(timestamp))
+}
+
 /// Stored coordinates back as a `LatLng`, when both are there.
 pub fn lat_lng(latitude: Option<f64>, longitude: Option<f64>) -> Option<LatLng> {
     Some(LatLng {
@@ -169,6 +196,16 @@ mod tests {
         assert_eq!(known.unwrap(), 0);
         let unknown: Result<u8, _> = known_enum("kind", 300);
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn instants_are_required_and_within_what_a_timestamp_may_hold() {
+        let at = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
+        assert_eq!(instant("t", Some(&at(1, 2_500))).unwrap(), 1_000_002);
+        assert_eq!(instant("t", None).unwrap_err().violations[0].field, "t");
+        assert!(instant("t", Some(&at(i64::MAX, 0))).is_err());
+        assert!(instant("t", Some(&at(0, -1))).is_err());
+        assert!(instant("t", Some(&at(0, 1_000_000_000))).is_err());
     }
 
     #[test]

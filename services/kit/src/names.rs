@@ -178,6 +178,10 @@ impl DistrictNames {
         self.name("resources", id)
     }
 
+    pub fn offering(&self, resource_id: &str, id: &str) -> String {
+        format!("{}/offerings/{id}", self.resource(resource_id))
+    }
+
     pub fn parse_sub_district(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
         self.parse(field, name, "subDistricts")
     }
@@ -198,6 +202,10 @@ impl DistrictNames {
         self.parse(field, name, "departments")
     }
 
+    pub fn parse_resource(&self, field: &str, name: &str) -> Result<String, InvalidArgument> {
+        self.parse(field, name, "resources")
+    }
+
     /// The enterprise's code, checked like any code a caller sends.
     pub fn parse_enterprise(&self, field: &str, name: &str) -> Result<Uscc, InvalidArgument> {
         let uscc = self.parse(field, name, "enterprises")?;
@@ -216,6 +224,15 @@ impl DistrictNames {
         name: &str,
     ) -> Result<(String, String), InvalidArgument> {
         self.parse_nested(field, name, "staff", "assignments")
+    }
+
+    /// `(resource_id, offering_id)`.
+    pub fn parse_offering(
+        &self,
+        field: &str,
+        name: &str,
+    ) -> Result<(String, String), InvalidArgument> {
+        self.parse_nested(field, name, "resources", "offerings")
     }
 }
 
@@ -287,6 +304,16 @@ mod tests {
         assert_eq!(
             names.parse_unit("u", &names.unit("b-1", "1203")).unwrap(),
             ("b-1".to_owned(), "1203".to_owned())
+        );
+        assert_eq!(
+            names
+                .parse_offering("o", &names.offering("r-1", "tax-machine"))
+                .unwrap(),
+            ("r-1".to_owned(), "tax-machine".to_owned())
+        );
+        assert_eq!(
+            names.offering("r-1", "o-1"),
+            "districts/jingan/resources/r-1/offerings/o-1"
         );
         let uscc = names
             .parse_enterprise("e", "districts/jingan/enterprises/91440300708461136t")

@@ -154,7 +154,8 @@ const STAFF_DIRECTORY: &[Grant] = &[
 ];
 
 /// What serves enterprises beyond one building or sub-district: vacant
-/// units and the 500-metre service circle of building resources.
+/// units and the 500-metre service circle of building resources, with what
+/// each offers and when.
 const DISTRICT_SERVICE_MAP: &[Grant] = STAFF_DIRECTORY;
 
 /// The department directory and the vacant units, read by every member of
@@ -390,6 +391,29 @@ pub const RULES: &[Rule] = &[
         "SearchNearbyResources",
         Read,
         DISTRICT_SERVICE_MAP,
+    ),
+    // What each resource offers and when: changed by the sub-district of
+    // the resource's building (the district for a resource outside any
+    // building), read as the resources are.
+    rule(
+        REGISTRY,
+        "CreateOffering",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(REGISTRY, "GetOffering", Read, DISTRICT_SERVICE_MAP),
+    rule(REGISTRY, "ListOfferings", Read, DISTRICT_SERVICE_MAP),
+    rule(
+        REGISTRY,
+        "UpdateOffering",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
+    ),
+    rule(
+        REGISTRY,
+        "DeleteOffering",
+        Write,
+        SUB_DISTRICT_ADMINISTRATION,
     ),
     // Bulk loading.
     rule(REGISTRY, "ImportRecords", Write, DISTRICT_ADMINISTRATION),
@@ -802,9 +826,10 @@ Why the rules are as they are. Field workers (楼宇老师, the \"两新老师\"
 visit the buildings and enterprises assigned to them, record visits and the needs (诉求) they
 hear, and go back to the enterprise to confirm a need is solved, so they read and record within
 their assignments and may move a demand's status there. Sub-district admins (街道) run the
-buildings of their street or town: who covers them, their enterprises, tenancies and demands.
-Registering an enterprise is district-wide for them, because an enterprise belongs to no
-sub-district until a tenancy places it, and the tenancy is scoped. District admins (区) run the
+buildings of their street or town: who covers them, their enterprises, tenancies and demands,
+the resources in them and what those offer. Registering an enterprise is district-wide for them,
+because an enterprise belongs to no sub-district until a tenancy places it, and the tenancy is
+scoped. District admins (区) run the
 deployment: sub-districts, the department directory, the visit cadence, bulk imports, and the
 referral service's notification outbox, the webhook that carries dispatches, warnings, breaches,
 escalations and retention cases to the district's own WeCom, SMS or e-mail: they see what could
@@ -812,11 +837,12 @@ not be delivered and send it again, and auditors read it. Department
 officers (职能部门, e.g. the district investment office) see and handle the demands referred to
 their department, with the enterprises and buildings those demands concern, and keep their own
 directory entry. Everyone on the staff reads the district's reference data (sub-districts,
-departments, the cadence) and the service map (vacant units, building resources, the 500-metre
-service circle), because keeping an enterprise in the district means looking beyond one building
-or street, as when a growing firm is found a new unit in another building, and none of it is
-personal data. Auditors (审计) read everything at district scope, change nothing, and alone read
-the audit trail, so those who change data do not also read the record of their changes. Other
+departments, the cadence) and the service map (vacant units, building resources and what each
+offers and when, the 500-metre service circle), because keeping an enterprise in the district
+means looking beyond one building or street, as when a growing firm is found a new unit in
+another building, and none of it is personal data. Auditors (审计) read everything at district
+scope, change nothing, and alone read the audit trail, so those who change data do not also read
+the record of their changes. Other
 government systems (系统) raise signals as demands, look up the enterprise and building a signal
 names and where the enterprise is (its tenancies), and follow the event feeds a deployment grants
 them (`LOUYU_FEED_READERS` of the service whose feed it is); Louyu's own services follow each

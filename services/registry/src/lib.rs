@@ -1,6 +1,6 @@
 //! The registry service: the district's sub-districts, buildings and units,
 //! enterprises and their tenancies, staff and their assignments, the
-//! department directory and building resources.
+//! department directory and building resources with what each offers and when.
 
 pub mod api;
 pub mod domain;

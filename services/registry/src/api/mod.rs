@@ -10,6 +10,7 @@ mod departments;
 mod districts;
 mod enterprises;
 mod import;
+mod offerings;
 mod resources;
 mod staff;
 mod tenancies;
@@ -247,6 +248,32 @@ impl RegistryService for RegistryApi {
         request: Request<SearchNearbyResourcesRequest>,
     ) -> Reply<SearchNearbyResourcesResponse> {
         resources::search_nearby(self, request).await
+    }
+
+    async fn create_offering(&self, request: Request<CreateOfferingRequest>) -> Reply<Offering> {
+        offerings::create(self, request).await
+    }
+
+    async fn get_offering(&self, request: Request<GetOfferingRequest>) -> Reply<Offering> {
+        offerings::get(self, request).await
+    }
+
+    async fn list_offerings(
+        &self,
+        request: Request<ListOfferingsRequest>,
+    ) -> Reply<ListOfferingsResponse> {
+        offerings::list(self, request).await
+    }
+
+    async fn update_offering(&self, request: Request<UpdateOfferingRequest>) -> Reply<Offering> {
+        offerings::update(self, request).await
+    }
+
+    async fn delete_offering(
+        &self,
+        request: Request<DeleteOfferingRequest>,
+    ) -> Reply<DeleteOfferingResponse> {
+        offerings::delete(self, request).await
     }
 
     async fn import_records(

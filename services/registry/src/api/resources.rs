@@ -1,5 +1,5 @@
-//! Building resources (meeting rooms, clinics, canteens) and the search for
-//! those near a building.
+//! Building resources (meeting rooms, service stations, reading corners)
+//! and the search for those near a building, with what is on at them.
 
 use louyu_kit::error::{InvalidArgument, Violations};
 use louyu_kit::geo::Datum;
@@ -9,6 +9,7 @@ use louyu_proto::registry::v1::*;
 use tonic::{Request, Response};
 
 use super::RegistryApi;
+use crate::domain::offerings::Span;
 use crate::domain::{Names, fields};
 use crate::store::{Call, ResourceInput};
 
@@ -87,12 +88,24 @@ pub(super) async fn search_nearby(
         violations.check(fields::required_enum::<ResourceKind>("kind", body.kind))
     };
     let datum = violations.check(Datum::parse("response_datum", body.response_datum));
+    // Unset, the search is what it always was; set, it asks what is on.
+    let window = match &body.time_window {
+        None => Some(None),
+        Some(window) => violations
+            .check(Span::parse("time_window", Some(window)))
+            .map(Some),
+    };
     violations.into_result()?;
     // The store measures between the stored WGS-84 points; only the answer
     // is converted.
     let mut results = api
         .store
-        .search_nearby_resources(&building_id.expect("checked"), radius, kind)
+        .search_nearby_resources(
+            &building_id.expect("checked"),
+            radius,
+            kind,
+            window.expect("checked"),
+        )
         .await?;
     locate_in(
         datum.expect("checked"),

@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod councils;
 pub mod fields;
+pub mod offerings;
 
 pub use louyu_kit::names::DistrictNames as Names;
 pub use louyu_kit::uscc::{self, Uscc};

@@ -7,6 +7,7 @@ mod councils;
 mod departments;
 mod enterprises;
 mod import;
+mod offerings;
 mod resources;
 mod scope;
 mod staff;
@@ -31,6 +32,7 @@ pub use councils::{
 pub use departments::DepartmentInput;
 pub use enterprises::EnterpriseInput;
 pub use import::{ImportRow, RowProblem};
+pub use offerings::OfferingInput;
 pub use resources::ResourceInput;
 pub use staff::{AssignmentInput, StaffInput};
 pub use sub_districts::SubDistrictInput;

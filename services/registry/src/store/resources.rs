@@ -1,14 +1,19 @@
+use std::collections::HashMap;
+
 use louyu_kit::error::InvalidArgument;
 use louyu_kit::filter::{self, FieldKind, FilterField, SqlQuery, SqlValue};
 use louyu_kit::mutation::Mutations;
 use louyu_kit::names::last_id;
-use louyu_proto::registry::v1::{BuildingResource, NearbyResource, ResourceKind};
+use louyu_proto::registry::v1::{
+    BuildingResource, NearbyResource, OfferingOccurrences, ResourceKind,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::scope::BUILDINGS;
 use super::{Call, PageQuery, Store, exists, timestamp};
 use crate::domain::fields;
+use crate::domain::offerings::Span;
 use crate::error::RegistryError;
 
 /// A building resource's fields, parsed.
@@ -131,12 +136,14 @@ impl Store {
 
     /// Resources within `radius_meters` of a building, nearest first. A
     /// bounding box narrows the rows in SQL; the exact great-circle distance
-    /// decides.
+    /// decides. With a `window`, only those with an offering on in it, each
+    /// with those offerings and their times.
     pub async fn search_nearby_resources(
         &self,
         building_id: &str,
         radius_meters: f64,
         kind: Option<ResourceKind>,
+        window: Option<Span>,
     ) -> Result<Vec<NearbyResource>, RegistryError> {
         // The service map is the district's: every member of staff reads it
         // around any building.
@@ -186,11 +193,66 @@ impl Store {
                 results.push(NearbyResource {
                     building_resource: Some(resource),
                     distance_meters: distance,
+                    offerings: Vec::new(),
                 });
             }
         }
         results.sort_by(|left, right| left.distance_meters.total_cmp(&right.distance_meters));
-        Ok(results)
+        match window {
+            None => Ok(results),
+            Some(window) => self.what_is_on(results, window).await,
+        }
+    }
+
+    /// Of `nearby`, the resources with an offering on in `window`, each with
+    /// those offerings, the earliest on first, and their times; the order of
+    /// `nearby` is kept.
+    async fn what_is_on(
+        &self,
+        mut nearby: Vec<NearbyResource>,
+        window: Span,
+    ) -> Result<Vec<NearbyResource>, RegistryError> {
+        let resource_id = |result: &NearbyResource| {
+            result
+                .building_resource
+                .as_ref()
+                .map(|resource| last_id(&resource.name).to_owned())
+                .unwrap_or_default()
+        };
+        let resource_ids: Vec<String> = nearby.iter().map(resource_id).collect();
+        let mut on: HashMap<String, Vec<(Span, OfferingOccurrences)>> = HashMap::new();
+        for stored in self.offerings_of_resources(&resource_ids).await? {
+            let occurrences = stored.availability.occurrences(window);
+            let Some(first) = occurrences.first().copied() else {
+                continue;
+            };
+            on.entry(stored.resource_id).or_default().push((
+                first,
+                OfferingOccurrences {
+                    offering: Some(stored.offering),
+                    occurrences: occurrences.iter().map(|span| span.to_interval()).collect(),
+                },
+            ));
+        }
+        nearby.retain_mut(|result| {
+            let Some(mut offerings) = on.remove(&resource_id(result)) else {
+                return false;
+            };
+            offerings.sort_by(|(left_first, left), (right_first, right)| {
+                let name = |on: &OfferingOccurrences| {
+                    on.offering
+                        .as_ref()
+                        .map(|offering| offering.name.clone())
+                        .unwrap_or_default()
+                };
+                left_first
+                    .cmp(right_first)
+                    .then_with(|| name(left).cmp(&name(right)))
+            });
+            result.offerings = offerings.into_iter().map(|(_, on)| on).collect();
+            true
+        });
+        Ok(nearby)
     }
 
     fn resource_from_row(&self, row: &AnyRow) -> Result<BuildingResource, RegistryError> {

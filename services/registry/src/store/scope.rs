@@ -120,6 +120,23 @@ pub(crate) const DEPARTMENTS: Scoped = Scoped {
     },
 };
 
+/// Building resources, for what changes their offerings: a sub-district
+/// admin reaches the resources in the buildings its sub-district manages;
+/// one outside any building is the district's. Every member of staff reads
+/// them, so a write out of reach is PERMISSION_DENIED.
+pub(crate) const RESOURCES: Scoped = Scoped {
+    read_method: "/louyu.registry.v1.RegistryService/GetOffering",
+    table: "building_resources",
+    key: "id",
+    sql: ScopeSql {
+        own_assignments: None,
+        own_sub_district: Some(
+            "building_id IN (SELECT id FROM buildings WHERE managing_sub_district = ?)",
+        ),
+        own_department: None,
+    },
+};
+
 impl Store {
     /// Whether the row of `scoped` keyed `key` exists within `reach`.
     pub(crate) async fn within(

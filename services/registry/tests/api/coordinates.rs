@@ -275,6 +275,7 @@ async fn the_service_circle_is_measured_in_wgs84_whatever_datum_the_resources_ca
         radius_meters: 0.0,
         kind: 0,
         response_datum: datum as i32,
+        ..SearchNearbyResourcesRequest::default()
     };
     let found = app
         .registry
@@ -444,6 +445,7 @@ async fn an_unknown_datum_is_an_invalid_argument_naming_its_field(backend: TestB
                 radius_meters: 0.0,
                 kind: 0,
                 response_datum: UNKNOWN,
+                ..SearchNearbyResourcesRequest::default()
             })
             .await,
         "response_datum",

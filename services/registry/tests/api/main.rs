@@ -9,6 +9,7 @@ mod events;
 mod helpers;
 mod identity;
 mod import;
+mod offerings;
 mod page_tokens;
 mod races;
 mod scope;
