@@ -1,5 +1,5 @@
-//! What the registry publishes on its feed (`louyu.common.v1.EventFeedService`),
-//! and nothing it consumes: the registry follows no other service.
+//! What the registry publishes on its feed (`louyu.common.v1.EventFeedService`).
+//! (What it follows, the referral service's feed, is in `feeds`.)
 //!
 //! Payloads carry what consumers need to act and no personal data: contacts,
 //! council members and building chiefs are left out.
