@@ -426,6 +426,7 @@ pub const RULES: &[Rule] = &[
         Write,
         SUB_DISTRICT_ADMINISTRATION,
     ),
+    rule(COUNCILS, "GetCouncilMember", Read, FIELD_RECORDS),
     rule(COUNCILS, "ListCouncilMembers", Read, FIELD_RECORDS),
     rule(
         COUNCILS,
@@ -452,6 +453,7 @@ pub const RULES: &[Rule] = &[
     rule(COUNCILS, "AppointChief", Write, SUB_DISTRICT_ADMINISTRATION),
     rule(COUNCILS, "EndChiefTerm", Write, SUB_DISTRICT_ADMINISTRATION),
     rule(COUNCILS, "CreateCouncilMeeting", Write, RECORD_VISITS),
+    rule(COUNCILS, "GetCouncilMeeting", Read, FIELD_RECORDS),
     rule(COUNCILS, "ListCouncilMeetings", Read, FIELD_RECORDS),
     rule(COUNCILS, "CreateProject", Write, RECORD_VISITS),
     rule(COUNCILS, "GetProject", Read, FIELD_RECORDS),

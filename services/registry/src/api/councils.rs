@@ -258,6 +258,28 @@ impl BuildingCouncilService for CouncilApi {
         )
     }
 
+    async fn get_council_member(
+        &self,
+        request: Request<GetCouncilMemberRequest>,
+    ) -> Reply<CouncilMember> {
+        let (building, id) = self.child("name", &request.get_ref().name, "councilMembers")?;
+        let reach = Reach::of_request(&request)?;
+        let mut member = self
+            .store
+            .get_council_member(&building, &id, &reach)
+            .await
+            .map_err(louyu_kit::error::into_status)?;
+        let name = member.name.clone();
+        self.disclose(
+            &request,
+            "GetCouncilMember",
+            &[&name],
+            vec![&mut member.contact],
+        )
+        .await?;
+        Ok(tonic::Response::new(member))
+    }
+
     async fn list_council_members(
         &self,
         request: Request<ListCouncilMembersRequest>,
@@ -631,6 +653,15 @@ impl BuildingCouncilService for CouncilApi {
                 .create_council_meeting(&call, &building, input)
                 .await,
         )
+    }
+
+    async fn get_council_meeting(
+        &self,
+        request: Request<GetCouncilMeetingRequest>,
+    ) -> Reply<CouncilMeeting> {
+        let (building, id) = self.child("name", &request.get_ref().name, "councilMeetings")?;
+        let reach = Reach::of_request(&request)?;
+        reply(self.store.get_council_meeting(&building, &id, &reach).await)
     }
 
     async fn list_council_meetings(

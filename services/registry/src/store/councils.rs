@@ -384,6 +384,38 @@ impl Store {
         .await
     }
 
+    pub async fn get_council_member(
+        &self,
+        building_id: &str,
+        id: &str,
+        reach: &Reach,
+    ) -> Result<CouncilMember, RegistryError> {
+        self.check_building_read(building_id, reach).await?;
+        let mut connection = self.db.pool().acquire().await?;
+        self.member_in(&mut connection, building_id, id).await
+    }
+
+    pub async fn get_council_meeting(
+        &self,
+        building_id: &str,
+        id: &str,
+        reach: &Reach,
+    ) -> Result<CouncilMeeting, RegistryError> {
+        self.check_building_read(building_id, reach).await?;
+        let mut connection = self.db.pool().acquire().await?;
+        let found = sqlx::query_scalar::<_, String>(
+            "SELECT id FROM council_meetings WHERE id = $1 AND building_id = $2",
+        )
+        .bind(id)
+        .bind(building_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if found.is_none() {
+            return Err(RegistryError::not_found(self.meeting_name(building_id, id)));
+        }
+        self.meeting_in(&mut connection, building_id, id).await
+    }
+
     async fn member_in(
         &self,
         connection: &mut AnyConnection,

@@ -380,6 +380,22 @@ async fn council_members_are_checked_and_kept_by_the_sub_district(backend: TestB
         Code::PermissionDenied,
     );
     let kept = add_member(&mut client, "王五").await;
+    let read = client
+        .get_council_member(GetCouncilMemberRequest {
+            name: kept.name.clone(),
+        })
+        .await
+        .expect("the member")
+        .into_inner();
+    assert_eq!(read, kept);
+    assert_code(
+        client
+            .get_council_member(GetCouncilMemberRequest {
+                name: format!("{}/councilMembers/cmb-missing", building()),
+            })
+            .await,
+        Code::NotFound,
+    );
     let ended = client
         .update_council_member(UpdateCouncilMemberRequest {
             council_member: Some(CouncilMember {
@@ -461,6 +477,16 @@ async fn a_meeting_decides_a_project_and_moves_it(backend: TestBackend) {
         .expect("a meeting")
         .into_inner();
     let project = meeting.decisions[0].project.clone();
+    assert_eq!(
+        client
+            .get_council_meeting(GetCouncilMeetingRequest {
+                name: meeting.name.clone(),
+            })
+            .await
+            .expect("the meeting")
+            .into_inner(),
+        meeting
+    );
     assert!(!project.is_empty());
     let next = client
         .create_council_meeting(CreateCouncilMeetingRequest {
