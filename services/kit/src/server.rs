@@ -195,12 +195,14 @@ impl GrpcServer {
     /// drains. `service_names` are the fully qualified gRPC services that
     /// `routes` serves, as [`crate::hosting::HostBuilder`] recorded them while
     /// adding each: health reports each of them (besides the overall `""`),
-    /// and reflection lists them and nothing else. Health stays NOT_SERVING
-    /// until `readiness` is ready.
+    /// and reflection lists them and, besides, the `forwarded_names` that
+    /// a forwarder behind `routes` answers for their owners (the gateway).
+    /// Health stays NOT_SERVING until `readiness` is ready.
     pub(crate) async fn serve(
         self,
         routes: Routes,
         service_names: &[&str],
+        forwarded_names: &[&str],
         settings: &ServerSettings,
         shutdown: Shutdown,
         readiness: Readiness,
@@ -222,10 +224,15 @@ impl GrpcServer {
             inner: HealthService::from_health_reporter(health_reporter.clone()),
             listener_closed: listener_closed_receiver.clone(),
         });
+        let reflected_names: Vec<&str> = service_names
+            .iter()
+            .chain(forwarded_names)
+            .copied()
+            .collect();
         let routes = routes
             .add_service(health_service)
-            .add_service(reflection_v1(service_names)?)
-            .add_service(reflection_v1alpha(service_names)?);
+            .add_service(reflection_v1(&reflected_names)?)
+            .add_service(reflection_v1alpha(&reflected_names)?);
 
         // Ready, then SERVING until the stop signal; NOT_SERVING while still
         // answering for the drain delay; then the listener closes.

@@ -249,6 +249,33 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
+/// Puts the current span's trace context in `headers` (`traceparent` and
+/// `tracestate`), replacing the caller's, so that a call passed on (by the
+/// gateway) joins the trace as a child of the span that passed it. When the
+/// current span is not traced, the caller's headers stay as they came.
+pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return;
+    }
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers));
+    });
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::try_from(value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
 /// A client interceptor that sends the current trace context with each call,
 /// so the callee's spans join the caller's trace.
 #[derive(Debug, Clone, Copy, Default)]
