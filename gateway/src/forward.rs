@@ -250,16 +250,18 @@ mod tests {
 
     use super::*;
 
-    /// A forwarder whose owners are one fake that records what it was sent
-    /// and answers `answer`.
+    /// A fake owner, in place of a channel.
+    type FakeOwner =
+        tower::util::BoxCloneSyncService<http::Request<Body>, http::Response<Body>, StdError>;
+
+    /// What the fake owners were sent, and by whom.
+    type Seen = Arc<Mutex<Vec<(ServiceName, http::request::Parts)>>>;
+
+    /// A forwarder whose owners are fakes that record what they are sent
+    /// and answer `answer`.
     fn forwarder_answering(
         answer: impl Fn() -> Result<http::Response<Body>, StdError> + Clone + Send + Sync + 'static,
-    ) -> (
-        Forwarder<
-            tower::util::BoxCloneSyncService<http::Request<Body>, http::Response<Body>, StdError>,
-        >,
-        Arc<Mutex<Vec<(ServiceName, http::request::Parts)>>>,
-    ) {
+    ) -> (Forwarder<FakeOwner>, Seen) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let recorded = seen.clone();
         let forwarder = Forwarder::with_owners(move |owner| {

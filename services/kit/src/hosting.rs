@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::feed::{Consumer, EventHandler, FeedReaders, FeedServer};
 use crate::identity::{ProcessIdentity, ServiceCredentials};
 use crate::page::PageTokens;
-use crate::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
+use crate::server::{GrpcServer, Readiness, ServerSettings, ServiceNames, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 
@@ -354,8 +354,10 @@ impl Host {
         let (served, supervised) = tokio::join!(
             server.serve(
                 routes,
-                &service_names,
-                &forwarded_names,
+                ServiceNames {
+                    served: &service_names,
+                    forwarded: &forwarded_names,
+                },
                 &settings,
                 shutdown.clone(),
                 readiness,

@@ -192,22 +192,25 @@ impl GrpcServer {
     }
 
     /// Serves `routes` plus health and reflection until `shutdown`, then
-    /// drains. `service_names` are the fully qualified gRPC services that
+    /// drains. `names.served` are the fully qualified gRPC services that
     /// `routes` serves, as [`crate::hosting::HostBuilder`] recorded them while
     /// adding each: health reports each of them (besides the overall `""`),
-    /// and reflection lists them and, besides, the `forwarded_names` that
-    /// a forwarder behind `routes` answers for their owners (the gateway).
+    /// and reflection lists them and, besides, `names.forwarded`, which a
+    /// forwarder behind `routes` answers for their owners (the gateway).
     /// Health stays NOT_SERVING until `readiness` is ready.
     pub(crate) async fn serve(
         self,
         routes: Routes,
-        service_names: &[&str],
-        forwarded_names: &[&str],
+        names: ServiceNames<'_>,
         settings: &ServerSettings,
         shutdown: Shutdown,
         readiness: Readiness,
         verifier: Arc<crate::identity::Verifier>,
     ) -> anyhow::Result<()> {
+        let ServiceNames {
+            served: service_names,
+            forwarded: forwarded_names,
+        } = names;
         let health_reporter = HealthReporter::new();
         let mut health_names = vec![String::new()];
         health_names.extend(service_names.iter().map(|name| (*name).to_owned()));
@@ -292,6 +295,14 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// The gRPC services a server answers for: its own, and those it forwards
+/// to their owners.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServiceNames<'a> {
+    pub served: &'a [&'static str],
+    pub forwarded: &'a [&'static str],
 }
 
 /// Follows each feed consumer's status into health, until every status

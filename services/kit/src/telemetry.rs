@@ -325,4 +325,27 @@ mod tests {
             "the callee's parent is our own span"
         );
     }
+
+    #[test]
+    fn a_forwarded_call_joins_the_trace_as_a_child_of_the_forwarding_span() {
+        init_for_tests();
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let callers = format!("00-{trace_id}-00f067aa0ba902b7-01");
+        let span = tracing::info_span!("forwarding a request");
+        set_parent_from_traceparent(&span, &callers);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", callers.parse().unwrap());
+        span.in_scope(|| inject_trace_context(&mut headers));
+        let traceparent = headers["traceparent"].to_str().unwrap();
+        assert!(
+            traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{traceparent:?}"
+        );
+        assert_ne!(traceparent, callers, "the parent is the forwarding span");
+
+        let mut untraced = http::HeaderMap::new();
+        untraced.insert("traceparent", callers.parse().unwrap());
+        inject_trace_context(&mut untraced);
+        assert_eq!(untraced["traceparent"], callers.as_str(), "left as it came");
+    }
 }
