@@ -8,6 +8,8 @@ use louyu_kit::config::ServiceName;
 use louyu_kit::identity::Role;
 use louyu_proto::common::v1::ListAuditRecordsRequest;
 use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
+use louyu_proto::google::longrunning::GetOperationRequest;
+use louyu_proto::google::longrunning::operations_client::OperationsClient;
 use louyu_proto::registry::v1::{Building, GetBuildingRequest, GetDistrictRequest};
 use louyu_proto::visits::v1::ListDemandsRequest;
 use louyu_proto::visits::v1::visits_service_client::VisitsServiceClient;
@@ -263,7 +265,28 @@ async fn reflection_on_the_gateway_lists_what_it_fronts(backend: TestBackend) {
     );
 }
 
+async fn an_operation_is_asked_of_the_risk_service(backend: TestBackend) {
+    let Some(suite) = spawn_suite_with_risk(backend).await else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for service in [ServiceName::Risk, ServiceName::Gateway] {
+        let mut operations = OperationsClient::new(suite.sandbox.client(service).await);
+        let status = assert_code(
+            operations
+                .get_operation(GetOperationRequest {
+                    name: "operations/00000000000000000001-none".to_owned(),
+                })
+                .await,
+            Code::NotFound,
+        );
+        answers.push(status.message().to_owned());
+    }
+    assert_eq!(answers[0], answers[1], "the risk service's own answer");
+}
+
 backend_tests!(
+    an_operation_is_asked_of_the_risk_service,
     a_building_made_through_the_gateway_is_read_back_and_audited_under_the_caller,
     a_refusal_through_the_gateway_is_the_refusal_the_owner_gives_directly,
     a_call_to_the_visits_service_goes_to_the_visits_service,

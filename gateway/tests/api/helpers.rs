@@ -1,7 +1,7 @@
 //! A registry, a visits service and the gateway for each test, each on a
 //! fresh database of the chosen backend, on port 0, called over TCP; the
-//! gateway's peer URLs point at the two (the risk and referral services are
-//! not started: their URLs are closed ports).
+//! gateway's peer URLs point at the two (the risk service only where a test
+//! asks for it, the referral service never: their URLs are closed ports).
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::identity::Principal;
@@ -24,6 +24,22 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
             &louyu_gateway::startup::Gateway,
             &louyu_registry::startup::Registry,
             &louyu_visits::startup::Visits,
+        ],
+    )
+    .await?;
+    Some(Suite { sandbox })
+}
+
+/// [`spawn_suite`] with the risk service too, whose operations the gateway
+/// forwards.
+pub async fn spawn_suite_with_risk(backend: TestBackend) -> Option<Suite> {
+    let sandbox = Sandbox::start(
+        backend,
+        &[
+            &louyu_gateway::startup::Gateway,
+            &louyu_registry::startup::Registry,
+            &louyu_visits::startup::Visits,
+            &louyu_risk::startup::Risk,
         ],
     )
     .await?;
