@@ -148,6 +148,8 @@ pub enum ServiceErrorCode {
     Aborted,
     /// A service this one needs cannot be reached; nothing was written.
     Unavailable,
+    /// No method of that name is served here.
+    Unimplemented,
     /// Not the caller's doing: logged with its cause, sent as a bare
     /// `internal`.
     Internal,
@@ -164,6 +166,7 @@ impl ServiceErrorCode {
             ServiceErrorCode::PermissionDenied => Code::PermissionDenied,
             ServiceErrorCode::Aborted => Code::Aborted,
             ServiceErrorCode::Unavailable => Code::Unavailable,
+            ServiceErrorCode::Unimplemented => Code::Unimplemented,
             ServiceErrorCode::Internal => Code::Internal,
         }
     }
@@ -182,6 +185,7 @@ impl ServiceErrorCode {
                 http::StatusCode::CONFLICT
             }
             ServiceErrorCode::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            ServiceErrorCode::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
             ServiceErrorCode::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -238,7 +242,8 @@ pub fn into_status<E: ServiceError>(error: E) -> Status {
         | ServiceErrorCode::AlreadyExists
         | ServiceErrorCode::FailedPrecondition
         | ServiceErrorCode::Unauthenticated
-        | ServiceErrorCode::PermissionDenied => Status::new(code.grpc_code(), error.to_string()),
+        | ServiceErrorCode::PermissionDenied
+        | ServiceErrorCode::Unimplemented => Status::new(code.grpc_code(), error.to_string()),
     }
 }
 

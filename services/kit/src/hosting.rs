@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::feed::{Consumer, EventHandler, FeedReaders, FeedServer};
 use crate::identity::{ProcessIdentity, ServiceCredentials};
 use crate::page::PageTokens;
-use crate::server::{GrpcServer, Readiness, ServerSettings, Shutdown};
+use crate::server::{GrpcServer, Readiness, ServerSettings, ServiceNames, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 
@@ -45,6 +45,13 @@ pub trait Service: Send + Sync {
     /// `host`. Its peers are at the URLs in `context.config`; a peer may not
     /// be serving yet, so clients connect lazily.
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder>;
+
+    /// Whether the host adds the event feed and audit services of the
+    /// service's own database. Every service has them but the gateway,
+    /// which keeps no records of its own: it forwards.
+    fn serves_feed_and_audit(&self) -> bool {
+        true
+    }
 }
 
 /// What a service is built from: its settings, its migrated database, its
@@ -113,6 +120,9 @@ pub async fn build(
         identity,
     );
     let host = service.build(&context, host)?;
+    if !service.serves_feed_and_audit() {
+        return Ok(host.close_on_stop(db).build());
+    }
     Ok(host
         .add_service(EventFeedServiceServer::new(
             FeedServer::new(
@@ -182,6 +192,7 @@ pub struct HostBuilder {
     shutdown: Shutdown,
     routes: Routes,
     service_names: Vec<&'static str>,
+    forwarded_names: Vec<&'static str>,
     background: Vec<BackgroundTask>,
     databases: Vec<Db>,
     identity: ProcessIdentity,
@@ -206,6 +217,7 @@ impl HostBuilder {
             shutdown: shutdown.clone(),
             routes: Routes::default(),
             service_names: Vec::new(),
+            forwarded_names: Vec::new(),
             background: Vec::new(),
             databases: Vec::new(),
         }
@@ -228,6 +240,31 @@ impl HostBuilder {
     {
         self.service_names.push(S::NAME);
         self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// Hands every call that no added service routes (health and
+    /// reflection aside) to `forwarder`, which answers it, typically by
+    /// passing it on to the service that owns it: the gateway. Reflection
+    /// lists `forwarded_names` as if served here; health does not report
+    /// them, since their health is their owners'.
+    pub fn forward_unrouted<S>(mut self, forwarded_names: &[&'static str], forwarder: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<Body>,
+                Response = http::Response<Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.forwarded_names.extend_from_slice(forwarded_names);
+        let router = std::mem::take(&mut self.routes)
+            .into_axum_router()
+            .fallback_service(TonicBody(forwarder));
+        self.routes = Routes::from(router);
         self
     }
 
@@ -300,6 +337,7 @@ impl Host {
             shutdown,
             routes,
             service_names,
+            forwarded_names,
             background,
             databases,
             identity,
@@ -316,7 +354,10 @@ impl Host {
         let (served, supervised) = tokio::join!(
             server.serve(
                 routes,
-                &service_names,
+                ServiceNames {
+                    served: &service_names,
+                    forwarded: &forwarded_names,
+                },
                 &settings,
                 shutdown.clone(),
                 readiness,
@@ -329,6 +370,33 @@ impl Host {
         }
         served?;
         supervised
+    }
+}
+
+/// A service of tonic bodies taking whatever body the router hands it (the
+/// router's fallback gets axum's).
+#[derive(Clone)]
+struct TonicBody<S>(S);
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for TonicBody<S>
+where
+    S: tower::Service<http::Request<Body>>,
+    RequestBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    RequestBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        self.0.call(request.map(Body::new))
     }
 }
 

@@ -694,7 +694,10 @@ pub struct Permission {
     pub scopes: Scopes,
 }
 
-/// Why a caller may not call a method. Leaves as PERMISSION_DENIED.
+/// Why a caller may not call a method. Leaves as PERMISSION_DENIED, but for
+/// a method that no rule names: every RPC of the descriptor set has a rule
+/// (a test below holds it), so that method exists nowhere and leaves as
+/// UNIMPLEMENTED, as gRPC's convention has it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PermissionError {
     #[error("无权调用 {method}: permission denied: no role of the caller may call {method}")]
@@ -706,14 +709,20 @@ pub enum PermissionError {
         method: String,
         missing: &'static str,
     },
-    #[error("无权调用 {method}: permission denied: the method has no permission rule")]
+    #[error("未知方法 {method}: unimplemented: no Louyu service has this method")]
     UnknownMethod { method: String },
 }
 
 impl PermissionError {
-    /// Always `PermissionDenied`: 403 on the gateway's REST side.
+    /// `PermissionDenied` (403 on the gateway's REST side), but
+    /// `Unimplemented` for a method that does not exist.
     pub fn error_code(&self) -> ServiceErrorCode {
-        ServiceErrorCode::PermissionDenied
+        match self {
+            PermissionError::UnknownMethod { .. } => ServiceErrorCode::Unimplemented,
+            PermissionError::RoleNotAllowed { .. } | PermissionError::ScopeUnknown { .. } => {
+                ServiceErrorCode::PermissionDenied
+            }
+        }
     }
 
     pub fn into_status(self) -> Status {

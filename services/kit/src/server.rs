@@ -192,20 +192,25 @@ impl GrpcServer {
     }
 
     /// Serves `routes` plus health and reflection until `shutdown`, then
-    /// drains. `service_names` are the fully qualified gRPC services that
+    /// drains. `names.served` are the fully qualified gRPC services that
     /// `routes` serves, as [`crate::hosting::HostBuilder`] recorded them while
     /// adding each: health reports each of them (besides the overall `""`),
-    /// and reflection lists them and nothing else. Health stays NOT_SERVING
-    /// until `readiness` is ready.
+    /// and reflection lists them and, besides, `names.forwarded`, which a
+    /// forwarder behind `routes` answers for their owners (the gateway).
+    /// Health stays NOT_SERVING until `readiness` is ready.
     pub(crate) async fn serve(
         self,
         routes: Routes,
-        service_names: &[&str],
+        names: ServiceNames<'_>,
         settings: &ServerSettings,
         shutdown: Shutdown,
         readiness: Readiness,
         verifier: Arc<crate::identity::Verifier>,
     ) -> anyhow::Result<()> {
+        let ServiceNames {
+            served: service_names,
+            forwarded: forwarded_names,
+        } = names;
         let health_reporter = HealthReporter::new();
         let mut health_names = vec![String::new()];
         health_names.extend(service_names.iter().map(|name| (*name).to_owned()));
@@ -222,10 +227,15 @@ impl GrpcServer {
             inner: HealthService::from_health_reporter(health_reporter.clone()),
             listener_closed: listener_closed_receiver.clone(),
         });
+        let reflected_names: Vec<&str> = service_names
+            .iter()
+            .chain(forwarded_names)
+            .copied()
+            .collect();
         let routes = routes
             .add_service(health_service)
-            .add_service(reflection_v1(service_names)?)
-            .add_service(reflection_v1alpha(service_names)?);
+            .add_service(reflection_v1(&reflected_names)?)
+            .add_service(reflection_v1alpha(&reflected_names)?);
 
         // Ready, then SERVING until the stop signal; NOT_SERVING while still
         // answering for the drain delay; then the listener closes.
@@ -285,6 +295,14 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// The gRPC services a server answers for: its own, and those it forwards
+/// to their owners.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServiceNames<'a> {
+    pub served: &'a [&'static str],
+    pub forwarded: &'a [&'static str],
 }
 
 /// Follows each feed consumer's status into health, until every status

@@ -249,6 +249,33 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
+/// Puts the current span's trace context in `headers` (`traceparent` and
+/// `tracestate`), replacing the caller's, so that a call passed on (by the
+/// gateway) joins the trace as a child of the span that passed it. When the
+/// current span is not traced, the caller's headers stay as they came.
+pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return;
+    }
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers));
+    });
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::try_from(value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
 /// A client interceptor that sends the current trace context with each call,
 /// so the callee's spans join the caller's trace.
 #[derive(Debug, Clone, Copy, Default)]
@@ -297,5 +324,28 @@ mod tests {
             !traceparent.contains("00f067aa0ba902b7"),
             "the callee's parent is our own span"
         );
+    }
+
+    #[test]
+    fn a_forwarded_call_joins_the_trace_as_a_child_of_the_forwarding_span() {
+        init_for_tests();
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let callers = format!("00-{trace_id}-00f067aa0ba902b7-01");
+        let span = tracing::info_span!("forwarding a request");
+        set_parent_from_traceparent(&span, &callers);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", callers.parse().unwrap());
+        span.in_scope(|| inject_trace_context(&mut headers));
+        let traceparent = headers["traceparent"].to_str().unwrap();
+        assert!(
+            traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{traceparent:?}"
+        );
+        assert_ne!(traceparent, callers, "the parent is the forwarding span");
+
+        let mut untraced = http::HeaderMap::new();
+        untraced.insert("traceparent", callers.parse().unwrap());
+        inject_trace_context(&mut untraced);
+        assert_eq!(untraced["traceparent"], callers.as_str(), "left as it came");
     }
 }

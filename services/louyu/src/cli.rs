@@ -190,11 +190,12 @@ impl FeedAction {
 /// Every service the binary hosts. Adding a service is one entry here and
 /// its `louyu_kit::hosting::Service` impl: `serve`, `migrate`, `feed` and
 /// `up` treat them all the same, and `up` starts them in any order.
-const SERVICES: [&dyn hosting::Service; 4] = [
+const SERVICES: [&dyn hosting::Service; 5] = [
     &louyu_registry::startup::Registry,
     &louyu_visits::startup::Visits,
     &louyu_risk::startup::Risk,
     &louyu_referral::startup::Referral,
+    &louyu_gateway::startup::Gateway,
 ];
 
 /// A service named on the command line: one of [`SERVICES`].

@@ -1,0 +1,38 @@
+//! What the gateway serves, built on kit's hosting: no gRPC service of its
+//! own, and every call that is not health or reflection handed to the
+//! [`Forwarder`], which passes it on to its owner at the URL in the config.
+
+use louyu_kit::config::ServiceName;
+use louyu_kit::hosting::{Context, HostBuilder, Service};
+use sqlx::migrate::Migrator;
+
+use crate::forward::{FORWARDED_SERVICES, Forwarder};
+
+/// The gateway, as the `louyu` binary and the test sandbox host it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gateway;
+
+impl Service for Gateway {
+    fn name(&self) -> ServiceName {
+        ServiceName::Gateway
+    }
+
+    /// None of its own yet: the gateway keeps nothing (sessions, with login,
+    /// will be its first table).
+    fn migrator(&self) -> Migrator {
+        Migrator::DEFAULT
+    }
+
+    fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
+        let forwarder = Forwarder::from_config(context.config)?;
+        let names: Vec<&'static str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
+        Ok(host.forward_unrouted(&names, forwarder))
+    }
+
+    /// The event feeds and audit trails are each service's own: through one
+    /// door, `louyu.common.v1.AuditService` could not say whose, so the
+    /// gateway neither serves nor forwards them.
+    fn serves_feed_and_audit(&self) -> bool {
+        false
+    }
+}
