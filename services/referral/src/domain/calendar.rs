@@ -139,6 +139,25 @@ pub fn end_of_day(date: Date) -> i64 {
     midnight.unix_timestamp() * MICROS_PER_SECOND
 }
 
+/// A due instant as people read it, in Shanghai time: `2026-11-30 24:00`
+/// for the end of a day (rather than the next day's 00:00), else
+/// `2026-11-30 15:00`.
+pub fn due_text(micros: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let instant = OffsetDateTime::from_unix_timestamp(micros.div_euclid(MICROS_PER_SECOND))
+        .expect("instants stay within range")
+        .to_offset(SHANGHAI);
+    if instant.time() == time::Time::MIDNIGHT {
+        let day = instant
+            .date()
+            .previous_day()
+            .expect("dates stay within range");
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        return format!("{} 24:00", day.format(format).expect("a date formats"));
+    }
+    instant.format(format).expect("an instant formats")
+}
+
 /// Hours after an instant, for deadlines that count hours (a retention
 /// case's joint visit within 24 hours), not working days.
 pub fn hours_after(from: i64, hours: u32) -> i64 {
@@ -253,6 +272,15 @@ mod tests {
             calendar.working_days_between(date!(2026 - 11 - 27), date!(2026 - 11 - 27)),
             0
         );
+    }
+
+    #[test]
+    fn a_due_at_the_end_of_a_day_reads_as_24_00_of_that_day() {
+        assert_eq!(
+            due_text(end_of_day(date!(2026 - 11 - 30))),
+            "2026-11-30 24:00"
+        );
+        assert_eq!(due_text(at(date!(2026 - 11 - 30), 15)), "2026-11-30 15:00");
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn dispatch(referral: &Referral) -> Payload {
             .as_ref()
             .and_then(pick)
             .map(|time| {
-                louyu_kit::time::shanghai_time(louyu_kit::time::micros_from_timestamp(time))
+                crate::domain::calendar::due_text(louyu_kit::time::micros_from_timestamp(time))
             })
             .unwrap_or_default()
     };
@@ -206,7 +206,7 @@ pub fn warning(referral: &Referral) -> Payload {
         .clocks
         .as_ref()
         .and_then(|clocks| clocks.complete_due_time.as_ref())
-        .map(|time| louyu_kit::time::shanghai_time(louyu_kit::time::micros_from_timestamp(time)))
+        .map(|time| crate::domain::calendar::due_text(louyu_kit::time::micros_from_timestamp(time)))
         .unwrap_or_default();
     let round = referral.round;
     Payload {
@@ -275,7 +275,7 @@ pub fn retention_case(case: &louyu_proto::referral::v1::RetentionCase) -> Payloa
     let due = case
         .due_time
         .as_ref()
-        .map(|time| louyu_kit::time::shanghai_time(louyu_kit::time::micros_from_timestamp(time)))
+        .map(|time| crate::domain::calendar::due_text(louyu_kit::time::micros_from_timestamp(time)))
         .unwrap_or_default();
     Payload {
         text: Text {
@@ -413,7 +413,7 @@ mod tests {
             json["text"]["en"]
                 .as_str()
                 .unwrap()
-                .contains("accept by 2026-11-27T15:00:00+08:00")
+                .contains("accept by 2026-11-27 15:00")
         );
         assert!(!text.contains("13812345678") && !text.contains("张三"));
     }

@@ -641,7 +641,7 @@ pub fn watch(record: &mut Record, rules: &Rules, now: i64) -> Vec<(Step, &'stati
     for (clock, due) in breached {
         record.clocks.breached.push(clock.to_owned());
         record.clocks.escalation_level = record.clocks.escalation_level.max(1);
-        let due = louyu_kit::time::shanghai_time(due);
+        let due = super::calendar::due_text(due);
         steps.push((
             step(
                 Action::Breach,
