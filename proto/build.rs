@@ -14,11 +14,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.join("louyu").display());
     println!("cargo:rerun-if-changed={}", root.join("google").display());
 
-    let file_descriptors = protox::compile(&files, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&files)?;
+    let file_descriptors = compiler.file_descriptor_set();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Encoded from protox's own pool, not from `file_descriptors`:
+    // `prost-types` drops extension options, and the gateway reads its REST
+    // routes from the `google.api.http` options in this set.
     std::fs::write(
         out_dir.join("louyu_descriptor.bin"),
-        prost::Message::encode_to_vec(&file_descriptors),
+        compiler.encode_file_descriptor_set(),
     )?;
 
     std::fs::write(

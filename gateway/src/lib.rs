@@ -3,7 +3,10 @@
 //! every `google.longrunning.Operations` call, is passed on unread to the
 //! service that owns it, with the caller's token, deadline and trace
 //! context; the gateway's own health and reflection list what it fronts.
-//! REST, login and the live screen come later (see issue 12).
+//! REST/JSON is transcoded to the same calls, from the protos'
+//! `google.api.http` options, with `/openapi.json` generated from the same
+//! routes ([`rest`]). Login and the live screen come later (see issue 12).
 
 pub mod forward;
+pub mod rest;
 pub mod startup;

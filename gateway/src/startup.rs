@@ -1,12 +1,19 @@
 //! What the gateway serves, built on kit's hosting: no gRPC service of its
 //! own, and every call that is not health or reflection handed to the
-//! [`Forwarder`], which passes it on to its owner at the URL in the config.
+//! [`Forwarder`], which passes it on to its owner at the URL in the config;
+//! every request that is not gRPC goes to the REST transcoder, [`Rest`],
+//! which calls the owners through the same forwarder.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::hosting::{Context, HostBuilder, Service};
 use sqlx::migrate::Migrator;
 
+use std::time::Duration;
+
+use tower::util::BoxCloneSyncService;
+
 use crate::forward::{FORWARDED_SERVICES, Forwarder};
+use crate::rest::Rest;
 
 /// The gateway, as the `louyu` binary and the test sandbox host it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,8 +32,14 @@ impl Service for Gateway {
 
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
         let forwarder = Forwarder::from_config(context.config)?;
+        let rest = Rest::new(
+            forwarder.clone(),
+            Duration::from_secs(context.config.rest_timeout_seconds),
+        )?;
         let names: Vec<&'static str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
-        Ok(host.forward_unrouted(&names, forwarder))
+        Ok(host
+            .forward_unrouted(&names, forwarder)
+            .serve_http(BoxCloneSyncService::new(rest)))
     }
 
     /// The event feeds and audit trails are each service's own: through one

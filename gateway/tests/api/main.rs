@@ -1,5 +1,6 @@
-//! The gateway over real gRPC, in front of a registry and a visits service,
+//! The gateway over real gRPC and REST, in front of a registry and a visits service,
 //! on SQLite and PostgreSQL.
 
 mod forwarding;
 mod helpers;
+mod rest;

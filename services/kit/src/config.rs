@@ -83,6 +83,9 @@ pub struct Config {
     pub referral_url: String,
     /// Longest a unary call may take before it fails as CANCELLED.
     pub request_timeout_seconds: u64,
+    /// The deadline the gateway gives the gRPC call behind a REST request
+    /// (a REST caller has no `grpc-timeout` of its own).
+    pub rest_timeout_seconds: u64,
     /// Most requests served at once, across connections.
     pub concurrency_limit: usize,
     /// How long a stopping server keeps answering, with health NOT_SERVING,
@@ -195,6 +198,7 @@ impl Default for Config {
             risk_url: local_url(ServiceName::Risk),
             referral_url: local_url(ServiceName::Referral),
             request_timeout_seconds: 30,
+            rest_timeout_seconds: 30,
             concurrency_limit: 256,
             drain_delay: Duration::from_secs(5),
             shutdown_grace_seconds: 20,
@@ -284,6 +288,9 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_REQUEST_TIMEOUT_SECONDS") {
             self.request_timeout_seconds = parse_env("LOUYU_REQUEST_TIMEOUT_SECONDS", &value)?;
+        }
+        if let Some(value) = text("LOUYU_REST_TIMEOUT_SECONDS") {
+            self.rest_timeout_seconds = parse_env("LOUYU_REST_TIMEOUT_SECONDS", &value)?;
         }
         if let Some(value) = text("LOUYU_CONCURRENCY_LIMIT") {
             self.concurrency_limit = parse_env("LOUYU_CONCURRENCY_LIMIT", &value)?;
@@ -389,6 +396,10 @@ impl Config {
         anyhow::ensure!(
             self.request_timeout_seconds > 0,
             "request_timeout_seconds must be positive"
+        );
+        anyhow::ensure!(
+            self.rest_timeout_seconds > 0,
+            "rest_timeout_seconds must be positive"
         );
         anyhow::ensure!(
             self.concurrency_limit > 0,

@@ -150,6 +150,11 @@ pub enum ServiceErrorCode {
     Unavailable,
     /// No method of that name is served here.
     Unimplemented,
+    /// The caller's deadline passed before the answer came.
+    DeadlineExceeded,
+    /// Too much at once: a request over a size limit, or a server shedding
+    /// load.
+    ResourceExhausted,
     /// Not the caller's doing: logged with its cause, sent as a bare
     /// `internal`.
     Internal,
@@ -167,8 +172,37 @@ impl ServiceErrorCode {
             ServiceErrorCode::Aborted => Code::Aborted,
             ServiceErrorCode::Unavailable => Code::Unavailable,
             ServiceErrorCode::Unimplemented => Code::Unimplemented,
+            ServiceErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+            ServiceErrorCode::ResourceExhausted => Code::ResourceExhausted,
             ServiceErrorCode::Internal => Code::Internal,
         }
+    }
+
+    /// Every kind, for lookups by gRPC code.
+    pub const ALL: [ServiceErrorCode; 12] = [
+        ServiceErrorCode::InvalidArgument,
+        ServiceErrorCode::NotFound,
+        ServiceErrorCode::AlreadyExists,
+        ServiceErrorCode::FailedPrecondition,
+        ServiceErrorCode::Unauthenticated,
+        ServiceErrorCode::PermissionDenied,
+        ServiceErrorCode::Aborted,
+        ServiceErrorCode::Unavailable,
+        ServiceErrorCode::Unimplemented,
+        ServiceErrorCode::DeadlineExceeded,
+        ServiceErrorCode::ResourceExhausted,
+        ServiceErrorCode::Internal,
+    ];
+
+    /// The kind whose gRPC code is `code`, read back from a status (the
+    /// gateway's REST side answers with its [`Self::http_status`]). A code no
+    /// Louyu service sends (`UNKNOWN`, `CANCELLED`, `DATA_LOSS`, ...) is
+    /// `Internal`: not the caller's doing.
+    pub fn of_grpc(code: Code) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.grpc_code() == code)
+            .unwrap_or(ServiceErrorCode::Internal)
     }
 
     /// The HTTP status of the same failure, as `google.rpc.Code` documents
@@ -186,6 +220,8 @@ impl ServiceErrorCode {
             }
             ServiceErrorCode::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             ServiceErrorCode::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
+            ServiceErrorCode::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
+            ServiceErrorCode::ResourceExhausted => http::StatusCode::TOO_MANY_REQUESTS,
             ServiceErrorCode::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -243,7 +279,9 @@ pub fn into_status<E: ServiceError>(error: E) -> Status {
         | ServiceErrorCode::FailedPrecondition
         | ServiceErrorCode::Unauthenticated
         | ServiceErrorCode::PermissionDenied
-        | ServiceErrorCode::Unimplemented => Status::new(code.grpc_code(), error.to_string()),
+        | ServiceErrorCode::Unimplemented
+        | ServiceErrorCode::DeadlineExceeded
+        | ServiceErrorCode::ResourceExhausted => Status::new(code.grpc_code(), error.to_string()),
     }
 }
 
@@ -392,11 +430,26 @@ mod tests {
             ),
             (ServiceErrorCode::Aborted, Code::Aborted, 409),
             (ServiceErrorCode::Unavailable, Code::Unavailable, 503),
+            (
+                ServiceErrorCode::DeadlineExceeded,
+                Code::DeadlineExceeded,
+                504,
+            ),
+            (
+                ServiceErrorCode::ResourceExhausted,
+                Code::ResourceExhausted,
+                429,
+            ),
             (ServiceErrorCode::Internal, Code::Internal, 500),
         ];
         for (code, grpc, http) in cases {
             assert_eq!(code.grpc_code(), grpc, "{code:?}");
             assert_eq!(code.http_status().as_u16(), http, "{code:?}");
+            assert_eq!(ServiceErrorCode::of_grpc(grpc), code, "{code:?}");
         }
+        assert_eq!(
+            ServiceErrorCode::of_grpc(Code::Unknown),
+            ServiceErrorCode::Internal
+        );
     }
 }

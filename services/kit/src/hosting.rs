@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::feed::{Consumer, EventHandler, FeedReaders, FeedServer};
 use crate::identity::{ProcessIdentity, ServiceCredentials};
 use crate::page::PageTokens;
-use crate::server::{GrpcServer, Readiness, ServerSettings, ServiceNames, Shutdown};
+use crate::server::{GrpcServer, HttpFront, Readiness, ServerSettings, ServiceNames, Shutdown};
 use louyu_proto::common::v1::audit_service_server::AuditServiceServer;
 use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 
@@ -265,6 +265,14 @@ impl HostBuilder {
             .into_axum_router()
             .fallback_service(TonicBody(forwarder));
         self.routes = Routes::from(router);
+        self
+    }
+
+    /// Answers every request that is not gRPC with `front` (REST and pages,
+    /// on the same listener, which then accepts HTTP/1.1 besides HTTP/2):
+    /// the gateway. Without it a server speaks gRPC only.
+    pub fn serve_http(mut self, front: HttpFront) -> Self {
+        self.server = self.server.serve_http(front);
         self
     }
 

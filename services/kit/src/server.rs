@@ -157,6 +157,7 @@ pub struct GrpcServer {
     listener: TcpListener,
     local_addr: SocketAddr,
     feeds: Vec<(String, watch::Receiver<FeedStatus>)>,
+    http_front: Option<HttpFront>,
 }
 
 /// The health service name under which a consumer of `feed` reports: SERVING
@@ -177,6 +178,7 @@ impl GrpcServer {
             listener,
             local_addr,
             feeds: Vec::new(),
+            http_front: None,
         })
     }
 
@@ -184,6 +186,13 @@ impl GrpcServer {
     /// [`feed_health_name`].
     pub fn report_feed(mut self, feed: &str, status: watch::Receiver<FeedStatus>) -> Self {
         self.feeds.push((feed_health_name(feed), status));
+        self
+    }
+
+    /// Answers the requests that are not gRPC with `front`; the listener
+    /// then accepts HTTP/1.1 besides HTTP/2.
+    pub fn serve_http(mut self, front: HttpFront) -> Self {
+        self.http_front = Some(front);
         self
     }
 
@@ -207,6 +216,7 @@ impl GrpcServer {
         readiness: Readiness,
         verifier: Arc<crate::identity::Verifier>,
     ) -> anyhow::Result<()> {
+        let http_front = self.http_front;
         let ServiceNames {
             served: service_names,
             forwarded: forwarded_names,
@@ -272,9 +282,11 @@ impl GrpcServer {
         };
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = Server::builder()
+            .accept_http1(http_front.is_some())
             .trace_fn(crate::telemetry::grpc_request_span)
             .timeout(settings.request_timeout)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
+            .layer(NonGrpcToLayer { front: http_front })
             .layer(MapResponseLayer::new(conventional_status))
             .layer(crate::identity::AuthenticateLayer::new(verifier))
             .add_routes(routes)
@@ -293,6 +305,85 @@ impl GrpcServer {
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+/// What answers a server's requests that are not gRPC (REST and pages, over
+/// HTTP/1.1 or HTTP/2 on the same listener): the gateway's. It sees them
+/// before authentication, which knows only gRPC methods, so it checks or
+/// passes on the caller's credentials itself.
+pub type HttpFront = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    std::convert::Infallible,
+>;
+
+/// Whether a request is gRPC: its content type is `application/grpc` or
+/// `application/grpc+<codec>`.
+pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| content_type.starts_with("application/grpc"))
+}
+
+/// Sends the requests that are not gRPC to the [`HttpFront`], when there is
+/// one, and every other to the gRPC stack.
+#[derive(Clone)]
+struct NonGrpcToLayer {
+    front: Option<HttpFront>,
+}
+
+impl<S> tower::Layer<S> for NonGrpcToLayer {
+    type Service = NonGrpcTo<S>;
+
+    fn layer(&self, grpc: S) -> Self::Service {
+        NonGrpcTo {
+            grpc,
+            front: self.front.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct NonGrpcTo<S> {
+    grpc: S,
+    front: Option<HttpFront>,
+}
+
+impl<S> tower::Service<http::Request<tonic::body::Body>> for NonGrpcTo<S>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+        > + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.grpc.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        match &mut self.front {
+            Some(front) if !is_grpc(&request) => {
+                let answer = tower::ServiceExt::oneshot(front.clone(), request);
+                Box::pin(async move {
+                    match answer.await {
+                        Ok(response) => Ok(response),
+                        Err(never) => match never {},
+                    }
+                })
+            }
+            _ => Box::pin(self.grpc.call(request)),
         }
     }
 }
@@ -432,8 +523,9 @@ fn reflection_builder(
 }
 
 /// The Louyu files that define one of `service_names`, and every file they
-/// import, directly or not. (Decoding drops custom options; Louyu's protos
-/// declare none.)
+/// import, directly or not. (Decoding with `prost-types` drops extension
+/// options, such as the `google.api.http` routes: reflection serves the
+/// descriptors without them; the gateway reads them with prost-reflect.)
 fn descriptors_of(service_names: &[&str]) -> anyhow::Result<FileDescriptorSet> {
     let set = FileDescriptorSet::decode(louyu_proto::FILE_DESCRIPTOR_SET)
         .context("the Louyu descriptor set does not decode")?;
