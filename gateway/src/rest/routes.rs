@@ -5,7 +5,9 @@
 //! Templates follow `google/api/http.proto`: literal segments, variables
 //! `{field.path}` or `{field.path=pattern}` whose pattern is literals, `*`
 //! (one segment) and a final `**` (the rest), and an optional `:verb`.
-//! Additional bindings are not read yet.
+//! Additional bindings are not read yet. Two routes that could both match
+//! one request are refused at start, so which one answers never depends on
+//! their order.
 
 use prost_reflect::{DescriptorPool, MethodDescriptor, Value};
 
@@ -70,13 +72,26 @@ pub struct PathTemplate {
     pub verb: Option<String>,
 }
 
-/// Why a template in the protos cannot be used.
+/// Why the routes in the protos cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("{method}: bad google.api.http path template {template:?}: {reason}")]
-pub struct TemplateError {
-    method: String,
-    template: String,
-    reason: &'static str,
+pub enum RouteError {
+    #[error("{method}: bad google.api.http path template {template:?}: {reason}")]
+    BadTemplate {
+        method: String,
+        template: String,
+        reason: &'static str,
+    },
+    #[error(
+        "{first} ({http_method} {first_template}) and {second} ({http_method} {second_template}) \
+         could both match one request"
+    )]
+    Ambiguous {
+        http_method: http::Method,
+        first: String,
+        first_template: String,
+        second: String,
+        second_template: String,
+    },
 }
 
 impl PathTemplate {
@@ -200,6 +215,42 @@ impl PathTemplate {
     }
 }
 
+impl PathTemplate {
+    /// Whether some path matches both `self` and `other`: the same verb
+    /// (none matches no path whose last segment has a `:`), and segment by
+    /// segment, equal literals or a wildcard on either side.
+    pub fn overlaps(&self, other: &PathTemplate) -> bool {
+        self.verb == other.verb && segments_overlap(&self.segments, &other.segments)
+    }
+}
+
+fn segments_overlap(left: &[Segment], right: &[Segment]) -> bool {
+    match (left.split_first(), right.split_first()) {
+        (None, None) => true,
+        (None, Some(_)) | (Some(_), None) => false,
+        // `**` takes one segment or more, and so does any non-empty rest.
+        (Some((Segment::Rest, _)), Some(_)) | (Some(_), Some((Segment::Rest, _))) => true,
+        (
+            Some((Segment::Literal(first), left_rest)),
+            Some((Segment::Literal(second), right_rest)),
+        ) => first == second && segments_overlap(left_rest, right_rest),
+        (Some((_, left_rest)), Some((_, right_rest))) => segments_overlap(left_rest, right_rest),
+    }
+}
+
+/// The first two routes, by their order in `routes`, that share an HTTP
+/// method and could both match one path.
+fn first_ambiguity(routes: &[Route]) -> Option<(&Route, &Route)> {
+    routes.iter().enumerate().find_map(|(index, first)| {
+        routes[index + 1..]
+            .iter()
+            .find(|second| {
+                first.http_method == second.http_method && first.template.overlaps(&second.template)
+            })
+            .map(|second| (first, second))
+    })
+}
+
 fn segment_of(piece: &str) -> Result<Segment, &'static str> {
     match piece {
         "" => Err("an empty segment"),
@@ -231,8 +282,9 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 /// The routes of every method of `services` that has a `google.api.http`
-/// option, sorted by template then HTTP method.
-pub fn routes_of(pool: &DescriptorPool, services: &[&str]) -> Result<Vec<Route>, TemplateError> {
+/// option, sorted by template then HTTP method; refused when two of them
+/// could both match one request.
+pub fn routes_of(pool: &DescriptorPool, services: &[&str]) -> Result<Vec<Route>, RouteError> {
     let Some(http_option) = pool.get_extension_by_name("google.api.http") else {
         return Ok(Vec::new());
     };
@@ -263,16 +315,17 @@ pub fn routes_of(pool: &DescriptorPool, services: &[&str]) -> Result<Vec<Route>,
             .into_iter()
             .map(|(method, field)| (method, text_of(field)))
             .find(|(_, template)| !template.is_empty())
-            .ok_or_else(|| TemplateError {
+            .ok_or_else(|| RouteError::BadTemplate {
                 method: rpc.full_name().to_owned(),
                 template: String::new(),
                 reason: "no get, put, post, delete or patch (custom is not read yet)",
             })?;
-            let template = PathTemplate::parse(&template).map_err(|reason| TemplateError {
-                method: rpc.full_name().to_owned(),
-                template: template.clone(),
-                reason,
-            })?;
+            let template =
+                PathTemplate::parse(&template).map_err(|reason| RouteError::BadTemplate {
+                    method: rpc.full_name().to_owned(),
+                    template: template.clone(),
+                    reason,
+                })?;
             let body = match text_of("body").as_str() {
                 "" => RequestBody::None,
                 "*" => RequestBody::Whole,
@@ -290,6 +343,15 @@ pub fn routes_of(pool: &DescriptorPool, services: &[&str]) -> Result<Vec<Route>,
         (&left.template.text, left.http_method.as_str())
             .cmp(&(&right.template.text, right.http_method.as_str()))
     });
+    if let Some((first, second)) = first_ambiguity(&routes) {
+        return Err(RouteError::Ambiguous {
+            http_method: first.http_method.clone(),
+            first: first.rpc.full_name().to_owned(),
+            first_template: first.template.text.clone(),
+            second: second.rpc.full_name().to_owned(),
+            second_template: second.template.text.clone(),
+        });
+    }
     Ok(routes)
 }
 
@@ -366,5 +428,69 @@ mod tests {
             Some(vec![("name".to_owned(), "operations/a/b/c".to_owned())])
         );
         assert!(PathTemplate::parse("/v1/{name=**/x}").is_err());
+    }
+
+    fn overlap(first: &str, second: &str) -> bool {
+        let first = PathTemplate::parse(first).unwrap();
+        let second = PathTemplate::parse(second).unwrap();
+        assert_eq!(first.overlaps(&second), second.overlaps(&first));
+        first.overlaps(&second)
+    }
+
+    #[test]
+    fn templates_overlap_when_one_path_could_match_both() {
+        let building = "/v1/{name=districts/*/buildings/*}";
+        assert!(overlap(building, building));
+        assert!(overlap(building, "/v1/{parent=districts/*}/buildings/{id}"));
+        assert!(overlap(building, "/v1/districts/jingan/{name=*/*}"));
+        assert!(overlap("/v1/{name=operations/**}", "/v1/operations/{id}/x"));
+        assert!(!overlap(building, "/v1/{name=districts/*/staff/*}"));
+        assert!(!overlap(building, "/v1/{parent=districts/*}/buildings"));
+        assert!(!overlap(
+            building,
+            "/v1/{name=districts/*/buildings/*}:move"
+        ));
+        assert!(!overlap(
+            "/v1/{name=districts/*/buildings/*}:move",
+            "/v1/{name=districts/*/buildings/*}:end"
+        ));
+        assert!(!overlap("/v1/{name=operations/**}", "/v1/operations"));
+    }
+
+    #[test]
+    fn two_routes_of_one_method_that_could_match_one_path_are_ambiguous() {
+        let pool = crate::rest::louyu_pool().unwrap();
+        let registry = pool
+            .get_service_by_name("louyu.registry.v1.RegistryService")
+            .unwrap();
+        let route = |rpc: &str, http_method: http::Method, template: &str| Route {
+            http_method,
+            template: PathTemplate::parse(template).unwrap(),
+            body: RequestBody::None,
+            rpc: registry
+                .methods()
+                .find(|method| method.name() == rpc)
+                .unwrap(),
+        };
+        let get_building = route(
+            "GetBuilding",
+            http::Method::GET,
+            "/v1/{name=districts/*/buildings/*}",
+        );
+        let get_unit_clash = route("GetUnit", http::Method::GET, "/v1/{name=districts/*/*/*}");
+        let delete_unit = route(
+            "GetUnit",
+            http::Method::DELETE,
+            "/v1/{name=districts/*/*/*}",
+        );
+        let routes = [get_building.clone(), delete_unit.clone()];
+        assert!(first_ambiguity(&routes).is_none());
+        let routes = [get_building, delete_unit, get_unit_clash];
+        let (first, second) = first_ambiguity(&routes).expect("an ambiguity");
+        assert_eq!(
+            (first.rpc.name(), second.rpc.name()),
+            ("GetBuilding", "GetUnit")
+        );
+        assert_eq!(second.http_method, http::Method::GET);
     }
 }

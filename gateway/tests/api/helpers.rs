@@ -1,7 +1,7 @@
 //! A registry, a visits service and the gateway for each test, each on a
 //! fresh database of the chosen backend, on port 0, called over TCP; the
-//! gateway's peer URLs point at the two (the risk service only where a test
-//! asks for it, the referral service never: their URLs are closed ports).
+//! gateway's peer URLs point at the two (the risk and referral services only
+//! where a test asks for them: otherwise their URLs are closed ports).
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::identity::Principal;
@@ -47,6 +47,23 @@ pub async fn spawn_suite_with_risk(backend: TestBackend) -> Option<Suite> {
             &louyu_registry::startup::Registry,
             &louyu_visits::startup::Visits,
             &louyu_risk::startup::Risk,
+        ],
+    )
+    .await?;
+    Some(Suite { sandbox })
+}
+
+/// [`spawn_suite`] with every service the gateway fronts: risk and
+/// referral too.
+pub async fn spawn_suite_with_every_service(backend: TestBackend) -> Option<Suite> {
+    let sandbox = Sandbox::start(
+        backend,
+        &[
+            &louyu_gateway::startup::Gateway,
+            &louyu_registry::startup::Registry,
+            &louyu_visits::startup::Visits,
+            &louyu_risk::startup::Risk,
+            &louyu_referral::startup::Referral,
         ],
     )
     .await?;

@@ -1,11 +1,12 @@
 //! REST/JSON through the gateway, over real HTTP/1.1 on its one port, in
-//! front of a real registry: the routes of the protos' `google.api.http`
+//! front of real services: the routes of the protos' `google.api.http`
 //! options, proto3 JSON both ways, the owner's refusals as HTTP statuses
 //! with their field violations, and `/openapi.json` of the same routes.
 
 use louyu_kit::identity::Role;
+use louyu_testkit::fixtures::{date_in, enterprise_name, uscc};
 use louyu_testkit::identity::{person, person_in};
-use louyu_testkit::{TestBackend, backend_tests};
+use louyu_testkit::{TestBackend, backend_tests, eventually};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -216,20 +217,39 @@ async fn openapi_json_describes_every_route_in_proto3_json(backend: TestBackend)
         "{}",
         document["openapi"]
     );
-    // Every RegistryService method has its route (and
-    // google.longrunning.Operations has the routes googleapis declares).
-    let operations = document["paths"]
+    // Every method of every louyu service the gateway fronts has its
+    // operation (and google.longrunning.Operations has the routes
+    // googleapis declares).
+    let operation_ids: std::collections::BTreeSet<String> = document["paths"]
         .as_object()
         .expect("paths")
         .values()
         .flat_map(|item| item.as_object().unwrap().values())
-        .filter(|operation| operation["tags"][0] == "louyu.registry.v1.RegistryService")
-        .count();
+        .map(|operation| operation["operationId"].as_str().unwrap().to_owned())
+        .collect();
     let pool = louyu_gateway::rest::louyu_pool().unwrap();
-    let registry = pool
-        .get_service_by_name("louyu.registry.v1.RegistryService")
-        .unwrap();
-    assert_eq!(operations, registry.methods().len());
+    let mut fronted = Vec::new();
+    for (service_name, _) in louyu_gateway::forward::FORWARDED_SERVICES {
+        if !service_name.starts_with("louyu.") {
+            continue;
+        }
+        let service = pool.get_service_by_name(service_name).unwrap();
+        for method in service.methods() {
+            let operation_id = format!("{}.{}", service.name(), method.name());
+            assert!(operation_ids.contains(&operation_id), "{operation_id}");
+        }
+        fronted.push(service.name().to_owned());
+    }
+    assert_eq!(
+        fronted,
+        [
+            "RegistryService",
+            "BuildingCouncilService",
+            "VisitsService",
+            "RiskService",
+            "ReferralService"
+        ]
+    );
     let schemas = &document["components"]["schemas"];
     let sub_district = &schemas["louyu.registry.v1.SubDistrict"]["properties"];
     assert_eq!(sub_district["kind"]["type"], "string");
@@ -260,7 +280,155 @@ async fn grpc_and_rest_share_the_gateways_port(backend: TestBackend) {
     assert_eq!(building["displayName"], "静安大厦");
 }
 
+async fn a_council_member_is_added_and_listed_as_json(backend: TestBackend) {
+    let Some(suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let mut registry = suite.registry_through_gateway().await;
+    louyu_testkit::fixtures::one_building(&mut registry).await;
+    let rest = suite.rest_as(Some(&person("admin-7", &[Role::DistrictAdmin])));
+    let term_start = date_in(-30);
+    let (status, member) = rest
+        .call(
+            "POST",
+            &format!("/v1/{BUILDING}/councilMembers"),
+            Some(json!({
+                "contact": {"personName": "王芳", "title": "站长", "phone": "13812345678"},
+                "councilRole": "COUNCIL_ROLE_SERVICE_STATION_HEAD",
+                "organisation": {
+                    "kind": "ORGANISATION_KIND_SERVICE_STATION",
+                    "displayName": "静安大厦党群服务站",
+                },
+                "termStart": {
+                    "year": term_start.year,
+                    "month": term_start.month,
+                    "day": term_start.day,
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{member}");
+    let name = member["name"].as_str().expect("a name").to_owned();
+    assert!(
+        name.starts_with(&format!("{BUILDING}/councilMembers/")),
+        "{name}"
+    );
+    assert_eq!(member["councilRole"], "COUNCIL_ROLE_SERVICE_STATION_HEAD");
+    assert_eq!(
+        member["organisation"]["kind"],
+        "ORGANISATION_KIND_SERVICE_STATION"
+    );
+    assert_eq!(member["active"], true);
+
+    let (status, listed) = rest
+        .call("GET", &format!("/v1/{BUILDING}/councilMembers"), None)
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    let names: Vec<&str> = listed["councilMembers"]
+        .as_array()
+        .expect("council members")
+        .iter()
+        .map(|member| member["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [name.as_str()]);
+    let (status, read) = rest.call("GET", &format!("/v1/{name}"), None).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["contact"]["personName"], "王芳");
+}
+
+/// One call or more per service behind the gateway, each through its own
+/// routes: a demand raised and read in visits, the rules and an
+/// enterprise's assessment read in risk, the routing rules read in
+/// referral.
+async fn every_service_answers_its_rest_routes_as_json(backend: TestBackend) {
+    let Some(suite) = spawn_suite_with_every_service(backend).await else {
+        return;
+    };
+    let mut registry = suite.registry_through_gateway().await;
+    louyu_testkit::fixtures::one_building(&mut registry).await;
+    let code = uscc(1);
+    louyu_testkit::fixtures::tenant(&mut registry, &code, "101", 400).await;
+    let rest = suite.rest_as(Some(&person("admin-7", &[Role::DistrictAdmin])));
+
+    // Visits: the draft is the body, the answer wraps the demand.
+    let (status, created) = rest
+        .call(
+            "POST",
+            "/v1/districts/jingan/demands",
+            Some(json!({
+                "enterprise": enterprise_name(&code),
+                "category": "DEMAND_CATEGORY_OFFICE_SPACE",
+                "description": "需要更大的办公空间",
+                "urgency": "URGENCY_HIGH",
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let demand = &created["demand"];
+    let demand_name = demand["name"].as_str().expect("a demand").to_owned();
+    assert!(
+        demand_name.starts_with("districts/jingan/demands/"),
+        "{demand_name}"
+    );
+    assert_eq!(demand["status"], "DEMAND_STATUS_OPEN");
+    // report_count is an int32: a JSON number.
+    assert_eq!(demand["reportCount"], 1);
+    let (status, read) = rest.call("GET", &format!("/v1/{demand_name}"), None).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["category"], "DEMAND_CATEGORY_OFFICE_SPACE");
+    assert_eq!(read["urgency"], "URGENCY_HIGH");
+    assert_eq!(read["enterprise"], enterprise_name(&code));
+    // A custom method on the collection; total and count are int64:
+    // strings.
+    let (status, counted) = rest
+        .call("GET", "/v1/districts/jingan/demands:count", None)
+        .await;
+    assert_eq!(status, 200, "{counted}");
+    assert_eq!(counted["total"], "1");
+    assert_eq!(counted["counts"][0]["count"], "1");
+    assert_eq!(
+        counted["counts"][0]["category"],
+        "DEMAND_CATEGORY_OFFICE_SPACE"
+    );
+
+    // Risk: the rules in force, then the tenant's assessment once the
+    // registry's events have reached the risk service.
+    let (status, rules) = rest.call("GET", "/v1/districts/jingan/rules", None).await;
+    assert_eq!(status, 200, "{rules}");
+    assert_eq!(rules["name"], "districts/jingan/rules");
+    assert_eq!(rules["version"], "2026-11-default-1");
+    let assessment_path = format!("/v1/{}/assessment", enterprise_name(&code));
+    let (rest_ref, assessment_ref) = (&rest, assessment_path.as_str());
+    eventually("the tenant is assessed", || async move {
+        rest_ref.call("GET", assessment_ref, None).await.0 == 200
+    })
+    .await;
+    let (_, assessment) = rest.call("GET", &assessment_path, None).await;
+    assert_eq!(assessment["enterprise"], enterprise_name(&code));
+    let colour = assessment["colour"].as_str().expect("a colour by name");
+    assert!(colour.starts_with("RISK_COLOUR_"), "{colour}");
+    assert_eq!(assessment["rulesVersion"], "2026-11-default-1");
+
+    // Referral: the routing rules in force.
+    let (status, routing) = rest
+        .call("GET", "/v1/districts/jingan/routingRules", None)
+        .await;
+    assert_eq!(status, 200, "{routing}");
+    assert_eq!(routing["name"], "districts/jingan/routingRules");
+    assert!(routing["version"].is_string(), "{routing}");
+    assert!(
+        routing["calendarYears"]
+            .as_array()
+            .expect("calendar years")
+            .iter()
+            .all(|year| year.is_number()),
+        "{routing}"
+    );
+}
+
 backend_tests!(
+    a_council_member_is_added_and_listed_as_json,
+    every_service_answers_its_rest_routes_as_json,
     a_building_is_made_read_listed_and_changed_as_json,
     refusals_are_json_errors_with_the_status_of_their_code,
     openapi_json_describes_every_route_in_proto3_json,
