@@ -5,7 +5,8 @@
 //! context; the gateway's own health and reflection list what it fronts.
 //! REST/JSON is transcoded to the same calls, from the protos'
 //! `google.api.http` options, with `/openapi.json` generated from the same
-//! routes ([`rest`]). Login and the live screen come later (see issue 12).
+//! routes ([`rest`]), and a building's page composed from several services
+//! ([`rest::page`]). Login and the live screen come later (see issue 12).
 
 pub mod forward;
 pub mod rest;

@@ -15,6 +15,7 @@
 //! [`ServiceErrorCode`] with a `google.rpc.Status`-shaped body.
 
 pub mod openapi;
+pub mod page;
 pub mod routes;
 
 use std::convert::Infallible;
@@ -28,7 +29,8 @@ use http_body_util::{BodyExt, Limited};
 use louyu_kit::error::ServiceErrorCode;
 use prost::Message;
 use prost_reflect::{
-    DescriptorPool, DeserializeOptions, DynamicMessage, Kind, MessageDescriptor, SerializeOptions,
+    DescriptorPool, DeserializeOptions, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor,
+    SerializeOptions,
 };
 use serde_json::{Map, Value as Json, json};
 use tonic::body::Body;
@@ -89,6 +91,7 @@ pub struct Rest {
 
 struct Inner {
     routes: Vec<Route>,
+    page: page::BuildingPage,
     openapi: Bytes,
     forwarder: Forwarder,
     timeout: Duration,
@@ -101,10 +104,14 @@ impl Rest {
         let pool = louyu_pool()?;
         let services: Vec<&str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
         let routes = routes::routes_of(&pool, &services)?;
-        let openapi = serde_json::to_vec_pretty(&openapi::document(&routes))?;
+        let page = page::BuildingPage::new(&pool, &routes)?;
+        let mut document = openapi::document(&routes);
+        page.add_to_openapi(&mut document);
+        let openapi = serde_json::to_vec_pretty(&document)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 routes,
+                page,
                 openapi: Bytes::from(openapi),
                 forwarder,
                 timeout,
@@ -139,6 +146,11 @@ impl Inner {
         if path == OPENAPI_PATH && request.method() == http::Method::GET {
             return json_response(http::StatusCode::OK, self.openapi.clone());
         }
+        if request.method() == http::Method::GET
+            && let Some(building) = page::building_of_page_path(&path)
+        {
+            return self.page.answer(self, &building, request.headers()).await;
+        }
         let found = self.routes.iter().find_map(|route| {
             if route.http_method != request.method() {
                 return None;
@@ -170,19 +182,37 @@ impl Inner {
         let (parts, body) = request.into_parts();
         let body = read_body(&parts.headers, body).await?;
         let input = request_message(route, path_values, parts.uri.query(), &body)?;
-        let grpc_request = self.grpc_request(route, &parts.headers, &input);
+        Ok(match self.call(&route.rpc, &parts.headers, &input).await {
+            Ok(output) => match to_json(&output) {
+                Ok(json) => json_response(http::StatusCode::OK, Bytes::from(json)),
+                Err(status) => status_response(&status),
+            },
+            Err(status) => status_response(&status),
+        })
+    }
+
+    /// The unary gRPC call `rpc` with `input`, through the forwarder, with
+    /// the caller's headers that go on and the REST deadline: its answer,
+    /// or the owner's (or the forwarder's) status.
+    pub(crate) async fn call(
+        &self,
+        rpc: &MethodDescriptor,
+        headers: &http::HeaderMap,
+        input: &DynamicMessage,
+    ) -> Result<DynamicMessage, Status> {
+        let grpc_request = self.grpc_request(rpc, headers, input);
         let response = match self.forwarder.clone().oneshot(grpc_request).await {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        Ok(rest_response(route, response).await)
+        unary_answer(rpc, response).await
     }
 
-    /// The unary gRPC call of `route` with `input`, the caller's headers
+    /// The unary gRPC call of `rpc` with `input`, the caller's headers
     /// that go on, and the REST deadline.
     fn grpc_request(
         &self,
-        route: &Route,
+        rpc: &MethodDescriptor,
         headers: &http::HeaderMap,
         input: &DynamicMessage,
     ) -> http::Request<Body> {
@@ -194,7 +224,7 @@ impl Inner {
             .expect("a Vec grows to any message");
         let mut request = http::Request::builder()
             .method(http::Method::POST)
-            .uri(route.grpc_path())
+            .uri(routes::grpc_path(rpc))
             .header(http::header::CONTENT_TYPE, "application/grpc")
             .header(http::header::TE, "trailers")
             .header("grpc-timeout", format!("{}m", self.timeout.as_millis()))
@@ -379,15 +409,19 @@ pub(crate) fn is_json_string(message: &MessageDescriptor) -> bool {
     )
 }
 
-/// The owner's gRPC answer as REST: the message as proto3 JSON, or the
-/// status as an error.
-async fn rest_response(route: &Route, response: http::Response<Body>) -> http::Response<Body> {
+/// The owner's answer to a unary call of `rpc`: its message, or its
+/// status.
+async fn unary_answer(
+    rpc: &MethodDescriptor,
+    response: http::Response<Body>,
+) -> Result<DynamicMessage, Status> {
+    let method = routes::grpc_path(rpc);
     let (parts, body) = response.into_parts();
     let collected = match body.collect().await {
         Ok(collected) => collected,
         Err(error) => {
-            tracing::warn!(method = %route.grpc_path(), %error, "a transcoded call's answer broke off");
-            return status_response(&Status::unavailable(
+            tracing::warn!(%method, %error, "a transcoded call's answer broke off");
+            return Err(Status::unavailable(
                 "服务答复中断 unavailable: the answer broke off",
             ));
         }
@@ -397,32 +431,35 @@ async fn rest_response(route: &Route, response: http::Response<Body>) -> http::R
         .or_else(|| trailers.as_ref().and_then(Status::from_header_map))
         .unwrap_or_else(|| Status::internal("no grpc-status"));
     if status.code() != Code::Ok {
-        return status_response(&status);
+        return Err(status);
     }
     let mut message = collected.to_bytes();
     if message.len() < 5 || message[0] != 0 {
-        return status_response(&Status::internal("an unreadable answer"));
+        return Err(Status::internal("an unreadable answer"));
     }
     message.advance(5);
-    let output = match DynamicMessage::decode(route.rpc.output(), message) {
-        Ok(output) => output,
-        Err(error) => {
-            tracing::error!(method = %route.grpc_path(), %error, "a transcoded call's answer does not decode");
-            return status_response(&Status::internal("内部错误 internal error"));
-        }
-    };
+    DynamicMessage::decode(rpc.output(), message).map_err(|error| {
+        tracing::error!(%method, %error, "a transcoded call's answer does not decode");
+        Status::internal("内部错误 internal error")
+    })
+}
+
+/// `message` as proto3 JSON, prost-reflect's canonical mapping.
+pub(crate) fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, Status> {
     let mut json = Vec::new();
     let mut serializer = serde_json::Serializer::new(&mut json);
-    if let Err(error) = output.serialize_with_options(&mut serializer, &SerializeOptions::new()) {
-        tracing::error!(method = %route.grpc_path(), %error, "a transcoded answer does not serialize");
-        return status_response(&Status::internal("内部错误 internal error"));
-    }
-    json_response(http::StatusCode::OK, Bytes::from(json))
+    message
+        .serialize_with_options(&mut serializer, &SerializeOptions::new())
+        .map_err(|error| {
+            tracing::error!(message = %prost_reflect::ReflectMessage::descriptor(message).full_name(), %error, "an answer does not serialize");
+            Status::internal("内部错误 internal error")
+        })?;
+    Ok(json)
 }
 
 /// A gRPC status as a REST error, with the HTTP status kit gives its code
 /// and its field violations.
-fn status_response(status: &Status) -> http::Response<Body> {
+pub(crate) fn status_response(status: &Status) -> http::Response<Body> {
     let code = ServiceErrorCode::of_grpc(status.code());
     let mut details = Vec::new();
     if let Some(bad_request) = status.get_error_details().bad_request() {
@@ -476,7 +513,7 @@ pub fn code_name(code: Code) -> String {
     name
 }
 
-fn json_response(status: http::StatusCode, body: Bytes) -> http::Response<Body> {
+pub(crate) fn json_response(status: http::StatusCode, body: Bytes) -> http::Response<Body> {
     http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -583,6 +620,7 @@ mod tests {
     async fn the_grpc_call_carries_the_callers_token_and_the_rest_deadline() {
         let inner = Inner {
             routes: Vec::new(),
+            page: page::BuildingPage::new(&louyu_pool().unwrap(), &[]).unwrap(),
             openapi: Bytes::new(),
             forwarder: Forwarder::with_owners(|_| {
                 tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
@@ -594,7 +632,7 @@ mod tests {
         headers.insert("authorization", "Bearer t".parse().unwrap());
         headers.insert("cookie", "session=s".parse().unwrap());
         let input = DynamicMessage::new(get.rpc.input());
-        let request = inner.grpc_request(&get, &headers, &input);
+        let request = inner.grpc_request(&get.rpc, &headers, &input);
         assert_eq!(
             request.uri().path(),
             "/louyu.registry.v1.RegistryService/GetBuilding"

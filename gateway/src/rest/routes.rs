@@ -35,12 +35,13 @@ pub struct Route {
 impl Route {
     /// `/<service>/<method>`, the path of the gRPC call.
     pub fn grpc_path(&self) -> String {
-        format!(
-            "/{}/{}",
-            self.rpc.parent_service().full_name(),
-            self.rpc.name()
-        )
+        grpc_path(&self.rpc)
     }
+}
+
+/// `/<service>/<method>`, the path of a gRPC call of `rpc`.
+pub fn grpc_path(rpc: &MethodDescriptor) -> String {
+    format!("/{}/{}", rpc.parent_service().full_name(), rpc.name())
 }
 
 /// One segment of a path template.

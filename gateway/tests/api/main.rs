@@ -3,4 +3,5 @@
 
 mod forwarding;
 mod helpers;
+mod page;
 mod rest;
