@@ -211,7 +211,24 @@ impl Suite {
         .await;
         let mut referrals = self.referrals_of(demand).await;
         assert_eq!(referrals.len(), 1, "one referral per demand");
-        referrals.remove(0)
+        let referral = referrals.remove(0);
+        // The street's and the field worker's reach come from the
+        // registry's feed (the building's sub-district, s-1's assignment):
+        // wait until both have, so tests acting as them do not race it.
+        for reader in [self.street_admin().await, self.field_worker().await] {
+            eventually("the street and the field worker reach the referral", || {
+                let mut reader = reader.clone();
+                let name = referral.name.clone();
+                async move {
+                    reader
+                        .get_referral(GetReferralRequest { name })
+                        .await
+                        .is_ok()
+                }
+            })
+            .await;
+        }
+        referral
     }
 
     /// An office-space demand and its referral.
