@@ -84,6 +84,26 @@ impl CouncilApi {
             .await
             .map_err(louyu_kit::error::into_status)
     }
+
+    /// [`CouncilApi::disclose`] for a page of items, each naming itself and
+    /// holding one contact.
+    async fn disclose_each<T, I>(
+        &self,
+        request: &Request<I>,
+        method: &str,
+        items: &mut [T],
+        parts: impl Fn(&mut T) -> (&String, &mut Option<Contact>),
+    ) -> Result<(), Status> {
+        let mut names = Vec::with_capacity(items.len());
+        let mut contacts = Vec::with_capacity(items.len());
+        for item in items.iter_mut() {
+            let (name, contact) = parts(item);
+            names.push(name.clone());
+            contacts.push(contact);
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.disclose(request, method, &names, contacts).await
+    }
 }
 
 fn organisation(
@@ -295,17 +315,9 @@ impl BuildingCouncilService for CouncilApi {
             })
             .await?;
         let members = &mut response.get_mut().council_members;
-        let names: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.disclose(
-            &request,
-            "ListCouncilMembers",
-            &names,
-            members
-                .iter_mut()
-                .map(|member| &mut member.contact)
-                .collect(),
-        )
+        self.disclose_each(&request, "ListCouncilMembers", members, |member| {
+            (&member.name, &mut member.contact)
+        })
         .await?;
         Ok(response)
     }
@@ -417,17 +429,9 @@ impl BuildingCouncilService for CouncilApi {
             })
             .await?;
         let appointments = &mut response.get_mut().chief_appointments;
-        let names: Vec<String> = appointments.iter().map(|item| item.name.clone()).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.disclose(
-            &request,
-            "ListChiefAppointments",
-            &names,
-            appointments
-                .iter_mut()
-                .map(|item| &mut item.contact)
-                .collect(),
-        )
+        self.disclose_each(&request, "ListChiefAppointments", appointments, |item| {
+            (&item.name, &mut item.contact)
+        })
         .await?;
         Ok(response)
     }

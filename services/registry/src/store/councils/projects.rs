@@ -136,12 +136,8 @@ impl Store {
                 &call.context.actor,
             )
             .await?;
-            let project = self.project_in(&mut transaction, building_id, id).await?;
-            let name = project.name.clone();
-            let event = project_changed(&project);
-            self.finish(transaction, call, &name, &project, vec![event])
-                .await?;
-            Ok(project)
+            self.finish_project(transaction, call, building_id, id)
+                .await
         })
         .await
     }
@@ -180,12 +176,8 @@ impl Store {
             .await?;
             self.write_project_links(&mut transaction, id, &input)
                 .await?;
-            let project = self.project_in(&mut transaction, building_id, id).await?;
-            let name = project.name.clone();
-            let event = project_changed(&project);
-            self.finish(transaction, call, &name, &project, vec![event])
-                .await?;
-            Ok(project)
+            self.finish_project(transaction, call, building_id, id)
+                .await
         })
         .await
     }
@@ -268,14 +260,27 @@ impl Store {
                 &call.context.actor,
             )
             .await?;
-            let project = self.project_in(&mut transaction, building_id, id).await?;
-            let name = project.name.clone();
-            let event = project_changed(&project);
-            self.finish(transaction, call, &name, &project, vec![event])
-                .await?;
-            Ok(project)
+            self.finish_project(transaction, call, building_id, id)
+                .await
         })
         .await
+    }
+
+    /// Ends a project's write: reads it back, commits with the call's key,
+    /// audit record and `ProjectChanged`, and answers with it.
+    async fn finish_project(
+        &self,
+        mut transaction: louyu_kit::db::Tx,
+        call: &Call,
+        building_id: &str,
+        id: &str,
+    ) -> Result<Project, RegistryError> {
+        let project = self.project_in(&mut transaction, building_id, id).await?;
+        let name = project.name.clone();
+        let event = project_changed(&project);
+        self.finish(transaction, call, &name, &project, vec![event])
+            .await?;
+        Ok(project)
     }
 
     pub async fn get_project(
@@ -323,9 +328,7 @@ impl Store {
             )
             .await?;
         let mut connection = self.db.pool().acquire().await?;
-        for project in &mut projects {
-            self.fill_project(&mut connection, project).await?;
-        }
+        self.fill_projects(&mut connection, &mut projects).await?;
         Ok((projects, next))
     }
 
@@ -344,55 +347,71 @@ impl Store {
         .await?
         .ok_or_else(|| RegistryError::not_found(self.project_name(building_id, id)))?;
         let mut project = self.project_from_row(&row)?;
-        self.fill_project(connection, &mut project).await?;
+        self.fill_projects(connection, std::slice::from_mut(&mut project))
+            .await?;
         Ok(project)
     }
 
     /// The project's links and history.
-    async fn fill_project(
+    /// Fills the links and history of a page of projects: one query per
+    /// child table for the whole page (kit's `ChildRows`).
+    async fn fill_projects(
         &self,
         connection: &mut AnyConnection,
-        project: &mut Project,
+        projects: &mut [Project],
     ) -> Result<(), RegistryError> {
-        let id = last_id(&project.name).to_owned();
-        let demands: Vec<String> = sqlx::query_scalar(
-            "SELECT demand_id FROM project_demands WHERE project_id = $1 ORDER BY demand_id",
-        )
-        .bind(&id)
-        .fetch_all(&mut *connection)
-        .await?;
-        project.demands = demands
+        use louyu_kit::page::ChildRows;
+        let ids: Vec<String> = projects
             .iter()
-            .map(|demand| self.names.name("demands", demand))
+            .map(|project| last_id(&project.name).to_owned())
             .collect();
-        let resources: Vec<String> = sqlx::query_scalar(
-            "SELECT resource_id FROM project_resources WHERE project_id = $1 ORDER BY resource_id",
+        let mut demands = ChildRows::fetch(
+            &mut *connection,
+            "SELECT project_id, demand_id FROM project_demands WHERE 1 = 1",
+            "project_id",
+            &ids,
+            "project_id, demand_id",
         )
-        .bind(&id)
-        .fetch_all(&mut *connection)
         .await?;
-        project.resources = resources
-            .iter()
-            .map(|resource| self.names.resource(resource))
-            .collect();
-        let rows = sqlx::query(
-            "SELECT from_state, to_state, actor, reason, at FROM project_changes WHERE project_id = $1 ORDER BY position",
+        let mut resources = ChildRows::fetch(
+            &mut *connection,
+            "SELECT project_id, resource_id FROM project_resources WHERE 1 = 1",
+            "project_id",
+            &ids,
+            "project_id, resource_id",
         )
-        .bind(&id)
-        .fetch_all(&mut *connection)
         .await?;
-        project.history = rows
-            .iter()
-            .map(|row| {
-                Ok(ProjectChange {
+        let mut changes = ChildRows::fetch(
+            &mut *connection,
+            "SELECT project_id, from_state, to_state, actor, reason, at FROM project_changes WHERE 1 = 1",
+            "project_id",
+            &ids,
+            "project_id, position",
+        )
+        .await?;
+        for (project, id) in projects.iter_mut().zip(&ids) {
+            project.demands = demands.take_as(id, |row| {
+                Ok::<_, RegistryError>(
+                    self.names
+                        .name("demands", &row.try_get::<String, _>("demand_id")?),
+                )
+            })?;
+            project.resources = resources.take_as(id, |row| {
+                Ok::<_, RegistryError>(
+                    self.names
+                        .resource(&row.try_get::<String, _>("resource_id")?),
+                )
+            })?;
+            project.history = changes.take_as(id, |row| {
+                Ok::<_, RegistryError>(ProjectChange {
                     from_state: row.try_get::<i64, _>("from_state")? as i32,
                     to_state: row.try_get::<i64, _>("to_state")? as i32,
                     actor: row.try_get("actor")?,
                     reason: row.try_get("reason")?,
                     time: timestamp(row, "at")?,
                 })
-            })
-            .collect::<Result<_, RegistryError>>()?;
+            })?;
+        }
         Ok(())
     }
 
