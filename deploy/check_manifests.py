@@ -32,7 +32,7 @@ SKIPPED_KINDS = {
 }
 
 SERVICES = ("registry", "visits", "risk", "referral", "gateway")
-EXCLUSION_LINE = re.compile(r"^(CKV2?_K8S_\d+):\s*(.*)$")
+EXCLUSION_LINE = re.compile(r"^(CKV2?_(?:K8S|DOCKER)_\d+):\s*(.*)$")
 
 
 class Findings:
@@ -51,7 +51,7 @@ def exclusions(path: Path) -> list[str]:
             continue
         match = EXCLUSION_LINE.match(line)
         if not match:
-            sys.exit(f"error: {path}:{number}: expected 'CKV_K8S_<n>: <reason>', got {line!r}")
+            sys.exit(f"error: {path}:{number}: expected 'CKV_K8S_<n>: <reason>' or 'CKV_DOCKER_<n>: <reason>', got {line!r}")
         if len(match.group(2).strip()) < 20:
             sys.exit(f"error: {path}:{number}: {match.group(1)} needs its reason")
         ids.append(match.group(1))
