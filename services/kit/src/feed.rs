@@ -895,3 +895,39 @@ pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<Resumed> {
         None => Resumed::NoSuchConsumer,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Caller, Provenance, SystemIdentity};
+
+    fn system(name: &str) -> Caller {
+        Caller::from_system(
+            SystemIdentity {
+                name: name.into(),
+                district: "jingan".into(),
+            },
+            None,
+            Provenance::Verified,
+        )
+    }
+
+    /// The gateway follows every feed for the live screen as itself: the
+    /// permission table lets a system call `WatchEvents`, and the feed admits
+    /// the gateway as one of Louyu's services, with no grant to configure.
+    #[test]
+    fn the_gateway_follows_every_feed_as_itself_and_other_systems_need_a_grant() {
+        let gateway = system("gateway");
+        assert!(
+            crate::permissions::authorize(
+                &gateway,
+                "/louyu.common.v1.EventFeedService/WatchEvents"
+            )
+            .is_ok()
+        );
+        let readers = FeedReaders::new(&[]);
+        assert!(readers.admits(&gateway));
+        assert!(!readers.admits(&system("hotline-12345")));
+        assert!(FeedReaders::new(&["hotline-12345".to_owned()]).admits(&system("hotline-12345")));
+    }
+}
