@@ -14,6 +14,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::forward::{FORWARDED_SERVICES, Forwarder};
 use crate::rest::Rest;
+use crate::stream::Streams;
 
 /// The gateway, as the `louyu` binary and the test sandbox host it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,10 +33,17 @@ impl Service for Gateway {
 
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
         let forwarder = Forwarder::from_config(context.config)?;
+        // The gateway follows every feed for the live screen as itself.
+        let streams = Streams::new(
+            context.config,
+            context.peer_credentials(ServiceName::Gateway)?,
+            context.shutdown.subscribe(),
+        )?;
         let rest = Rest::new(
             forwarder.clone(),
             Duration::from_secs(context.config.rest_timeout_seconds),
-        )?;
+        )?
+        .with_streams(streams);
         let names: Vec<&'static str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
         Ok(host
             .forward_unrouted(&names, forwarder)

@@ -14,6 +14,7 @@
 //! back as JSON, or its status as the HTTP status of kit's
 //! [`ServiceErrorCode`] with a `google.rpc.Status`-shaped body.
 
+pub mod enterprise_page;
 pub mod openapi;
 pub mod page;
 pub mod routes;
@@ -72,7 +73,7 @@ impl RestError {
         }
     }
 
-    fn into_response(self) -> http::Response<Body> {
+    pub(crate) fn into_response(self) -> http::Response<Body> {
         let code = self.error_code();
         // A body over the limit is HTTP's own 413, not a rate limit's 429.
         let http_status = match self {
@@ -89,12 +90,15 @@ pub struct Rest {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     routes: Vec<Route>,
     page: page::BuildingPage,
+    enterprise_page: enterprise_page::EnterprisePage,
     openapi: Bytes,
     forwarder: Forwarder,
     timeout: Duration,
+    /// The live screen's event stream, when the gateway serves it.
+    streams: Option<Arc<crate::stream::Streams>>,
 }
 
 impl Rest {
@@ -105,18 +109,31 @@ impl Rest {
         let services: Vec<&str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
         let routes = routes::routes_of(&pool, &services)?;
         let page = page::BuildingPage::new(&pool, &routes)?;
+        let enterprise_page = enterprise_page::EnterprisePage::new(&pool, &routes)?;
         let mut document = openapi::document(&routes);
         page.add_to_openapi(&mut document);
+        enterprise_page.add_to_openapi(&mut document);
         let openapi = serde_json::to_vec_pretty(&document)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 routes,
                 page,
+                enterprise_page,
                 openapi: Bytes::from(openapi),
                 forwarder,
                 timeout,
+                streams: None,
             }),
         })
+    }
+
+    /// Serves the event stream ([`crate::stream`]) at
+    /// [`crate::stream::STREAM_PATH`] too.
+    pub fn with_streams(mut self, streams: crate::stream::Streams) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("streams are added before the REST side is shared")
+            .streams = Some(Arc::new(streams));
+        self
     }
 }
 
@@ -136,6 +153,12 @@ impl tower::Service<http::Request<Body>> for Rest {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
+        if let Some(streams) = inner.streams.clone()
+            && request.method() == http::Method::GET
+            && request.uri().path() == crate::stream::STREAM_PATH
+        {
+            return Box::pin(async move { Ok(streams.answer(inner, request).await) });
+        }
         Box::pin(async move { Ok(inner.answer(request).await) })
     }
 }
@@ -150,6 +173,14 @@ impl Inner {
             && let Some(building) = page::building_of_page_path(&path)
         {
             return self.page.answer(self, &building, request.headers()).await;
+        }
+        if request.method() == http::Method::GET
+            && let Some(enterprise) = enterprise_page::enterprise_of_page_path(&path)
+        {
+            return self
+                .enterprise_page
+                .answer(self, &enterprise, request.headers())
+                .await;
         }
         let found = self.routes.iter().find_map(|route| {
             if route.http_method != request.method() {
@@ -478,6 +509,15 @@ pub(crate) fn status_response(status: &Status) -> http::Response<Body> {
     error_response(code.http_status(), status.code(), status.message(), details)
 }
 
+/// A refusal of the gateway's own, as [`error_response`] writes it.
+pub(crate) fn refusal(
+    http_status: http::StatusCode,
+    code: Code,
+    message: &str,
+) -> http::Response<Body> {
+    error_response(http_status, code, message, Vec::new())
+}
+
 /// `{"error": {"code", "status", "message", "details"}}`, the JSON of
 /// `google.rpc.Status` as Google's REST APIs answer it.
 fn error_response(
@@ -621,11 +661,14 @@ mod tests {
         let inner = Inner {
             routes: Vec::new(),
             page: page::BuildingPage::new(&louyu_pool().unwrap(), &[]).unwrap(),
+            enterprise_page: enterprise_page::EnterprisePage::new(&louyu_pool().unwrap(), &[])
+                .unwrap(),
             openapi: Bytes::new(),
             forwarder: Forwarder::with_owners(|_| {
                 tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
             }),
             timeout: Duration::from_secs(7),
+            streams: None,
         };
         let get = route("GetBuilding");
         let mut headers = http::HeaderMap::new();

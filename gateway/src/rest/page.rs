@@ -64,7 +64,8 @@ struct PartSpec {
 /// Open demands: not resolved, confirmed or withdrawn (open, referred or
 /// in progress). Visits' `status` filter takes `=` and `!=` only, so this is
 /// three `!=`, in one call.
-const OPEN_DEMANDS: &str = "status != RESOLVED AND status != CONFIRMED AND status != WITHDRAWN";
+pub(super) const OPEN_DEMANDS: &str =
+    "status != RESOLVED AND status != CONFIRMED AND status != WITHDRAWN";
 
 const PARTS: &[PartSpec] = &[
     PartSpec {
@@ -376,7 +377,7 @@ fn part_request(part: &Part, district: &str, building: &str) -> DynamicMessage {
     input
 }
 
-fn json_of(message: &DynamicMessage) -> Result<Json, Status> {
+pub(super) fn json_of(message: &DynamicMessage) -> Result<Json, Status> {
     let bytes = to_json(message)?;
     serde_json::from_slice(&bytes).map_err(|_| Status::internal("内部错误 internal error"))
 }

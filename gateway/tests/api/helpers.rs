@@ -154,3 +154,145 @@ pub fn percent_encode(text: &str) -> String {
     }
     encoded
 }
+
+/// One server-sent event: its `event:` (none for a domain event), `id:`
+/// and `data:` as JSON.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub data: Json,
+}
+
+/// An open `GET /v1/streams/events`, read frame by frame.
+pub struct SseStream {
+    body: hyper::body::Incoming,
+    buffer: String,
+    /// Comment lines seen (heartbeats).
+    pub comments: usize,
+    /// Whether a `retry:` was sent.
+    pub retry: Option<u64>,
+}
+
+impl Suite {
+    /// Opens the gateway's event stream as the holder of `token` with
+    /// `query` (`?types=…`) and `Last-Event-ID`: the stream, or the status
+    /// and JSON error that refused it.
+    pub async fn open_stream_with_token(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseStream, (u16, Json)> {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let mut request = http::Request::builder()
+            .method("GET")
+            .uri(format!(
+                "http://{}/v1/streams/events{query}",
+                self.sandbox.address(ServiceName::Gateway)
+            ))
+            .header("accept", "text/event-stream");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = client
+            .request(request.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        if status != 200 {
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            return Err((
+                status,
+                serde_json::from_slice(&bytes).expect("a JSON error"),
+            ));
+        }
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "the stream's content type"
+        );
+        Ok(SseStream {
+            body: response.into_body(),
+            buffer: String::new(),
+            comments: 0,
+            retry: None,
+        })
+    }
+
+    /// [`Suite::open_stream_with_token`] as `principal`, with an hour's
+    /// token, waiting for its `open` event.
+    pub async fn open_stream(
+        &self,
+        principal: &Principal,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> SseStream {
+        let token = self.sandbox.keys().token(principal);
+        let mut stream = self
+            .open_stream_with_token(Some(&token), query, last_event_id)
+            .await
+            .unwrap_or_else(|(status, error)| panic!("the stream opens: {status} {error}"));
+        let open = stream
+            .next_event(std::time::Duration::from_secs(30))
+            .await
+            .expect("the open event");
+        assert_eq!(open.kind.as_deref(), Some("open"), "{open:?}");
+        stream
+    }
+}
+
+impl SseStream {
+    /// The next event within `within`; `None` when none came or the
+    /// stream ended.
+    pub async fn next_event(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut kind, mut id, mut data) = (None, None, None);
+                for line in block.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                    } else if let Some(value) = line.strip_prefix("event: ") {
+                        kind = Some(value.to_owned());
+                    } else if let Some(value) = line.strip_prefix("id: ") {
+                        id = Some(value.to_owned());
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(value).expect("JSON data"));
+                    } else if let Some(value) = line.strip_prefix("retry: ") {
+                        self.retry = Some(value.parse().expect("retry in milliseconds"));
+                    }
+                }
+                if let Some(data) = data {
+                    return Some(SseEvent { kind, id, data });
+                }
+                continue;
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame()).await;
+            match frame {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer
+                            .push_str(std::str::from_utf8(&data).expect("UTF-8"));
+                    }
+                }
+                Ok(Some(Err(_)) | None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next domain event (no `event:`), skipping control events.
+    pub async fn next_domain_event(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        loop {
+            let event = self.next_event(within).await?;
+            if event.kind.is_none() {
+                return Some(event);
+            }
+        }
+    }
+}

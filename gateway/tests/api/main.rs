@@ -1,7 +1,9 @@
 //! The gateway over real gRPC and REST, in front of a registry and a visits service,
 //! on SQLite and PostgreSQL.
 
+mod enterprise_page;
 mod forwarding;
 mod helpers;
 mod page;
 mod rest;
+mod stream;

@@ -26,7 +26,9 @@ fn names<'a>(page: &'a Json, key: &str, field: &str) -> Vec<&'a str> {
 
 /// `b-1` with a tenant, an open demand of the tenant (referred by the
 /// referral service) and a council member; the demand's name.
-async fn a_building_with_a_tenant_a_demand_and_a_council_member(suite: &Suite) -> String {
+pub(crate) async fn a_building_with_a_tenant_a_demand_and_a_council_member(
+    suite: &Suite,
+) -> String {
     let mut registry = suite.registry_through_gateway().await;
     louyu_testkit::fixtures::one_building(&mut registry).await;
     louyu_testkit::fixtures::referral_departments(&mut registry).await;

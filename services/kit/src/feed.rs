@@ -172,6 +172,17 @@ pub const CURSOR_NOT_IN_FEED: &str = "CURSOR_NOT_IN_FEED";
 const ERROR_DOMAIN: &str = "louyu.common.v1.EventFeedService";
 /// The response header that carries the feed's epoch as the stream opens.
 pub const EPOCH_HEADER: &str = "x-louyu-feed-epoch";
+/// The response header that carries the sequence the stream starts after:
+/// the request's `after_sequence`, or the feed's last event for `from_end`.
+pub const START_HEADER: &str = "x-louyu-feed-start";
+
+/// The sequence of the feed's last event; 0 when it has none. Sequences
+/// are gapless and commit in order, so every event up to it has committed.
+pub async fn last_sequence(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM outbox")
+        .fetch_one(db.pool())
+        .await
+}
 
 /// Makes the feed's epoch the first time the outbox exists; later calls keep
 /// it. Runs after the kit's migrations.
@@ -379,11 +390,23 @@ impl EventFeedService for FeedServer {
         let epoch = current_epoch(&db)
             .await
             .map_err(|error| crate::error::internal("read the feed epoch", &error))?;
-        check_cursor(&db, &epoch, &request).await?;
+        // Watching starts before the end is read, so an event committed in
+        // between wakes the stream instead of waiting for the poll.
+        let mut committed = db.watch_events();
+        let start = if request.from_end {
+            if !request.epoch.is_empty() && request.epoch != epoch {
+                return Err(epoch_changed(&request.epoch, &epoch));
+            }
+            last_sequence(&db)
+                .await
+                .map_err(|error| crate::error::internal("read the event feed", &error))?
+        } else {
+            check_cursor(&db, &epoch, &request).await?;
+            request.after_sequence
+        };
         let mut shutdown = self.shutdown.clone();
         let poll_interval = self.poll_interval;
-        let mut committed = db.watch_events();
-        let mut cursor = request.after_sequence;
+        let mut cursor = start;
         let stream_epoch = epoch.clone();
         let stream = async_stream::try_stream! {
             loop {
@@ -420,6 +443,9 @@ impl EventFeedService for FeedServer {
         let mut response = Response::new(Box::pin(stream) as Self::WatchEventsStream);
         if let Ok(value) = epoch.parse() {
             response.metadata_mut().insert(EPOCH_HEADER, value);
+        }
+        if let Ok(value) = start.to_string().parse() {
+            response.metadata_mut().insert(START_HEADER, value);
         }
         Ok(response)
     }
@@ -684,6 +710,7 @@ impl<H: EventHandler> Consumer<H> {
                 max_batch_size: 0,
                 epoch: epoch.clone(),
                 last_event_id: state.last_event_id,
+                from_end: false,
             })
             .await;
         let mut stream = match opened {
@@ -867,4 +894,40 @@ pub async fn resume_from_start(db: &Db, feed: &str) -> sqlx::Result<Resumed> {
         Some(_) => Resumed::NotHalted,
         None => Resumed::NoSuchConsumer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Caller, Provenance, SystemIdentity};
+
+    fn system(name: &str) -> Caller {
+        Caller::from_system(
+            SystemIdentity {
+                name: name.into(),
+                district: "jingan".into(),
+            },
+            None,
+            Provenance::Verified,
+        )
+    }
+
+    /// The gateway follows every feed for the live screen as itself: the
+    /// permission table lets a system call `WatchEvents`, and the feed admits
+    /// the gateway as one of Louyu's services, with no grant to configure.
+    #[test]
+    fn the_gateway_follows_every_feed_as_itself_and_other_systems_need_a_grant() {
+        let gateway = system("gateway");
+        assert!(
+            crate::permissions::authorize(
+                &gateway,
+                "/louyu.common.v1.EventFeedService/WatchEvents"
+            )
+            .is_ok()
+        );
+        let readers = FeedReaders::new(&[]);
+        assert!(readers.admits(&gateway));
+        assert!(!readers.admits(&system("hotline-12345")));
+        assert!(FeedReaders::new(&["hotline-12345".to_owned()]).admits(&system("hotline-12345")));
+    }
 }

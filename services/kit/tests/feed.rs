@@ -882,7 +882,61 @@ async fn events_appended_together_take_consecutive_numbers_in_order(backend: Tes
     assert_eq!(ids.len(), events.len(), "every event has its own id");
 }
 
+async fn a_watcher_from_the_end_gets_only_what_commits_after_and_learns_where_it_starts(
+    backend: TestBackend,
+) {
+    louyu_kit::telemetry::init_for_tests();
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let db = migrated(&database).await;
+    append_committed(&db, 0..3).await;
+    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let address = server.local_addr();
+    let shutdown = Shutdown::new();
+    let serving = serve_feed(&db, server, &shutdown).await;
+    let mut client = EventFeedServiceClient::connect(format!("http://{address}"))
+        .await
+        .unwrap();
+    let opened = client
+        .watch_events(as_test_system(WatchEventsRequest {
+            // Ignored: the stream starts at the end.
+            after_sequence: 1,
+            from_end: true,
+            ..WatchEventsRequest::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(opened.metadata().get(feed::START_HEADER).unwrap(), "3");
+    let mut stream = opened.into_inner();
+    append_committed(&db, 3..4).await;
+    let batch = tokio::time::timeout(DEADLINE, stream.next())
+        .await
+        .expect("the new event in time")
+        .expect("a batch")
+        .expect("not an error");
+    let sequences: Vec<i64> = batch.events.iter().map(|event| event.sequence).collect();
+    assert_eq!(sequences, [4]);
+    assert_eq!(batch.events[0].resource, "things/3");
+
+    // From the end of an epoch that is not the feed's: refused as a cursor
+    // of another epoch is.
+    let refused = client
+        .watch_events(as_test_system(WatchEventsRequest {
+            from_end: true,
+            epoch: "another-epoch".to_owned(),
+            ..WatchEventsRequest::default()
+        }))
+        .await
+        .expect_err("another epoch is refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    drop(stream);
+    shutdown.trigger();
+    serving.await.unwrap();
+}
+
 backend_tests!(
+    a_watcher_from_the_end_gets_only_what_commits_after_and_learns_where_it_starts,
     events_appended_together_take_consecutive_numbers_in_order,
     a_consumer_halts_when_its_producer_is_restored_from_a_backup,
     a_consumer_whose_handler_panics_is_restarted_and_applies_every_event_once,
