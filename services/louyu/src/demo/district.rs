@@ -688,6 +688,15 @@ mod tests {
     }
 
     #[test]
+    fn the_first_enterprise_is_the_one_the_up_tests_name_in_building_b_01() {
+        let district = generate();
+        assert_eq!(district.enterprises[0].uscc, "91310106MA1003FYBW");
+        let unit = &district.units[district.enterprises[0].unit];
+        assert_eq!(district.buildings[unit.building].id, "b-01");
+        assert_eq!(district.buildings[unit.building].field_worker, "teacher-1");
+    }
+
+    #[test]
     fn every_unit_has_at_most_one_tenant_and_every_profile_occurs() {
         let district = generate();
         let mut units = std::collections::HashSet::new();

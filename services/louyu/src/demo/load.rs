@@ -82,6 +82,13 @@ pub async fn load(suite: &Suite, day: time::Date) -> anyhow::Result<Loaded> {
             9 * 60 + 8 * 60,
         ))?;
         let demands = submit_visits(suite, &district, day, visit_indexes).await?;
+        tracing::info!(
+            week_ending = %(day - time::Duration::days(last_day_ago)),
+            visits = visit_indexes.len(),
+            demands = demands.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "demo week visited"
+        );
         demand_count += demands.len();
         let referrals = wait_for_referrals(suite, &demands).await?;
         progress_referrals(suite, &district, &demands, &referrals).await?;
@@ -758,7 +765,8 @@ async fn wait_for_referrals(
             started.elapsed() < FEED_DEADLINE,
             "the referral service did not open a referral for every demo demand within {FEED_DEADLINE:?}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A listing reads every referral with its history: not too often.
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
