@@ -185,7 +185,7 @@ pub enum Progress {
     /// Dispatched, never accepted.
     Requested,
     Accepted,
-    InProgress,
+    Started,
     /// Done by the department, the enterprise not yet asked.
     Completed,
     /// The enterprise confirmed it solved.
@@ -224,7 +224,7 @@ pub struct District {
 }
 
 const BUILDING_COUNT: usize = 50;
-const FLOORS_WITH_UNITS: i32 = 12;
+const FLOORS_WITH_UNITS: i32 = 13;
 const UNITS_PER_FLOOR: i32 = 4;
 const ENTERPRISE_COUNT: usize = 2_000;
 /// Visits each building had over the season.
@@ -628,17 +628,18 @@ fn season(
                 let progress = match (days_ago > 10, random.below(100)) {
                     (true, 0..=44) => Progress::Confirmed,
                     (true, 45..=59) => Progress::Completed,
-                    (true, 60..=74) => Progress::InProgress,
+                    (true, 60..=74) => Progress::Started,
                     (true, 75..=84) => Progress::Accepted,
                     (true, _) => Progress::Requested,
                     (false, 0..=29) => Progress::Accepted,
-                    (false, 30..=49) => Progress::InProgress,
+                    (false, 30..=49) => Progress::Started,
                     (false, _) => Progress::Requested,
                 };
+                let description: &'static str = random.pick::<&'static str>(descriptions);
                 demands.push(DemandPlan {
                     enterprise: *enterprise,
                     category,
-                    description: *random.pick(descriptions),
+                    description,
                     urgency,
                     progress,
                 });

@@ -833,7 +833,7 @@ async fn progress_referrals(
                 })
                 .await
                 .map_err(failed("start"))?;
-            if progress == Progress::InProgress {
+            if progress == Progress::Started {
                 return Ok(());
             }
             officer

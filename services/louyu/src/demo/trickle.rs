@@ -46,7 +46,7 @@ pub async fn trickle(suite: Suite, files: Files, every: Duration, shutdown: Shut
 
 async fn one_tick(suite: &Suite, district: &district::District, tick: u64) -> anyhow::Result<()> {
     let parent = suite.parent();
-    let mut random = district::Random::new(0x7472_6963_6b6c_65 ^ tick);
+    let mut random = district::Random::new(0x0074_7269_636b_6c65 ^ tick);
     let building_index = (tick as usize * 7) % district.buildings.len();
     let building = &district.buildings[building_index];
     let sub_district = SUB_DISTRICTS[building.sub_district].id;
@@ -59,7 +59,7 @@ async fn one_tick(suite: &Suite, district: &district::District, tick: u64) -> an
     let met = tenants[random.below(tenants.len() as u64) as usize];
     let enterprise = format!("{parent}/enterprises/{}", met.uscc);
     let mut demands = Vec::new();
-    if tick % 3 == 0 {
+    if tick.is_multiple_of(3) {
         let (category, description) = TRICKLE_DEMANDS[(tick / 3) as usize % TRICKLE_DEMANDS.len()];
         demands.push(visits::DemandDraft {
             enterprise: enterprise.clone(),
