@@ -72,8 +72,12 @@ pub struct Config {
     pub district_name: String,
     /// Address to listen on; each service's fixed local port when unset.
     pub listen: Option<String>,
-    /// Database URL; `sqlite://data/<service>.db` when unset.
+    /// Database URL; `sqlite://<data_dir>/<service>.db` when unset.
     pub database_url: Option<SecretString>,
+    /// The folder of the embedded databases (and of `louyu up`'s
+    /// development keys and demo state): `data`, relative to the working
+    /// directory, unless set.
+    pub data_dir: PathBuf,
     /// Apply migrations at start. Turn off where a Kubernetes Job runs
     /// `louyu migrate` before the rollout.
     pub migrate_on_start: bool,
@@ -193,6 +197,7 @@ impl Default for Config {
             listen: None,
             database_url: None,
             migrate_on_start: true,
+            data_dir: PathBuf::from("data"),
             registry_url: local_url(ServiceName::Registry),
             visits_url: local_url(ServiceName::Visits),
             risk_url: local_url(ServiceName::Risk),
@@ -307,6 +312,9 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_PAGE_TOKEN_SECRET") {
             self.page_token_secret = SecretString::from(value);
+        }
+        if let Some(value) = text("LOUYU_DATA_DIR") {
+            self.data_dir = PathBuf::from(value);
         }
         if let Some(value) = text("LOUYU_LOG_FORMAT") {
             self.log_format = match value.as_str() {
@@ -488,9 +496,13 @@ impl Config {
     }
 
     pub fn database_url(&self, service: ServiceName) -> SecretString {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| SecretString::from(format!("sqlite://data/{}.db", service.as_str())))
+        self.database_url.clone().unwrap_or_else(|| {
+            SecretString::from(format!(
+                "sqlite://{}/{}.db",
+                self.data_dir.display(),
+                service.as_str()
+            ))
+        })
     }
 
     pub fn uses_development_page_token_secret(&self) -> bool {

@@ -20,6 +20,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -59,6 +60,33 @@ pub fn init(
     format: LogFormat,
     otlp_endpoint: Option<&str>,
 ) -> anyhow::Result<TelemetryGuard> {
+    init_to(service_name, format, otlp_endpoint, None)
+}
+
+/// As [`init`], with the logs appended to `log_file` instead of standard
+/// output when given (`louyu up --log-file`), never with colour codes.
+pub fn init_to(
+    service_name: &str,
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+    log_file: Option<&std::path::Path>,
+) -> anyhow::Result<TelemetryGuard> {
+    let (writer, ansi) = match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| {
+                    anyhow::anyhow!("cannot open the log file {}: {error}", path.display())
+                })?;
+            (BoxMakeWriter::new(std::sync::Arc::new(file)), false)
+        }
+        None => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+    };
     let mut builder = SdkTracerProvider::builder().with_resource(
         Resource::builder()
             .with_service_name(format!("louyu-{service_name}"))
@@ -82,6 +110,7 @@ pub fn init(
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_writer(writer)
                     .flatten_event(true)
                     .with_filter(log_filter()),
             )
@@ -92,7 +121,8 @@ pub fn init(
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
-                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(writer)
+                    .with_ansi(ansi)
                     .with_filter(log_filter()),
             )
             .try_init()?,

@@ -39,6 +39,13 @@ pub fn shift_clock(offset: ClockOffset) {
     CLOCK_OFFSET_MICROS.store(offset.micros, Ordering::Relaxed);
 }
 
+/// How far the process's clock is shifted now.
+pub fn clock_offset() -> ClockOffset {
+    ClockOffset {
+        micros: CLOCK_OFFSET_MICROS.load(Ordering::Relaxed),
+    }
+}
+
 /// A shift of the clock, written with a sign, a number and a unit: `+30d`,
 /// `-12h`, `90m`, `3600s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +56,12 @@ pub struct ClockOffset {
 impl ClockOffset {
     pub fn is_zero(self) -> bool {
         self.micros == 0
+    }
+
+    /// A shift of `micros` microseconds, ahead when positive: how `louyu up
+    /// --demo` plays its season in the past.
+    pub fn from_micros(micros: i64) -> Self {
+        ClockOffset { micros }
     }
 }
 

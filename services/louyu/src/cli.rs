@@ -136,13 +136,26 @@ enum Command {
     },
     /// Run the whole suite in one process on embedded SQLite under ./data,
     /// in development identity, with a development key pair under
-    /// ./data/identity; prints a ready token for each role.
+    /// ./data/identity; prints where everything listens, a ready token for
+    /// each role and an example call.
     Up {
         #[command(flatten)]
         settings: Settings,
-        /// Load demo data into an empty registry.
+        /// Load the demo district the first time (see docs/demo.md), then
+        /// keep a trickle of visits and referral progress going.
         #[arg(long)]
         demo: bool,
+        /// The folder of the databases, the development keys and the demo's
+        /// state; created when missing.
+        #[arg(long, env = "LOUYU_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Seconds between the demo's new visits and referral moves; 0 turns
+        /// the trickle off.
+        #[arg(long, default_value_t = 5)]
+        demo_trickle_seconds: u64,
+        /// Append the logs to this file instead of standard output.
+        #[arg(long)]
+        log_file: Option<PathBuf>,
         /// Let every service take any free port instead of its fixed one; the
         /// "louyu is up" log line says where each listens (for tests).
         #[arg(long)]
@@ -277,8 +290,19 @@ impl Cli {
         if let Some(listen) = listen {
             config.listen = Some(listen.clone());
         }
+        if let Command::Up { data_dir, .. } = &self.command {
+            config.data_dir = data_dir.clone();
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Where the logs go instead of standard output, if anywhere.
+    pub fn log_file(&self) -> Option<&Path> {
+        match &self.command {
+            Command::Up { log_file, .. } => log_file.as_deref(),
+            _ => None,
+        }
     }
 
     /// The name telemetry reports this process under.
@@ -348,8 +372,17 @@ impl Cli {
             Command::Up {
                 demo,
                 ephemeral_ports,
+                demo_trickle_seconds,
                 ..
-            } => up(&config, demo, ephemeral_ports).await,
+            } => {
+                let options = UpOptions {
+                    demo,
+                    ephemeral_ports,
+                    trickle_every: (demo_trickle_seconds > 0)
+                        .then(|| Duration::from_secs(demo_trickle_seconds)),
+                };
+                up(&config, options).await
+            }
         }
     }
 }
@@ -426,8 +459,8 @@ fn mint(
     Ok(louyu_kit::identity::mint_token(key, principal, &options)?)
 }
 
-/// Where `louyu up` keeps its development key pair.
-const DEVELOPMENT_KEYS_FOLDER: &str = "data/identity";
+/// Where `louyu up` keeps its development key pair, in its data folder.
+const DEVELOPMENT_KEYS_FOLDER: &str = "identity";
 
 /// The people `louyu up` prints a token for, one per role, on the demo
 /// district's street and department; and a system.
@@ -479,8 +512,16 @@ fn development_principals(district: &str) -> Vec<(String, Principal)> {
     principals
 }
 
+/// What `louyu up` was asked for beyond its config.
+struct UpOptions {
+    demo: bool,
+    ephemeral_ports: bool,
+    /// The demo's trickle, unless turned off.
+    trickle_every: Option<Duration>,
+}
+
 /// Every service in one process, each on its own port and database file.
-async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Result<()> {
+async fn up(config: &Config, options: UpOptions) -> anyhow::Result<()> {
     anyhow::ensure!(
         config.listen.is_none() && config.database_url.is_none(),
         "`louyu up` gives each service its own port and database; use `louyu serve` to set them"
@@ -488,43 +529,47 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signal();
     let mut base = config.clone();
-    if ephemeral_ports {
+    if options.ephemeral_ports {
         base.listen = Some("127.0.0.1:0".to_owned());
     }
     // No load balancer stands in front of a local run: Ctrl-C stops at once.
     base.drain_delay = std::time::Duration::ZERO;
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     // Development identity, with a fresh key pair each start: tokens signed
     // by it are verified as in production, and `x-louyu-actor` is accepted
     // too (the services warn, and health reports
     // `louyu.identity.development` SERVING).
-    let keys_folder = Path::new(DEVELOPMENT_KEYS_FOLDER);
-    std::fs::create_dir_all(keys_folder)
+    let keys_folder = data_dir.join(DEVELOPMENT_KEYS_FOLDER);
+    std::fs::create_dir_all(&keys_folder)
         .with_context(|| format!("cannot create {}", keys_folder.display()))?;
     let keys = louyu_kit::identity::generate_development_keys(KeyAlgorithm::EdDsa)?;
-    let (signing_key_file, jwks_file) = keys.write_to(keys_folder)?;
+    let (signing_key_file, jwks_file) = keys.write_to(&keys_folder)?;
     base.dev_identity = true;
     base.jwks_file = Some(jwks_file);
     base.signing_key_file = Some(signing_key_file.clone());
     // With demo data, health stays NOT_SERVING until it is loaded: the
-    // services answer from the start (the demo loads through the registry's
-    // API), but what they advertise is there only then.
-    let readiness = if demo {
+    // services answer from the start (the demo loads through their APIs),
+    // but what they advertise is there only then.
+    let readiness = if options.demo {
         Readiness::pending()
     } else {
         Readiness::ready()
     };
     let hosts = hosting::build_together(&SERVICES, &base, &shutdown).await?;
-    let addresses: Vec<String> = SERVICES
+    let listening: Vec<(ServiceName, std::net::SocketAddr)> = SERVICES
         .iter()
         .zip(&hosts)
-        .map(|(service, host)| format!("{}=http://{}", service.name().as_str(), host.local_addr()))
+        .map(|(service, host)| (service.name(), host.local_addr()))
         .collect();
-    let registry_address = SERVICES
-        .iter()
-        .zip(&hosts)
-        .find(|(service, _)| service.name() == ServiceName::Registry)
-        .map(|(_, host)| host.local_addr())
-        .context("the suite has a registry")?;
+    let address_of = |name: ServiceName| {
+        listening
+            .iter()
+            .find(|(service, _)| *service == name)
+            .map(|(_, address)| *address)
+            .with_context(|| format!("the suite has a {}", name.as_str()))
+    };
     let running: Vec<_> = hosts
         .into_iter()
         .map(|host| tokio::spawn(host.run(readiness.clone())))
@@ -540,31 +585,135 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
         )?;
         tokens.push((role.as_str(), principal.audit_name(), token));
     }
-    if demo {
-        let (_, _, admin_token) = tokens
-            .iter()
-            .find(|(role, _, _)| *role == Role::DistrictAdmin.as_str())
-            .context("a district admin's token")?;
-        crate::demo::load(
-            &format!("http://{registry_address}"),
-            &config.district,
-            admin_token,
-        )
-        .await
-        .context("cannot load the demo data")?;
-        readiness.mark_ready();
+    let mut trickle = None;
+    if options.demo {
+        let urls = crate::demo::Urls {
+            registry: format!("http://{}", address_of(ServiceName::Registry)?),
+            visits: format!("http://{}", address_of(ServiceName::Visits)?),
+            risk: format!("http://{}", address_of(ServiceName::Risk)?),
+            referral: format!("http://{}", address_of(ServiceName::Referral)?),
+        };
+        let minting_config = base.clone();
+        let signing_key = std::sync::Arc::new(keys.signing_key);
+        let minter: crate::demo::Minter = std::sync::Arc::new(move |principal: &Principal| {
+            mint(
+                &minting_config,
+                &signing_key,
+                principal,
+                Duration::from_secs(12 * 60 * 60),
+            )
+        });
+        let suite = crate::demo::Suite::connect(&urls, &config.district, minter).await?;
+        let files = crate::demo::Files::new(data_dir)?;
+        // Ctrl-C during the load stops the suite; the next run completes
+        // the load (every step is idempotent), so nothing is half-done for
+        // good.
+        let loaded = tokio::select! {
+            loaded = crate::demo::load_once(&suite, &files) => Some(loaded.context("cannot load the demo data")?),
+            () = shutdown.wait() => None,
+        };
+        match loaded {
+            Some(Some(ref loaded)) => println!(
+                "demo district loaded in {:.1} s: {} buildings, {} enterprises, {} visits, {} demands",
+                loaded.took.as_secs_f64(),
+                loaded.buildings,
+                loaded.enterprises,
+                loaded.visits,
+                loaded.demands
+            ),
+            Some(None) => println!(
+                "demo district found in {}: not loaded again",
+                data_dir.display()
+            ),
+            None => {
+                tracing::warn!("stopped while loading the demo district; the next run completes it")
+            }
+        }
+        if loaded.is_some() {
+            readiness.mark_ready();
+            if let Some(every) = options.trickle_every {
+                trickle = Some(tokio::spawn(crate::demo::trickle(
+                    suite,
+                    files,
+                    every,
+                    shutdown.clone(),
+                )));
+            }
+        }
     }
+    if !shutdown.is_triggered() {
+        print_welcome(config, &listening, &tokens, &signing_key_file)?;
+    }
+    let services = listening
+        .iter()
+        .map(|(name, address)| format!("{}=http://{address}", name.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::info!(services = %services, "louyu is up; Ctrl-C stops it");
+    for task in running {
+        task.await??;
+    }
+    if let Some(trickle) = trickle {
+        trickle.await?;
+    }
+    Ok(())
+}
+
+/// What a newcomer needs to start calling: where everything listens, a token
+/// for each role and a first call to copy.
+fn print_welcome(
+    config: &Config,
+    listening: &[(ServiceName, std::net::SocketAddr)],
+    tokens: &[(&str, String, String)],
+    signing_key_file: &Path,
+) -> anyhow::Result<()> {
+    let gateway = listening
+        .iter()
+        .find(|(service, _)| *service == ServiceName::Gateway)
+        .map(|(_, address)| *address)
+        .context("the suite has a gateway")?;
+    let district = &config.district;
+    println!();
+    println!("楼宇 Louyu is up 已启动 (Ctrl-C stops it 按 Ctrl-C 停止)");
+    println!("  screen 大屏:          http://{gateway}/");
+    println!(
+        "  REST (gateway):       http://{gateway}/v1/…   (OpenAPI: http://{gateway}/openapi.json)"
+    );
+    println!("  gRPC (gateway):       {gateway}");
+    for (service, address) in listening {
+        if *service != ServiceName::Gateway {
+            println!(
+                "  gRPC ({}):{:width$}{address}",
+                service.as_str(),
+                "",
+                width = 14 - service.as_str().len()
+            );
+        }
+    }
+    println!("  data 数据:            {}", config.data_dir.display());
+    println!();
     println!(
         "development tokens (12 h; more with `LOUYU_SIGNING_KEY_FILE={} louyu token …`):",
         signing_key_file.display()
     );
-    for (role, name, token) in &tokens {
+    for (role, name, token) in tokens {
         println!("  {role} ({name}): {token}");
     }
-    tracing::info!(services = %addresses.join(" "), "louyu is up; Ctrl-C stops it");
-    for task in running {
-        task.await??;
-    }
+    let admin = tokens
+        .iter()
+        .find(|(role, _, _)| *role == Role::DistrictAdmin.as_str())
+        .map(|(_, _, token)| token.as_str())
+        .context("a district admin's token")?;
+    println!();
+    println!("try it 试一试 (the district's buildings, as the district admin):");
+    println!("  TOKEN={admin}");
+    println!(
+        "  curl -H \"authorization: Bearer $TOKEN\" http://{gateway}/v1/districts/{district}/buildings"
+    );
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"parent\":\"districts/{district}\"}}' {gateway} louyu.registry.v1.RegistryService/ListBuildings"
+    );
+    println!();
     Ok(())
 }
 

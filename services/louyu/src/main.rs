@@ -25,10 +25,11 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     let config = cli.config()?;
-    let _telemetry = louyu_kit::telemetry::init(
+    let _telemetry = louyu_kit::telemetry::init_to(
         cli.service_label(),
         config.log_format,
         config.otlp_endpoint.as_deref(),
+        cli.log_file(),
     )?;
     if !config.dev_clock_offset.is_zero() {
         louyu_kit::time::shift_clock(config.dev_clock_offset);
