@@ -76,6 +76,12 @@ impl Suite {
         RegistryServiceClient::new(self.sandbox.client(ServiceName::Gateway).await)
     }
 
+    /// A district admin's registry client, straight to the registry: how a
+    /// test builds its world without going through what it tests.
+    pub async fn sandbox_registry(&self) -> RegistryServiceClient<AuthorizedChannel> {
+        RegistryServiceClient::new(self.sandbox.client(ServiceName::Registry).await)
+    }
+
     /// `principal`'s registry client at `service` (the gateway or the
     /// registry itself).
     pub async fn registry_as(

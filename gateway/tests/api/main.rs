@@ -1,9 +1,12 @@
 //! The gateway over real gRPC and REST, in front of a registry and a visits service,
 //! on SQLite and PostgreSQL.
 
+mod audit;
 mod enterprise_page;
 mod forwarding;
 mod helpers;
+mod matrix;
 mod page;
 mod rest;
+mod scope;
 mod stream;
