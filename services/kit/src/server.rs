@@ -209,6 +209,7 @@ impl GrpcServer {
     /// Health stays NOT_SERVING until `readiness` is ready.
     pub(crate) async fn serve(
         self,
+        label: &'static str,
         routes: Routes,
         names: ServiceNames<'_>,
         settings: &ServerSettings,
@@ -280,11 +281,12 @@ impl GrpcServer {
                 let _ = listener_closed.wait_for(|closed| *closed).await;
             }
         };
+        let observer = crate::observe::ServerObserverLayer::new(label, self.local_addr);
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = Server::builder()
             .accept_http1(http_front.is_some())
-            .trace_fn(crate::telemetry::grpc_request_span)
             .timeout(settings.request_timeout)
+            .layer(observer)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
             .layer(NonGrpcToLayer { front: http_front })
             .layer(MapResponseLayer::new(conventional_status))
