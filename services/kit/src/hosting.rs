@@ -374,9 +374,9 @@ impl Host {
         }
         let (served, supervised) = tokio::join!(
             server.serve(
-                label,
                 routes,
                 ServiceNames {
+                    label,
                     served: &service_names,
                     forwarded: &forwarded_names,
                 },

@@ -209,7 +209,6 @@ impl GrpcServer {
     /// Health stays NOT_SERVING until `readiness` is ready.
     pub(crate) async fn serve(
         self,
-        label: &'static str,
         routes: Routes,
         names: ServiceNames<'_>,
         settings: &ServerSettings,
@@ -219,6 +218,7 @@ impl GrpcServer {
     ) -> anyhow::Result<()> {
         let http_front = self.http_front;
         let ServiceNames {
+            label,
             served: service_names,
             forwarded: forwarded_names,
         } = names;
@@ -394,6 +394,8 @@ where
 /// to their owners.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServiceNames<'a> {
+    /// The server's label (`registry`, `gateway`), in its spans and metrics.
+    pub label: &'static str,
     pub served: &'a [&'static str],
     pub forwarded: &'a [&'static str],
 }

@@ -341,62 +341,6 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use tonic::service::Interceptor;
-
-    use super::*;
-
-    #[test]
-    fn outgoing_calls_carry_the_trace_of_the_request_being_served() {
-        init_for_tests();
-        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let span = tracing::info_span!("serving a request");
-        set_parent_from_traceparent(&span, &format!("00-{trace_id}-00f067aa0ba902b7-01"));
-        let outgoing = span.in_scope(|| {
-            TraceContextInterceptor
-                .call(tonic::Request::new(()))
-                .expect("the interceptor never refuses")
-        });
-        let traceparent = outgoing
-            .metadata()
-            .get("traceparent")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        assert!(
-            traceparent.starts_with(&format!("00-{trace_id}-")),
-            "{traceparent:?}"
-        );
-        assert!(
-            !traceparent.contains("00f067aa0ba902b7"),
-            "the callee's parent is our own span"
-        );
-    }
-
-    #[test]
-    fn a_forwarded_call_joins_the_trace_as_a_child_of_the_forwarding_span() {
-        init_for_tests();
-        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let callers = format!("00-{trace_id}-00f067aa0ba902b7-01");
-        let span = tracing::info_span!("forwarding a request");
-        set_parent_from_traceparent(&span, &callers);
-        let mut headers = http::HeaderMap::new();
-        headers.insert("traceparent", callers.parse().unwrap());
-        span.in_scope(|| inject_trace_context(&mut headers));
-        let traceparent = headers["traceparent"].to_str().unwrap();
-        assert!(
-            traceparent.starts_with(&format!("00-{trace_id}-")),
-            "{traceparent:?}"
-        );
-        assert_ne!(traceparent, callers, "the parent is the forwarding span");
-
-        let mut untraced = http::HeaderMap::new();
-        untraced.insert("traceparent", callers.parse().unwrap());
-        inject_trace_context(&mut untraced);
-        assert_eq!(untraced["traceparent"], callers.as_str(), "left as it came");
-    }
-}
-
 /// The log layer of `LOG_FORMAT=json`: one JSON object per line, with the
 /// event's level, target, message and fields, the name of the span it was
 /// written in, and that span's OpenTelemetry `trace_id` and `span_id`, so a
@@ -625,4 +569,60 @@ impl<S, F: Filter<S>> Filter<S> for WithoutCallSpans<F> {
     }
 
     delegate_span_callbacks!();
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::service::Interceptor;
+
+    use super::*;
+
+    #[test]
+    fn outgoing_calls_carry_the_trace_of_the_request_being_served() {
+        init_for_tests();
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span = tracing::info_span!("serving a request");
+        set_parent_from_traceparent(&span, &format!("00-{trace_id}-00f067aa0ba902b7-01"));
+        let outgoing = span.in_scope(|| {
+            TraceContextInterceptor
+                .call(tonic::Request::new(()))
+                .expect("the interceptor never refuses")
+        });
+        let traceparent = outgoing
+            .metadata()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{traceparent:?}"
+        );
+        assert!(
+            !traceparent.contains("00f067aa0ba902b7"),
+            "the callee's parent is our own span"
+        );
+    }
+
+    #[test]
+    fn a_forwarded_call_joins_the_trace_as_a_child_of_the_forwarding_span() {
+        init_for_tests();
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let callers = format!("00-{trace_id}-00f067aa0ba902b7-01");
+        let span = tracing::info_span!("forwarding a request");
+        set_parent_from_traceparent(&span, &callers);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", callers.parse().unwrap());
+        span.in_scope(|| inject_trace_context(&mut headers));
+        let traceparent = headers["traceparent"].to_str().unwrap();
+        assert!(
+            traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{traceparent:?}"
+        );
+        assert_ne!(traceparent, callers, "the parent is the forwarding span");
+
+        let mut untraced = http::HeaderMap::new();
+        untraced.insert("traceparent", callers.parse().unwrap());
+        inject_trace_context(&mut untraced);
+        assert_eq!(untraced["traceparent"], callers.as_str(), "left as it came");
+    }
 }
