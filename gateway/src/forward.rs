@@ -3,8 +3,9 @@
 //! which the owner verifies; `grpc-timeout`, the caller's deadline;
 //! `x-request-id`) and its body frame by frame; the owner's headers, body
 //! and trailers come back the same way, so its status, error details and
-//! streams reach the caller untouched. Only the trace context changes: the
-//! owner's spans become children of the gateway's.
+//! streams reach the caller untouched. Only the trace context changes: each
+//! call passed on has its client span (kit's `ClientObserver`), a child of
+//! the gateway's server span, and the owner's spans become its children.
 //!
 //! Which service owns a call is read from its path, `/<service>/<method>`,
 //! in [`FORWARDED_SERVICES`]. A service the gateway does not front is
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use louyu_kit::config::{Config, ServiceName};
+use louyu_kit::observe::ClientObserver;
 use louyu_proto::google::longrunning::operations_server;
 use louyu_proto::referral::v1::referral_service_server;
 use louyu_proto::registry::v1::{building_council_service_server, registry_service_server};
@@ -106,7 +108,7 @@ impl ForwardError {
 /// restart of the owner).
 #[derive(Clone)]
 pub struct Forwarder<U = Channel> {
-    owners: Arc<Vec<(&'static str, ServiceName, U)>>,
+    owners: Arc<Vec<(&'static str, ServiceName, ClientObserver<U>)>>,
 }
 
 impl Forwarder<Channel> {
@@ -114,7 +116,7 @@ impl Forwarder<Channel> {
     /// connection is opened until a call needs one, so the gateway starts
     /// while its peers do not serve yet.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let mut channels: Vec<(ServiceName, Channel)> = Vec::new();
+        let mut channels: Vec<(ServiceName, Channel, String)> = Vec::new();
         for (service, url) in [
             (ServiceName::Registry, &config.registry_url),
             (ServiceName::Visits, &config.visits_url),
@@ -128,13 +130,13 @@ impl Forwarder<Channel> {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .tcp_nodelay(true)
                 .connect_lazy();
-            channels.push((service, channel));
+            channels.push((service, channel, url.clone()));
         }
-        Ok(Self::with_owners(|owner| {
+        Ok(Self::with_owners_at(|owner| {
             channels
                 .iter()
-                .find(|(service, _)| *service == owner)
-                .map(|(_, channel)| channel.clone())
+                .find(|(service, _, _)| *service == owner)
+                .map(|(_, channel, url)| (channel.clone(), url.clone()))
                 .expect("a channel to every owner")
         }))
     }
@@ -143,9 +145,19 @@ impl Forwarder<Channel> {
 impl<U> Forwarder<U> {
     /// Owners reached through `connection_to(owner)`.
     pub fn with_owners(connection_to: impl Fn(ServiceName) -> U) -> Self {
+        Self::with_owners_at(|owner| (connection_to(owner), String::new()))
+    }
+
+    /// Owners reached through the connection and at the URL
+    /// `connection_to(owner)` gives (the URL names the peer in the spans).
+    fn with_owners_at(connection_to: impl Fn(ServiceName) -> (U, String)) -> Self {
         let owners = FORWARDED_SERVICES
             .iter()
-            .map(|(service, owner)| (*service, *owner, connection_to(*owner)))
+            .map(|(service, owner)| {
+                let (connection, url) = connection_to(*owner);
+                let observed = ClientObserver::new(connection, ServiceName::Gateway.as_str(), &url);
+                (*service, *owner, observed)
+            })
             .collect();
         Self {
             owners: Arc::new(owners),
@@ -153,7 +165,7 @@ impl<U> Forwarder<U> {
     }
 
     /// The owner of the call at `path` (`/<service>/<method>`).
-    fn owner_of(&self, path: &str) -> Result<(ServiceName, &U), ForwardError> {
+    fn owner_of(&self, path: &str) -> Result<(ServiceName, &ClientObserver<U>), ForwardError> {
         let service = path
             .strip_prefix('/')
             .and_then(|path| path.split_once('/'))

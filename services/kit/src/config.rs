@@ -107,6 +107,9 @@ pub struct Config {
     /// OTLP/gRPC collector for traces; also read from the standard
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otlp_endpoint: Option<String>,
+    /// Where the process serves Prometheus metrics, `GET /metrics`
+    /// (`LOUYU_METRICS_LISTEN`, e.g. `0.0.0.0:9464`); off when unset.
+    pub metrics_listen: Option<String>,
     /// Development and trials only: shifts the process's clock, `+30d`,
     /// `-12h`, so deadlines and lease ends can be tried from outside.
     #[serde(deserialize_with = "deserialize_clock_offset")]
@@ -211,6 +214,7 @@ impl Default for Config {
             page_token_secret: SecretString::from(DEVELOPMENT_PAGE_TOKEN_SECRET),
             log_format: LogFormat::Pretty,
             otlp_endpoint: None,
+            metrics_listen: None,
             dev_clock_offset: crate::time::ClockOffset::default(),
             jwks_file: None,
             dev_identity: false,
@@ -390,6 +394,9 @@ impl Config {
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
             self.otlp_endpoint = Some(value);
+        }
+        if let Some(value) = text("LOUYU_METRICS_LISTEN") {
+            self.metrics_listen = Some(value);
         }
         Ok(())
     }

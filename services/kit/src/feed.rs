@@ -204,6 +204,18 @@ pub async fn current_epoch(db: &Db) -> sqlx::Result<String> {
         .await
 }
 
+/// The feed's current epoch and its last sequence number (committed), in
+/// one round trip.
+async fn current_epoch_and_head(db: &Db) -> sqlx::Result<(String, i64)> {
+    let row = sqlx::query(
+        "SELECT epoch, (SELECT last_sequence FROM event_sequence WHERE id = 1) AS head \
+         FROM feed_epoch WHERE id = 1",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    Ok((row.try_get("epoch")?, row.try_get("head")?))
+}
+
 /// Starts a new epoch, after the database was restored from a backup: every
 /// consumer then stops at its next read instead of skipping the events the
 /// restored outbox numbers anew. Returns the new epoch.
@@ -422,7 +434,7 @@ impl EventFeedService for FeedServer {
                 // renewal can only have been read if the renewal committed
                 // first, and then this read sees it, so no event of a new
                 // epoch leaves under the old one.
-                let current = current_epoch(&db)
+                let (current, head_sequence) = current_epoch_and_head(&db)
                     .await
                     .map_err(|error| crate::error::internal("read the feed epoch", &error))?;
                 if current != stream_epoch {
@@ -430,7 +442,11 @@ impl EventFeedService for FeedServer {
                 }
                 if let Some(last) = events.last() {
                     cursor = last.sequence;
-                    yield WatchEventsResponse { events, epoch: stream_epoch.clone() };
+                    yield WatchEventsResponse {
+                        events,
+                        epoch: stream_epoch.clone(),
+                        head_sequence,
+                    };
                     continue;
                 }
                 tokio::select! {
@@ -515,6 +531,8 @@ pub struct Consumer<H> {
     max_backoff: Duration,
     status: watch::Sender<FeedStatus>,
     credentials: Option<crate::identity::ServiceCredentials>,
+    /// The service that consumes, for its spans and metrics.
+    consumer: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -564,13 +582,17 @@ impl<H: EventHandler> Consumer<H> {
             max_backoff: Duration::from_secs(10),
             status,
             credentials: None,
+            consumer: String::new(),
         }
     }
 
     /// Presents `credentials` to the producer (its feed needs a verified
     /// caller). [`crate::hosting::HostBuilder::follow`] gives every consumer
     /// its service's.
+    /// The system it presents names the consumer in its spans and its
+    /// `louyu_feed_lag_events{consumer}`.
     pub fn presenting(mut self, credentials: crate::identity::ServiceCredentials) -> Self {
+        self.consumer = credentials.system_name().to_owned();
         self.credentials = Some(credentials);
         self
     }
@@ -659,6 +681,21 @@ impl<H: EventHandler> Consumer<H> {
         metrics::gauge!(HALTED_METRIC, "feed" => self.feed.clone())
     }
 
+    /// `louyu_feed_lag_events{consumer,feed}`: the events the producer had
+    /// when it read the last batch that the consumer has not applied (0 from
+    /// a producer that does not send its head).
+    fn report_lag(&self, head: i64, cursor: i64) {
+        if !crate::metrics::enabled() {
+            return;
+        }
+        metrics::gauge!(
+            crate::metrics::FEED_LAG,
+            "consumer" => self.consumer.clone(),
+            "feed" => self.feed.clone(),
+        )
+        .set((head - cursor).max(0) as f64);
+    }
+
     /// Waits until the cursor is no longer halted; false when shutdown came
     /// first.
     async fn wait_until_resumed(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
@@ -730,6 +767,7 @@ impl<H: EventHandler> Consumer<H> {
                 return Err(self.halt(reason).await);
             }
             epoch = batch.epoch;
+            let head = batch.head_sequence;
             for event in batch.events {
                 if event.sequence != cursor + 1 {
                     return Err(ConsumeError::OutOfOrder {
@@ -741,6 +779,7 @@ impl<H: EventHandler> Consumer<H> {
                 cursor = event.sequence;
                 *backoff = self.initial_backoff;
             }
+            self.report_lag(head, cursor);
         }
         Ok(())
     }
@@ -768,13 +807,22 @@ impl<H: EventHandler> Consumer<H> {
     }
 
     async fn apply(&self, cursor: i64, epoch: &str, event: &Event) -> Result<(), ConsumeError> {
+        // The work on an event is a trace of its own, linked to the span
+        // that wrote the event: that request had answered before this began.
         let span = tracing::info_span!(
-            "apply event",
-            feed = %self.feed,
-            sequence = event.sequence,
-            event_type = %event.event_type
+            parent: None,
+            "consume",
+            otel.name = format!("consume {} {}", self.feed, event.event_type),
+            otel.kind = "consumer",
+            messaging.system = "louyu",
+            messaging.operation.type = "process",
+            messaging.destination.name = %self.feed,
+            messaging.message.id = %event.event_id,
+            louyu.service = %self.consumer,
+            louyu.event.sequence = event.sequence,
+            louyu.event.type = %event.event_type,
         );
-        crate::telemetry::set_parent_from_traceparent(&span, &event.traceparent);
+        crate::telemetry::link_to_traceparent(&span, &event.traceparent);
         async {
             let mut transaction = self.db.begin_write().await?;
             self.handler

@@ -104,6 +104,7 @@ pub async fn build(
     if config.migrate_on_start {
         db.migrate(service.migrator()).await?;
     }
+    crate::metrics::report_pool(name.as_str(), &db);
     let page_tokens = PageTokens::from_config(config, name, db.backend());
     let context = Context {
         config,
@@ -146,6 +147,7 @@ pub async fn serve(service: &dyn Service, config: &Config) -> anyhow::Result<()>
     shutdown.trigger_on_signal();
     let identity = ProcessIdentity::from_config(config)?;
     let server = bind(service, config).await?;
+    serve_metrics(config, &shutdown).await?;
     let host = build(service, config, server, &shutdown, &identity).await?;
     host.run(Readiness::ready()).await
 }
@@ -161,6 +163,7 @@ pub async fn build_together(
     shutdown: &Shutdown,
 ) -> anyhow::Result<Vec<Host>> {
     let identity = ProcessIdentity::from_config(config)?;
+    serve_metrics(config, shutdown).await?;
     let mut servers = Vec::with_capacity(services.len());
     for service in services {
         servers.push(bind(*service, config).await?);
@@ -174,6 +177,16 @@ pub async fn build_together(
         hosts.push(build(*service, &wired, server, shutdown, &identity).await?);
     }
     Ok(hosts)
+}
+
+/// Serves the process's Prometheus metrics at `LOUYU_METRICS_LISTEN`, when
+/// it is set, until the stop signal: one endpoint per process, whatever it
+/// hosts.
+async fn serve_metrics(config: &Config, shutdown: &Shutdown) -> anyhow::Result<()> {
+    if let Some(address) = config.metrics_listen.as_deref() {
+        crate::metrics::serve(address, shutdown.subscribe()).await?;
+    }
+    Ok(())
 }
 
 /// A task a server runs beside itself (a feed consumer), with its name for
@@ -363,6 +376,7 @@ impl Host {
             server.serve(
                 routes,
                 ServiceNames {
+                    label,
                     served: &service_names,
                     forwarded: &forwarded_names,
                 },

@@ -10,6 +10,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::identity::{PeerInterceptor, ServiceCredentials};
+use crate::observe::ClientObserver;
 
 /// How long connecting to a peer may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,8 +26,15 @@ pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// A channel to a peer at `url` whose every call from the service
+/// `caller` has its client span ([`ClientObserver`]).
+pub fn observed_channel(url: &str, caller: &str) -> anyhow::Result<ClientObserver<Channel>> {
+    Ok(ClientObserver::new(lazy_channel(url)?, caller, url))
+}
+
 /// The registry as a peer service sees it.
-pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, PeerInterceptor>>;
+pub type RegistryClient =
+    RegistryServiceClient<InterceptedService<ClientObserver<Channel>, PeerInterceptor>>;
 
 /// A client of the registry at `url` presenting `credentials`.
 pub fn registry_client(
@@ -34,7 +42,7 @@ pub fn registry_client(
     credentials: ServiceCredentials,
 ) -> anyhow::Result<RegistryClient> {
     Ok(RegistryServiceClient::with_interceptor(
-        lazy_channel(url)?,
+        observed_channel(url, credentials.system_name())?,
         PeerInterceptor::new(credentials),
     ))
 }

@@ -218,6 +218,7 @@ impl GrpcServer {
     ) -> anyhow::Result<()> {
         let http_front = self.http_front;
         let ServiceNames {
+            label,
             served: service_names,
             forwarded: forwarded_names,
         } = names;
@@ -280,11 +281,12 @@ impl GrpcServer {
                 let _ = listener_closed.wait_for(|closed| *closed).await;
             }
         };
+        let observer = crate::observe::ServerObserverLayer::new(label, self.local_addr);
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = Server::builder()
             .accept_http1(http_front.is_some())
-            .trace_fn(crate::telemetry::grpc_request_span)
             .timeout(settings.request_timeout)
+            .layer(observer)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
             .layer(NonGrpcToLayer { front: http_front })
             .layer(MapResponseLayer::new(conventional_status))
@@ -392,6 +394,8 @@ where
 /// to their owners.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServiceNames<'a> {
+    /// The server's label (`registry`, `gateway`), in its spans and metrics.
+    pub label: &'static str,
     pub served: &'a [&'static str],
     pub forwarded: &'a [&'static str],
 }

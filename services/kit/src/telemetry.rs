@@ -1,8 +1,16 @@
 //! Structured logs, and OpenTelemetry traces that follow a request across
 //! services: W3C trace context is read from incoming gRPC metadata, written
-//! into outgoing calls, and stored with every event so a consumer's work joins
-//! the trace of the request that caused it. Spans are exported over OTLP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; trace context propagates either way.
+//! into outgoing calls, and stored with every event, so that a consumer's
+//! work on it links to the span of the request that caused it. Spans are
+//! exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; trace context propagates
+//! either way. The rest of the standard variables are read by the
+//! OpenTelemetry SDK and exporter themselves: `OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
+//! `OTEL_TRACES_SAMPLER_ARG`, `OTEL_BSP_*`, `OTEL_EXPORTER_OTLP_HEADERS`,
+//! `_TIMEOUT` and `_COMPRESSION`. The spans of calls are made in
+//! [`crate::observe`]; JSON log lines carry the `trace_id` and `span_id` of
+//! the span they were written in ([`JsonLines`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -21,6 +29,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -43,6 +52,15 @@ pub struct TelemetryGuard {
     provider: SdkTracerProvider,
 }
 
+impl TelemetryGuard {
+    /// Exports the spans ended so far now, rather than at the next batch.
+    pub fn flush(&self) {
+        if let Err(error) = self.provider.force_flush() {
+            eprintln!("trace export did not flush: {error}");
+        }
+    }
+}
+
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Err(error) = self.provider.shutdown() {
@@ -53,8 +71,9 @@ impl Drop for TelemetryGuard {
 
 const DEFAULT_FILTER: &str = "info,sqlx=warn,h2=warn,hyper=warn,tower=warn,opentelemetry=warn";
 
-/// Installs the global subscriber: logs in `format`, filtered by `RUST_LOG`,
-/// and spans sent to `otlp_endpoint` when given.
+/// Installs the global subscriber: logs in `format` on standard output,
+/// filtered by `RUST_LOG`, and spans sent to `otlp_endpoint` when given
+/// (else to `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` when that is set).
 pub fn init(
     service_name: &str,
     format: LogFormat,
@@ -71,7 +90,7 @@ pub fn init_to(
     otlp_endpoint: Option<&str>,
     log_file: Option<&std::path::Path>,
 ) -> anyhow::Result<TelemetryGuard> {
-    let (writer, ansi) = match log_file {
+    match log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -80,24 +99,70 @@ pub fn init_to(
                 .map_err(|error| {
                     anyhow::anyhow!("cannot open the log file {}: {error}", path.display())
                 })?;
-            (BoxMakeWriter::new(std::sync::Arc::new(file)), false)
+            init_writing(
+                service_name,
+                format,
+                otlp_endpoint,
+                BoxMakeWriter::new(std::sync::Arc::new(file)),
+                false,
+            )
         }
-        None => (
-            BoxMakeWriter::new(std::io::stdout),
+        None => init_writing(
+            service_name,
+            format,
+            otlp_endpoint,
+            std::io::stdout,
             std::io::stdout().is_terminal(),
         ),
-    };
-    let mut builder = SdkTracerProvider::builder().with_resource(
-        Resource::builder()
-            .with_service_name(format!("louyu-{service_name}"))
-            .build(),
-    );
-    if let Some(endpoint) = otlp_endpoint.filter(|endpoint| !endpoint.is_empty()) {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .build()?;
-        builder = builder.with_batch_exporter(exporter);
+    }
+}
+
+/// [`init`], with the log lines written to `writer` (tests capture them),
+/// without colour codes.
+pub fn init_with_writer<W>(
+    service_name: &str,
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+    writer: W,
+) -> anyhow::Result<TelemetryGuard>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    init_writing(service_name, format, otlp_endpoint, writer, false)
+}
+
+fn init_writing<W>(
+    service_name: &str,
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+    writer: W,
+    ansi: bool,
+) -> anyhow::Result<TelemetryGuard>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let mut resource = Resource::builder();
+    // `OTEL_SERVICE_NAME` wins (the SDK reads it); without it the process
+    // is `louyu-<service>`, or `louyu-up` for the whole suite.
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none_or(|name| name.is_empty()) {
+        resource = resource.with_service_name(format!("louyu-{service_name}"));
+    }
+    // The sampler is the SDK's default configuration, which reads
+    // `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (parentbased_always_on
+    // when unset).
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
+    let endpoint = otlp_endpoint.filter(|endpoint| !endpoint.is_empty());
+    let traces_endpoint_set = std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .is_some_and(|endpoint| !endpoint.is_empty());
+    let exporter_off = std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|value| value == "none");
+    if !exporter_off && (endpoint.is_some() || traces_endpoint_set) {
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+        // The traces-specific variable, when set, is more specific than
+        // the general endpoint the config passes in.
+        if let Some(endpoint) = endpoint.filter(|_| !traces_endpoint_set) {
+            exporter = exporter.with_endpoint(endpoint);
+        }
+        builder = builder.with_batch_exporter(exporter.build()?);
     }
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -107,23 +172,19 @@ pub fn init_to(
     let registry = tracing_subscriber::registry().with(span_layer(tracer));
     match format {
         LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(writer)
-                    .flatten_event(true)
-                    .with_filter(log_filter()),
-            )
+            .with(JsonLines::new(writer).with_filter(EventsFiltered(log_filter())))
             .try_init()?,
         // Colours only for a terminal: piped or collected logs get plain
-        // text, and no escape codes are written per span.
+        // text, and no escape codes are written per span. The spans of
+        // calls are not this layer's: it would format their fields on every
+        // call, for the few calls that log a line.
         LogFormat::Pretty => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
                     .with_writer(writer)
                     .with_ansi(ansi)
-                    .with_filter(log_filter()),
+                    .with_filter(WithoutCallSpans(log_filter())),
             )
             .try_init()?,
     }
@@ -192,7 +253,7 @@ pub fn init_for_tests() {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_test_writer()
-                    .with_filter(log_filter),
+                    .with_filter(WithoutCallSpans(log_filter)),
             )
             .try_init();
         // The provider must outlive every test in the process.
@@ -239,28 +300,34 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// The span every gRPC request runs in, a child of the caller's trace when
-/// the request carries one. For `tonic::transport::Server::trace_fn`.
-///
-/// It runs on every call, so it does only what the span needs: the method is
-/// recorded as a string (no formatting), and the caller's trace context is
-/// extracted only when the request carries a `traceparent` (health probes
-/// and most direct callers do not; their span is a root either way).
-pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
-    let method = request.uri().path().trim_start_matches('/');
-    let span = tracing::info_span!(
-        "grpc request",
-        otel.name = method,
-        otel.kind = "server",
-        rpc.system = "grpc",
-    );
-    if request.headers().contains_key(TRACEPARENT) {
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(request.headers()))
-        });
-        let _ = span.set_parent(parent);
+/// Makes `span` a child of the caller's trace when `headers` carry a
+/// `traceparent`; a request without one (health probes, most direct
+/// callers) leaves it a root, without the cost of extracting nothing.
+pub(crate) fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
+    if !headers.contains_key(TRACEPARENT) {
+        return;
     }
-    span
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    });
+    let _ = span.set_parent(parent);
+}
+
+/// Links `span` to the span a stored `traceparent` names (the span that
+/// wrote an event), leaving `span` in its own trace: work done on an event
+/// is not part of the request that wrote it, which had answered long
+/// before, but an operator can follow the link from one to the other.
+pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    let context =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let linked = context.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
 }
 
 /// The W3C header that carries a caller's trace context.
@@ -322,6 +389,236 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         });
         Ok(request)
     }
+}
+
+/// The log layer of `LOG_FORMAT=json`: one JSON object per line, with the
+/// event's level, target, message and fields, the name of the span it was
+/// written in, and that span's OpenTelemetry `trace_id` and `span_id`, so a
+/// log line leads to its trace. It keeps nothing per span (the fields of
+/// spans are not logged, and so cost nothing on a call that logs nothing):
+/// the ids are read from the span when a line is written.
+pub struct JsonLines<W> {
+    writer: W,
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
+}
+
+impl<W> JsonLines<W> {
+    pub fn new(writer: W) -> Self {
+        Self {
+            writer,
+            dispatch: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLines<W>
+where
+    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
+    W: for<'writer> MakeWriter<'writer> + 'static,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let metadata = event.metadata();
+        let mut line = serde_json::Map::new();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        line.insert("timestamp".to_owned(), now.into());
+        line.insert("level".to_owned(), metadata.level().as_str().into());
+        line.insert("target".to_owned(), metadata.target().into());
+        event.record(&mut JsonFields(&mut line));
+        if let Some(span) = context.event_span(event) {
+            line.insert("span".to_owned(), span.name().into());
+            let dispatch = self
+                .dispatch
+                .get()
+                .and_then(tracing::dispatcher::WeakDispatch::upgrade);
+            if let Some(otel) = dispatch
+                .and_then(|dispatch| tracing_opentelemetry::get_otel_context(&span.id(), &dispatch))
+            {
+                let otel_span = otel.span();
+                let ids = otel_span.span_context();
+                if ids.is_valid() {
+                    line.insert("trace_id".to_owned(), ids.trace_id().to_string().into());
+                    line.insert("span_id".to_owned(), ids.span_id().to_string().into());
+                }
+            }
+        }
+        let Ok(mut bytes) = serde_json::to_vec(&line) else {
+            return;
+        };
+        bytes.push(b'\n');
+        let _ = std::io::Write::write_all(&mut self.writer.make_writer_for(metadata), &bytes);
+    }
+}
+
+/// Writes an event's fields into a JSON object, as JSON numbers and
+/// booleans where they are, and text otherwise.
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        self.0
+            .insert(field.name().to_owned(), value.to_string().into());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), format!("{value:?}").into());
+    }
+}
+
+/// A log filter applied to events only: every span at INFO or above is
+/// kept, so a line written under a filtered span still finds its trace.
+struct EventsFiltered<F>(F);
+
+/// A log filter that also leaves out the spans of calls
+/// ([`crate::observe`]): the `fmt` layer would otherwise format their
+/// fields on every call.
+struct WithoutCallSpans<F>(F);
+
+/// The target of the spans of calls.
+const CALL_SPAN_TARGET: &str = "louyu_kit::observe";
+
+macro_rules! delegate_span_callbacks {
+    () => {
+        fn on_new_span(
+            &self,
+            attributes: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            context: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.on_new_span(attributes, id, context)
+        }
+
+        fn on_record(
+            &self,
+            id: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            context: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.on_record(id, values, context)
+        }
+
+        fn on_enter(
+            &self,
+            id: &tracing::span::Id,
+            context: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.on_enter(id, context)
+        }
+
+        fn on_exit(
+            &self,
+            id: &tracing::span::Id,
+            context: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.on_exit(id, context)
+        }
+
+        fn on_close(
+            &self,
+            id: tracing::span::Id,
+            context: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.on_close(id, context)
+        }
+    };
+}
+
+impl<S, F: Filter<S>> Filter<S> for EventsFiltered<F> {
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        context: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if metadata.is_span() {
+            return *metadata.level() <= tracing::Level::INFO;
+        }
+        self.0.enabled(metadata, context)
+    }
+
+    fn callsite_enabled(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if metadata.is_span() {
+            return if *metadata.level() <= tracing::Level::INFO {
+                tracing::subscriber::Interest::always()
+            } else {
+                tracing::subscriber::Interest::never()
+            };
+        }
+        self.0.callsite_enabled(metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.0
+            .max_level_hint()
+            .map(|hint| hint.max(LevelFilter::INFO))
+    }
+
+    delegate_span_callbacks!();
+}
+
+impl<S, F: Filter<S>> Filter<S> for WithoutCallSpans<F> {
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        context: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if metadata.is_span() && metadata.target() == CALL_SPAN_TARGET {
+            return false;
+        }
+        self.0.enabled(metadata, context)
+    }
+
+    fn callsite_enabled(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if metadata.is_span() && metadata.target() == CALL_SPAN_TARGET {
+            return tracing::subscriber::Interest::never();
+        }
+        self.0.callsite_enabled(metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.0.max_level_hint()
+    }
+
+    delegate_span_callbacks!();
 }
 
 #[cfg(test)]

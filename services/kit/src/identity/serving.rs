@@ -115,6 +115,11 @@ pub struct ServiceCredentials {
 }
 
 impl ServiceCredentials {
+    /// The name of the system presenting these credentials (the service).
+    pub fn system_name(&self) -> &str {
+        &self.system.name
+    }
+
     /// Fails unless the service can present an identity: a service that
     /// calls others checks this at start rather than at its first call.
     pub fn ensure_presentable(&self) -> anyhow::Result<()> {

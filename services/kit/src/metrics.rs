@@ -1,0 +1,190 @@
+//! Prometheus metrics: one recorder per process (the `metrics` facade's,
+//! rendered by `metrics-exporter-prometheus`), served as plain text on
+//! `GET /metrics` at `LOUYU_METRICS_LISTEN` (off when unset). Several
+//! services in one process (`louyu up`) share it; every metric about a
+//! service carries its `service` label.
+//!
+//! What is recorded (docs/operations.md says what each means and what to
+//! alert on):
+//! - `louyu_rpc_requests_total{service,rpc_method,grpc_code}` and
+//!   `louyu_rpc_duration_seconds{service,rpc_method}`: every gRPC call a
+//!   service answered ([`crate::observe`]);
+//! - `louyu_feed_lag_events{consumer,feed}`: events the producer had that
+//!   the consumer had not yet applied, as of its last batch
+//!   ([`crate::feed`]);
+//! - `louyu_feed_consumer_halted{feed}`;
+//! - `louyu_db_pool_connections{service,state}` (`idle`, `in_use`) and
+//!   `louyu_db_pool_max{service}`, read at each scrape;
+//! - the services' own: `louyu_referrals_overdue{department}` (referral),
+//!   `louyu_enterprises_by_colour{colour}` (risk).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::codegen::{Bytes, http};
+
+use crate::db::Db;
+
+pub const RPC_REQUESTS: &str = "louyu_rpc_requests_total";
+pub const RPC_DURATION: &str = "louyu_rpc_duration_seconds";
+pub const FEED_LAG: &str = "louyu_feed_lag_events";
+pub const DB_POOL_CONNECTIONS: &str = "louyu_db_pool_connections";
+pub const DB_POOL_MAX: &str = "louyu_db_pool_max";
+pub const REFERRALS_OVERDUE: &str = "louyu_referrals_overdue";
+pub const ENTERPRISES_BY_COLOUR: &str = "louyu_enterprises_by_colour";
+
+/// The buckets of `louyu_rpc_duration_seconds`: 1 ms to 10 s.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether this process records metrics: per-call metrics cost a label
+/// string and a lookup, spent only when someone scrapes them.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Installs the process's Prometheus recorder, once; later calls return the
+/// same handle.
+pub fn install() -> anyhow::Result<&'static PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle);
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(RPC_DURATION.to_owned()), &DURATION_BUCKETS)?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Another thread may have won the race; its recorder is the one used.
+    if metrics::set_global_recorder(recorder).is_err() {
+        return HANDLE
+            .get()
+            .context("another metrics recorder is installed in this process");
+    }
+    let handle = HANDLE.get_or_init(|| handle);
+    ENABLED.store(true, Ordering::Relaxed);
+    Ok(handle)
+}
+
+/// Counts one answered gRPC call and its duration.
+pub(crate) fn record_rpc(
+    service: &'static str,
+    method: String,
+    code: &'static str,
+    elapsed: Duration,
+) {
+    metrics::counter!(
+        RPC_REQUESTS,
+        "service" => service,
+        "rpc_method" => method.clone(),
+        "grpc_code" => code,
+    )
+    .increment(1);
+    metrics::histogram!(RPC_DURATION, "service" => service, "rpc_method" => method)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The databases whose pools are reported at each scrape, by service.
+fn pools() -> &'static Mutex<HashMap<&'static str, Db>> {
+    static POOLS: OnceLock<Mutex<HashMap<&'static str, Db>>> = OnceLock::new();
+    POOLS.get_or_init(Mutex::default)
+}
+
+/// Reports `db`'s pool as `service`'s (replacing the one it had: a service
+/// started again in the same process).
+pub fn report_pool(service: &'static str, db: &Db) {
+    pools()
+        .lock()
+        .expect("the pool registry is never poisoned")
+        .insert(service, db.clone());
+}
+
+fn refresh_pools() {
+    let pools = pools().lock().expect("the pool registry is never poisoned");
+    for (service, db) in pools.iter() {
+        let pool = db.pool();
+        let size = f64::from(pool.size());
+        let idle = pool.num_idle() as f64;
+        metrics::gauge!(DB_POOL_CONNECTIONS, "service" => *service, "state" => "idle").set(idle);
+        metrics::gauge!(DB_POOL_CONNECTIONS, "service" => *service, "state" => "in_use")
+            .set((size - idle).max(0.0));
+        metrics::gauge!(DB_POOL_MAX, "service" => *service)
+            .set(f64::from(pool.options().get_max_connections()));
+    }
+}
+
+/// The text a scrape gets: every metric in Prometheus's text format.
+pub fn render() -> String {
+    let Some(handle) = HANDLE.get() else {
+        return String::new();
+    };
+    refresh_pools();
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// Serves `GET /metrics` at `address` until `shutdown` turns true; other
+/// paths are 404. Installs the recorder. Returns the address bound (for
+/// `:0`).
+pub async fn serve(
+    address: &str,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    install()?;
+    let listener = TcpListener::bind(address).await.with_context(|| {
+        format!("cannot listen for metrics on {address} (LOUYU_METRICS_LISTEN)")
+    })?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "metrics at /metrics");
+    let task = tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = shutdown.wait_for(|stopped| *stopped) => return,
+            };
+            let Ok((stream, _)) = accepted else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let served = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(answer))
+                    .await;
+                if let Err(error) = served {
+                    tracing::debug!(error = %error, "a metrics scrape failed");
+                }
+            });
+        }
+    });
+    Ok((local, task))
+}
+
+async fn answer(
+    request: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let response = if request.method() == http::Method::GET && request.uri().path() == "/metrics" {
+        http::Response::builder()
+            .header(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .body(Full::new(Bytes::from(render())))
+    } else {
+        http::Response::builder()
+            .status(http::StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(b"not found: GET /metrics\n")))
+    };
+    Ok(response.expect("a valid response"))
+}
