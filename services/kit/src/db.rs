@@ -605,6 +605,46 @@ mod tests {
         assert_eq!(values_placeholders(0, 2, 1), "");
     }
 
+    fn migrator_of(versions: &[i64]) -> Migrator {
+        use sqlx::SqlSafeStr;
+        Migrator::with_migrations(
+            versions
+                .iter()
+                .map(|version| {
+                    sqlx::migrate::Migration::new(
+                        *version,
+                        format!("m{version}").into(),
+                        sqlx::migrate::MigrationType::Simple,
+                        sqlx::AssertSqlSafe(format!("SELECT {version}")).into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn postgres_only_migrations_merge_into_the_shared_sequence_by_version() {
+        let shared = migrator_of(&[100, 101, 103]);
+        let merged = merge_migrations(&shared, &migrator_of(&[102, 104])).unwrap();
+        let versions: Vec<i64> = merged.iter().map(|migration| migration.version).collect();
+        assert_eq!(versions, vec![100, 101, 102, 103, 104]);
+        let checksums_kept = merged
+            .iter()
+            .filter(|migration| migration.version != 102 && migration.version != 104)
+            .zip(shared.iter())
+            .all(|(merged, shared)| merged.checksum == shared.checksum);
+        assert!(checksums_kept);
+    }
+
+    #[test]
+    fn a_version_in_both_folders_is_refused_naming_it() {
+        let error = merge_migrations(&migrator_of(&[100, 101]), &migrator_of(&[101]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("101"), "{error}");
+    }
+
     #[test]
     fn the_url_scheme_picks_the_backend() {
         assert_eq!(
