@@ -337,24 +337,23 @@ async fn a_bi_login_reads_every_services_reporting_views_in_native_types_masked_
         .connect(suite.sandbox.database_url(ServiceName::Risk))
         .await;
     assert_reporting_basics(&mut bi, "risk", "assessments").await;
-    let risk_url = suite.sandbox.database_url(ServiceName::Risk).to_owned();
-    eventually("the risk service assesses the tenant", || {
-        let bi_login = &bi_login;
-        let risk_url = risk_url.clone();
-        async move {
-            let mut bi = bi_login.connect(&risk_url).await;
-            let assessed: Option<String> = sqlx::query_scalar(
-                "SELECT jsonb_typeof(explanation) FROM reporting.assessments WHERE uscc = $1",
-            )
-            .bind(uscc(1))
-            .fetch_optional(&mut bi)
-            .await
-            .expect("the assessments view");
-            let _ = bi.close().await;
-            assessed.as_deref() == Some("object")
-        }
+    // One connection polls, as a BI tool's would: the test server's
+    // connections are shared by every test running at once.
+    let risk_reader = tokio::sync::Mutex::new(bi);
+    let reader = &risk_reader;
+    eventually("the risk service assesses the tenant", move || async move {
+        let mut bi = reader.lock().await;
+        let assessed: Option<String> = sqlx::query_scalar(
+            "SELECT jsonb_typeof(explanation) FROM reporting.assessments WHERE uscc = $1",
+        )
+        .bind(uscc(1))
+        .fetch_optional(&mut *bi)
+        .await
+        .expect("the assessments view");
+        assessed.as_deref() == Some("object")
     })
     .await;
+    let mut bi = risk_reader.into_inner();
     assert_eq!(
         column_type(&mut bi, "assessments", "explanation").await,
         "jsonb"
