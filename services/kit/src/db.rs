@@ -226,8 +226,24 @@ impl Db {
     /// Applies the kit's migrations (outbox, audit, idempotency, cursors) and
     /// then the service's. Kit migrations are numbered below 100, services'
     /// from 100, and both share sqlx's migration table.
-    pub async fn migrate(&self, mut service_migrations: Migrator) -> anyhow::Result<()> {
+    ///
+    /// On PostgreSQL the service's `postgres_only` migrations (its
+    /// `migrations/postgres/` folder: the `reporting` schema of views) run
+    /// too, merged with the shared ones into one sequence by version, so a
+    /// fresh database and an upgraded one apply them in the same order: a
+    /// shared migration numbered after a PostgreSQL-only one runs after it on
+    /// both. The two folders share one numbering; a version in both is
+    /// refused. SQLite never sees the PostgreSQL-only versions.
+    pub async fn migrate(
+        &self,
+        shared: Migrator,
+        postgres_only: Option<Migrator>,
+    ) -> anyhow::Result<()> {
         self.migrate_kit().await?;
+        let mut service_migrations = match (self.backend, postgres_only) {
+            (Backend::Postgres, Some(postgres_only)) => merge_migrations(&shared, &postgres_only)?,
+            _ => shared,
+        };
         service_migrations.set_ignore_missing(true);
         service_migrations
             .run(&self.pool)
@@ -517,6 +533,25 @@ fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
     crate::error::ErrorChain(error).to_string()
 }
 
+/// One migrator of `shared` and `postgres_only`, in version order; refuses
+/// a version the two both hold, naming it. Each migration keeps the checksum
+/// of its own file, so merging changes nothing sqlx has recorded.
+pub fn merge_migrations(shared: &Migrator, postgres_only: &Migrator) -> anyhow::Result<Migrator> {
+    if let Some(clash) = postgres_only
+        .iter()
+        .find(|migration| shared.version_exists(migration.version))
+    {
+        anyhow::bail!(
+            "迁移版本冲突 migration version {} is both a shared and a PostgreSQL-only migration; \
+             give the PostgreSQL-only one a version of its own",
+            clash.version
+        );
+    }
+    Ok(Migrator::with_migrations(
+        shared.iter().chain(postgres_only.iter()).cloned().collect(),
+    ))
+}
+
 /// Whether a database error means that this transaction lost a race that the
 /// database broke for it: PostgreSQL's `serialization_failure` (40001) or
 /// `deadlock_detected` (40P01). Nothing was written; the call may be retried
@@ -568,6 +603,46 @@ mod tests {
         assert_eq!(values_placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values_placeholders(1, 2, 4), "($4, $5)");
         assert_eq!(values_placeholders(0, 2, 1), "");
+    }
+
+    fn migrator_of(versions: &[i64]) -> Migrator {
+        use sqlx::SqlSafeStr;
+        Migrator::with_migrations(
+            versions
+                .iter()
+                .map(|version| {
+                    sqlx::migrate::Migration::new(
+                        *version,
+                        format!("m{version}").into(),
+                        sqlx::migrate::MigrationType::Simple,
+                        sqlx::AssertSqlSafe(format!("SELECT {version}")).into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn postgres_only_migrations_merge_into_the_shared_sequence_by_version() {
+        let shared = migrator_of(&[100, 101, 103]);
+        let merged = merge_migrations(&shared, &migrator_of(&[102, 104])).unwrap();
+        let versions: Vec<i64> = merged.iter().map(|migration| migration.version).collect();
+        assert_eq!(versions, vec![100, 101, 102, 103, 104]);
+        let checksums_kept = merged
+            .iter()
+            .filter(|migration| migration.version != 102 && migration.version != 104)
+            .zip(shared.iter())
+            .all(|(merged, shared)| merged.checksum == shared.checksum);
+        assert!(checksums_kept);
+    }
+
+    #[test]
+    fn a_version_in_both_folders_is_refused_naming_it() {
+        let error = merge_migrations(&migrator_of(&[100, 101]), &migrator_of(&[101]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("101"), "{error}");
     }
 
     #[test]

@@ -38,8 +38,16 @@ use louyu_proto::common::v1::event_feed_service_server::EventFeedServiceServer;
 pub trait Service: Send + Sync {
     fn name(&self) -> ServiceName;
 
-    /// The service's own migrations (the kit's run first).
+    /// The service's own migrations, one SQL for both backends (the kit's
+    /// run first).
     fn migrator(&self) -> Migrator;
+
+    /// The service's migrations that only PostgreSQL runs (its
+    /// `migrations/postgres/` folder), numbered in one sequence with
+    /// [`Service::migrator`]'s: see [`Db::migrate`].
+    fn postgres_migrator(&self) -> Option<Migrator> {
+        None
+    }
 
     /// Adds the service's own gRPC services, and the feeds it follows, to
     /// `host`. Its peers are at the URLs in `context.config`; a peer may not
@@ -80,9 +88,16 @@ impl Context<'_> {
 /// run by a Kubernetes Job before a rollout.
 pub async fn migrate(service: &dyn Service, config: &Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url(service.name())).await?;
-    let migrated = db.migrate(service.migrator()).await;
+    let migrated = migrate_database(&db, service).await;
     db.close().await;
     migrated
+}
+
+/// Applies the kit's and `service`'s migrations to `db`, with the
+/// service's PostgreSQL-only ones when `db` is PostgreSQL.
+pub async fn migrate_database(db: &Db, service: &dyn Service) -> anyhow::Result<()> {
+    db.migrate(service.migrator(), service.postgres_migrator())
+        .await
 }
 
 /// Binds the service's listener at its configured address.
@@ -102,7 +117,7 @@ pub async fn build(
     let name = service.name();
     let db = Db::connect(&config.database_url(name)).await?;
     if config.migrate_on_start {
-        db.migrate(service.migrator()).await?;
+        migrate_database(&db, service).await?;
     }
     crate::metrics::report_pool(name.as_str(), &db);
     let page_tokens = PageTokens::from_config(config, name, db.backend());

@@ -22,11 +22,9 @@ async fn a_breach_scanned_by_several_replicas_at_once_is_breached_once(backend: 
         return;
     };
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(louyu_kit::hosting::Service::migrator(
-        &louyu_referral::startup::Referral,
-    ))
-    .await
-    .expect("migrate");
+    louyu_kit::hosting::migrate_database(&db, &louyu_referral::startup::Referral)
+        .await
+        .expect("migrate");
     let store = Store::new(
         db.clone(),
         DistrictNames::new("jingan"),

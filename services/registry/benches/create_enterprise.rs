@@ -130,7 +130,7 @@ async fn grpc_rate(seconds: u64) -> Option<(f64, Enterprise)> {
 async fn pgbench_rate(seconds: u64, response_bytes: usize, payload_bytes: usize) -> Option<f64> {
     let database = TestDatabase::create(TestBackend::Postgres).await?;
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(sqlx::migrate!("./migrations"))
+    louyu_kit::hosting::migrate_database(&db, &louyu_registry::startup::Registry)
         .await
         .expect("migrate");
     db.close().await;

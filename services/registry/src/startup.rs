@@ -31,6 +31,12 @@ impl Service for Registry {
         sqlx::migrate!()
     }
 
+    /// PostgreSQL only: the `reporting` schema of views for BI tools and
+    /// its read-only role (docs/reporting.md).
+    fn postgres_migrator(&self) -> Option<Migrator> {
+        Some(sqlx::migrate!("migrations/postgres"))
+    }
+
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
         let store = Store::new(
             context.db.clone(),

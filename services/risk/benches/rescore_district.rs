@@ -107,11 +107,9 @@ async fn main() {
         .await
         .expect("a PostgreSQL database");
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(louyu_kit::hosting::Service::migrator(
-        &louyu_risk::startup::Risk,
-    ))
-    .await
-    .expect("migrate");
+    louyu_kit::hosting::migrate_database(&db, &louyu_risk::startup::Risk)
+        .await
+        .expect("migrate");
     let now = louyu_kit::time::now_micros();
     let seeding = Instant::now();
     seed(&db, enterprises, now).await;

@@ -32,6 +32,12 @@ impl Service for Risk {
         sqlx::migrate!()
     }
 
+    /// PostgreSQL only: the `reporting` schema of views for BI tools and
+    /// its read-only role (docs/reporting.md).
+    fn postgres_migrator(&self) -> Option<Migrator> {
+        Some(sqlx::migrate!("migrations/postgres"))
+    }
+
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
         let config = context.config;
         let store = Store::new(

@@ -35,7 +35,8 @@ struct Member {
     address: SocketAddr,
     shutdown: Shutdown,
     task: Option<JoinHandle<anyhow::Result<()>>>,
-    _database: TestDatabase,
+    /// Its database, dropped with the sandbox.
+    database: TestDatabase,
 }
 
 /// Services running in this process, each on its own database and port.
@@ -111,7 +112,7 @@ impl Sandbox {
                 address: host.local_addr(),
                 shutdown,
                 task: Some(tokio::spawn(host.run(Readiness::ready()))),
-                _database: database,
+                database,
             });
         }
         let sandbox = Self { members, keys };
@@ -139,6 +140,13 @@ impl Sandbox {
             .iter_mut()
             .find(|member| member.name == name)
             .unwrap_or_else(|| panic!("{} is not in the sandbox", name.as_str()))
+    }
+
+    /// The URL of the database `name` runs on, for tests that look at it
+    /// as another client would (a BI tool reading PostgreSQL's `reporting`
+    /// views).
+    pub fn database_url(&self, name: ServiceName) -> &str {
+        self.member(name).database.url()
     }
 
     pub fn address(&self, name: ServiceName) -> SocketAddr {

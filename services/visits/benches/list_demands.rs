@@ -69,11 +69,9 @@ async fn bench(backend: TestBackend) {
         return;
     };
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(louyu_kit::hosting::Service::migrator(
-        &louyu_visits::startup::Visits,
-    ))
-    .await
-    .expect("migrate");
+    louyu_kit::hosting::migrate_database(&db, &louyu_visits::startup::Visits)
+        .await
+        .expect("migrate");
     seed(&db).await;
     let tokens = PageTokens::new(SecretString::from("bench"));
     let store = Store::new(db.clone(), DistrictNames::new("jingan"), tokens.clone());

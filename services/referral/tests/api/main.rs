@@ -7,6 +7,7 @@ mod notifications;
 mod permissions;
 mod races;
 mod receiver;
+mod reporting;
 mod retention;
 mod routing;
 mod scorecard;

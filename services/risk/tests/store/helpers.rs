@@ -18,11 +18,9 @@ pub const NOW: i64 = 1_796_054_400_000_000;
 pub async fn fresh_store(backend: TestBackend) -> Option<(TestDatabase, Store)> {
     let database = TestDatabase::create(backend).await?;
     let db = Db::connect(&database.url).await.expect("connect");
-    db.migrate(louyu_kit::hosting::Service::migrator(
-        &louyu_risk::startup::Risk,
-    ))
-    .await
-    .expect("migrate");
+    louyu_kit::hosting::migrate_database(&db, &louyu_risk::startup::Risk)
+        .await
+        .expect("migrate");
     let store = Store::new(
         db,
         DistrictNames::new("jingan"),

@@ -783,11 +783,9 @@ async fn applying_each_scope_event_twice_changes_nothing(backend: TestBackend) {
         return;
     };
     let db = louyu_kit::db::Db::connect(&database.url).await.unwrap();
-    db.migrate(louyu_kit::hosting::Service::migrator(
-        &louyu_visits::startup::Visits,
-    ))
-    .await
-    .unwrap();
+    louyu_kit::hosting::migrate_database(&db, &louyu_visits::startup::Visits)
+        .await
+        .unwrap();
     let store = louyu_visits::store::Store::new(
         db.clone(),
         louyu_kit::names::DistrictNames::new("jingan"),
