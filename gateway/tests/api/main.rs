@@ -4,4 +4,5 @@
 mod forwarding;
 mod helpers;
 mod page;
+mod protection;
 mod rest;
