@@ -449,7 +449,8 @@ impl Shared {
         let request = if grpc {
             self.checked_grpc_request(request, kind).await?
         } else {
-            self.checked_http_request(request)?
+            self.checked_http_request(request)
+                .map_err(RestError::into_response)?
         };
         let response = call(inner, request).await;
         Ok(response.map(|body| {
@@ -494,7 +495,7 @@ impl Shared {
     fn checked_http_request(
         &self,
         request: http::Request<Body>,
-    ) -> Result<http::Request<Body>, http::Response<Body>> {
+    ) -> Result<http::Request<Body>, RestError> {
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -503,8 +504,7 @@ impl Shared {
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
             return Err(RestError::BodyTooLarge {
                 limit: self.max_body_bytes,
-            }
-            .into_response());
+            });
         }
         Ok(request)
     }
