@@ -7,9 +7,12 @@
 //! `google.api.http` options, with `/openapi.json` generated from the same
 //! routes ([`rest`]), and a building's page composed from several services
 //! ([`rest::page`]), and the live screen's server-sent events ([`stream`]).
+//! Everything it answers passes its protection first ([`protect`]: rate and
+//! size limits, load shedding, deadlines, CORS, security headers).
 //! Login comes later (see issue 12).
 
 pub mod forward;
+pub mod protect;
 pub mod rest;
 pub mod startup;
 pub mod stream;

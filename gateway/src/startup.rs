@@ -13,6 +13,7 @@ use std::time::Duration;
 use tower::util::BoxCloneSyncService;
 
 use crate::forward::{FORWARDED_SERVICES, Forwarder};
+use crate::protect::Protection;
 use crate::rest::Rest;
 use crate::stream::Streams;
 
@@ -43,9 +44,12 @@ impl Service for Gateway {
             forwarder.clone(),
             Duration::from_secs(context.config.rest_timeout_seconds),
         )?
-        .with_streams(streams);
+        .with_streams(streams)
+        .with_max_body_bytes(context.config.gateway_protection.max_body_bytes);
+        let protection = Protection::from_config(context.config)?;
         let names: Vec<&'static str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
         Ok(host
+            .edge(protection.layer())
             .forward_unrouted(&names, forwarder)
             .serve_http(BoxCloneSyncService::new(rest)))
     }

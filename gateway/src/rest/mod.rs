@@ -42,7 +42,8 @@ use tower::ServiceExt;
 use crate::forward::{FORWARDED_SERVICES, Forwarder};
 use routes::{RequestBody, Route, percent_decode};
 
-/// The largest REST request body the gateway reads; a larger one is 413.
+/// The largest REST request body the gateway reads unless configured
+/// otherwise ([`Rest::with_max_body_bytes`]); a larger one is 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Where the OpenAPI document of the routes is served.
@@ -99,6 +100,7 @@ pub(crate) struct Inner {
     timeout: Duration,
     /// The live screen's event stream, when the gateway serves it.
     streams: Option<Arc<crate::stream::Streams>>,
+    max_body_bytes: usize,
 }
 
 impl Rest {
@@ -123,6 +125,7 @@ impl Rest {
                 forwarder,
                 timeout,
                 streams: None,
+                max_body_bytes: MAX_BODY_BYTES,
             }),
         })
     }
@@ -133,6 +136,15 @@ impl Rest {
         Arc::get_mut(&mut self.inner)
             .expect("streams are added before the REST side is shared")
             .streams = Some(Arc::new(streams));
+        self
+    }
+
+    /// Reads bodies of at most `limit` bytes (the gateway's
+    /// `LOUYU_GATEWAY_MAX_BODY_BYTES`).
+    pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("set before the REST side is shared")
+            .max_body_bytes = limit;
         self
     }
 }
@@ -211,7 +223,7 @@ impl Inner {
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, RestError> {
         let (parts, body) = request.into_parts();
-        let body = read_body(&parts.headers, body).await?;
+        let body = read_body(&parts.headers, body, self.max_body_bytes).await?;
         let input = request_message(route, path_values, parts.uri.query(), &body)?;
         Ok(match self.call(&route.rpc, &parts.headers, &input).await {
             Ok(output) => match to_json(&output) {
@@ -270,19 +282,21 @@ impl Inner {
     }
 }
 
-/// The body, at most [`MAX_BODY_BYTES`].
-async fn read_body(headers: &http::HeaderMap, body: Body) -> Result<Bytes, RestError> {
-    let too_large = RestError::BodyTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
+/// The body, at most `limit` bytes.
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, RestError> {
+    let too_large = RestError::BodyTooLarge { limit };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+    if declared.is_some_and(|length| length > limit) {
         return Err(too_large);
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large),
         Err(error) => Err(RestError::BadBody(format!("cannot be read: {error}"))),
@@ -520,7 +534,7 @@ pub(crate) fn refusal(
 
 /// `{"error": {"code", "status", "message", "details"}}`, the JSON of
 /// `google.rpc.Status` as Google's REST APIs answer it.
-fn error_response(
+pub(crate) fn error_response(
     http_status: http::StatusCode,
     code: Code,
     message: &str,
@@ -669,6 +683,7 @@ mod tests {
             }),
             timeout: Duration::from_secs(7),
             streams: None,
+            max_body_bytes: MAX_BODY_BYTES,
         };
         let get = route("GetBuilding");
         let mut headers = http::HeaderMap::new();

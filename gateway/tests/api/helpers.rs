@@ -37,6 +37,25 @@ pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
     Some(Suite { sandbox })
 }
 
+/// [`spawn_suite`] with the test's own changes to each service's settings
+/// (the gateway's protection, its peers' URLs).
+pub async fn spawn_suite_configured(
+    backend: TestBackend,
+    configure: impl Fn(ServiceName, &mut louyu_kit::config::Config),
+) -> Option<Suite> {
+    let sandbox = Sandbox::start_with(
+        backend,
+        &[
+            &louyu_gateway::startup::Gateway,
+            &louyu_registry::startup::Registry,
+            &louyu_visits::startup::Visits,
+        ],
+        configure,
+    )
+    .await?;
+    Some(Suite { sandbox })
+}
+
 /// [`spawn_suite`] with the risk service too, whose operations the gateway
 /// forwards.
 pub async fn spawn_suite_with_risk(backend: TestBackend) -> Option<Suite> {
@@ -113,6 +132,31 @@ impl Suite {
 }
 
 impl RestClient {
+    /// `request` (its URI a path; the caller's token added) as it is: the
+    /// answer's head and body, whatever they are.
+    pub async fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> (http::response::Parts, Bytes) {
+        let (mut parts, body) = request.into_parts();
+        parts.uri = format!("{}{}", self.base, parts.uri)
+            .parse()
+            .expect("a URI");
+        if let Some(token) = &self.token {
+            parts.headers.insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("a header"),
+            );
+        }
+        let response = self
+            .client
+            .request(http::Request::from_parts(parts, body))
+            .await
+            .expect("an answer");
+        let (parts, body) = response.into_parts();
+        (parts, body.collect().await.unwrap().to_bytes())
+    }
+
     /// `method path` with `body` as JSON; the status and the JSON answer.
     pub async fn call(&self, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
         let body = body.map(|body| body.to_string()).unwrap_or_default();

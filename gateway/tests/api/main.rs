@@ -7,6 +7,7 @@ mod forwarding;
 mod helpers;
 mod matrix;
 mod page;
+mod protection;
 mod rest;
 mod scope;
 mod stream;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use crate::gateway_protection::{GatewayProtection, IpRange};
 use crate::telemetry::LogFormat;
 
 /// The deployable services, with what each needs by default.
@@ -168,6 +169,14 @@ pub struct Config {
     /// (`LOUYU_REFERRAL_WEBHOOK_TIMEOUT`).
     #[serde(deserialize_with = "deserialize_duration")]
     pub referral_webhook_timeout: Duration,
+    /// Where people reach the gateway (`LOUYU_GATEWAY_PUBLIC_URL`, e.g.
+    /// `https://louyu.jingan.gov.cn`); an `https://` URL turns on
+    /// `Strict-Transport-Security`.
+    pub gateway_public_url: Option<String>,
+    /// The gateway's protection: size and rate limits, load shedding,
+    /// timeouts, CORS and security headers (`LOUYU_GATEWAY_*`, the
+    /// `[gateway_protection]` table of the file; docs/gateway-protection.md).
+    pub gateway_protection: GatewayProtection,
 }
 
 /// How the referral service delivers its notifications, checked: a URL, the
@@ -231,6 +240,8 @@ impl Default for Config {
             referral_webhook_backoff_cap: Duration::from_secs(600),
             referral_webhook_connect_timeout: Duration::from_secs(5),
             referral_webhook_timeout: Duration::from_secs(10),
+            gateway_public_url: None,
+            gateway_protection: GatewayProtection::default(),
         }
     }
 }
@@ -390,6 +401,10 @@ impl Config {
                     .ok_or_else(|| anyhow::anyhow!("{key} has an invalid value"))?;
             }
         }
+        if let Some(value) = text("LOUYU_GATEWAY_PUBLIC_URL") {
+            self.gateway_public_url = Some(value);
+        }
+        self.gateway_protection.apply_env(&text)?;
         if let Some(value) =
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {
@@ -428,7 +443,25 @@ impl Config {
             crate::names::parse_resource_id("feed_readers", reader)
                 .map_err(|error| anyhow::anyhow!("feed_readers {reader:?}: {error}"))?;
         }
+        if let Some(url) = &self.gateway_public_url {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|_| anyhow::anyhow!("LOUYU_GATEWAY_PUBLIC_URL is not a URL"))?;
+            anyhow::ensure!(
+                matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some(),
+                "LOUYU_GATEWAY_PUBLIC_URL must be an http:// or https:// URL with a host"
+            );
+        }
+        self.gateway_protection.validate()?;
         Ok(())
+    }
+
+    /// Whether people reach the gateway over HTTPS (its public URL says
+    /// so), so that browsers may be told to use nothing else.
+    pub fn gateway_is_https(&self) -> bool {
+        self.gateway_public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// The referral service's webhook, checked; `None` when no URL is set
@@ -541,7 +574,7 @@ impl Config {
     }
 }
 
-fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;

@@ -304,6 +304,13 @@ impl HostBuilder {
         self
     }
 
+    /// Puts `edge` in front of everything the server answers (see
+    /// [`GrpcServer::edge`]): the gateway's protection.
+    pub fn edge(mut self, edge: crate::server::EdgeLayer) -> Self {
+        self.server = self.server.edge(edge);
+        self
+    }
+
     /// Follows a feed while the server runs: the consumer's status shows in
     /// health under [`crate::server::feed_health_name`]. A consumer that
     /// fails or panics restarts itself (see [`Consumer::run`]); should its

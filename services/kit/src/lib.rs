@@ -9,6 +9,7 @@ pub mod error;
 pub mod feed;
 pub mod fields;
 pub mod filter;
+pub mod gateway_protection;
 pub mod geo;
 pub mod handler;
 pub mod hosting;

@@ -158,6 +158,7 @@ pub struct GrpcServer {
     local_addr: SocketAddr,
     feeds: Vec<(String, watch::Receiver<FeedStatus>)>,
     http_front: Option<HttpFront>,
+    edge: Option<EdgeLayer>,
 }
 
 /// The health service name under which a consumer of `feed` reports: SERVING
@@ -179,6 +180,7 @@ impl GrpcServer {
             local_addr,
             feeds: Vec::new(),
             http_front: None,
+            edge: None,
         })
     }
 
@@ -193,6 +195,15 @@ impl GrpcServer {
     /// then accepts HTTP/1.1 besides HTTP/2.
     pub fn serve_http(mut self, front: HttpFront) -> Self {
         self.http_front = Some(front);
+        self
+    }
+
+    /// Puts `edge` in front of everything the server answers, gRPC and
+    /// HTTP alike, inside the request's span and timeout but before the
+    /// concurrency limit, authentication and routing: the gateway's
+    /// protection.
+    pub fn edge(mut self, edge: EdgeLayer) -> Self {
+        self.edge = Some(edge);
         self
     }
 
@@ -217,6 +228,7 @@ impl GrpcServer {
         verifier: Arc<crate::identity::Verifier>,
     ) -> anyhow::Result<()> {
         let http_front = self.http_front;
+        let edge = OptionalEdge(self.edge);
         let ServiceNames {
             label,
             served: service_names,
@@ -287,6 +299,7 @@ impl GrpcServer {
             .accept_http1(http_front.is_some())
             .timeout(settings.request_timeout)
             .layer(observer)
+            .layer(edge)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
             .layer(NonGrpcToLayer { front: http_front })
             .layer(MapResponseLayer::new(conventional_status))
@@ -320,6 +333,55 @@ pub type HttpFront = tower::util::BoxCloneSyncService<
     http::Response<tonic::body::Body>,
     std::convert::Infallible,
 >;
+
+/// Every request a server answers, as its [`EdgeLayer`] gets and returns
+/// it.
+pub type EdgeService = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    std::convert::Infallible,
+>;
+
+/// What a server puts in front of everything it answers
+/// ([`GrpcServer::edge`]): a function from the server's own stack to the
+/// service that answers in its stead.
+#[derive(Clone)]
+pub struct EdgeLayer(Arc<dyn Fn(EdgeService) -> EdgeService + Send + Sync>);
+
+impl EdgeLayer {
+    pub fn new(wrap: impl Fn(EdgeService) -> EdgeService + Send + Sync + 'static) -> Self {
+        Self(Arc::new(wrap))
+    }
+}
+
+/// The server's edge, if it has one; without one, the stack as it is, not
+/// boxed (most servers have none, and every call would pay for the box).
+#[derive(Clone)]
+struct OptionalEdge(Option<EdgeLayer>);
+
+impl<S> tower::Layer<S> for OptionalEdge
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Service = tower::util::Either<EdgeService, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        match &self.0 {
+            Some(EdgeLayer(wrap)) => {
+                tower::util::Either::Left(wrap(tower::util::BoxCloneSyncService::new(inner)))
+            }
+            None => tower::util::Either::Right(inner),
+        }
+    }
+}
 
 /// Whether a request is gRPC: its content type is `application/grpc` or
 /// `application/grpc+<codec>`.
