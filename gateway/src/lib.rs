@@ -6,8 +6,11 @@
 //! REST/JSON is transcoded to the same calls, from the protos'
 //! `google.api.http` options, with `/openapi.json` generated from the same
 //! routes ([`rest`]), and a building's page composed from several services
-//! ([`rest::page`]). Login and the live screen come later (see issue 12).
+//! ([`rest::page`]). People log in through the district's
+//! OpenID Connect provider and systems with client credentials
+//! ([`login`]); the live screen comes later (see issue 12).
 
 pub mod forward;
+pub mod login;
 pub mod rest;
 pub mod startup;

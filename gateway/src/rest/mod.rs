@@ -480,7 +480,7 @@ pub(crate) fn status_response(status: &Status) -> http::Response<Body> {
 
 /// `{"error": {"code", "status", "message", "details"}}`, the JSON of
 /// `google.rpc.Status` as Google's REST APIs answer it.
-fn error_response(
+pub(crate) fn error_response(
     http_status: http::StatusCode,
     code: Code,
     message: &str,

@@ -3,5 +3,6 @@
 
 mod forwarding;
 mod helpers;
+mod login;
 mod page;
 mod rest;
