@@ -503,6 +503,11 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     let keys = louyu_kit::identity::generate_development_keys(KeyAlgorithm::EdDsa)?;
     let (signing_key_file, jwks_file) = keys.write_to(keys_folder)?;
     base.dev_identity = true;
+    // With the demo, people log in at the gateway through its built-in
+    // development issuer (one demo person per role, no password).
+    if demo && base.oidc_issuer.is_none() {
+        base.dev_issuer = true;
+    }
     base.jwks_file = Some(jwks_file);
     base.signing_key_file = Some(signing_key_file.clone());
     // With demo data, health stays NOT_SERVING until it is loaded: the
@@ -519,6 +524,11 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
         .zip(&hosts)
         .map(|(service, host)| format!("{}=http://{}", service.name().as_str(), host.local_addr()))
         .collect();
+    let gateway_address = SERVICES
+        .iter()
+        .zip(&hosts)
+        .find(|(service, _)| service.name() == ServiceName::Gateway)
+        .map(|(_, host)| host.local_addr());
     let registry_address = SERVICES
         .iter()
         .zip(&hosts)
@@ -560,6 +570,15 @@ async fn up(config: &Config, demo: bool, ephemeral_ports: bool) -> anyhow::Resul
     );
     for (role, name, token) in &tokens {
         println!("  {role} ({name}): {token}");
+    }
+    if base.dev_issuer
+        && let Some(gateway) = gateway_address
+    {
+        let public_url = base
+            .gateway_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{gateway}"));
+        println!("log in (开发用登录 development login, not for production): {public_url}/login");
     }
     tracing::info!(services = %addresses.join(" "), "louyu is up; Ctrl-C stops it");
     for task in running {
