@@ -9,9 +9,11 @@
 //! ([`rest::page`]), and the live screen's server-sent events ([`stream`]).
 //! Everything it answers passes its protection first ([`protect`]: rate and
 //! size limits, load shedding, deadlines, CORS, security headers).
-//! Login comes later (see issue 12).
+//! People log in through the district's OpenID Connect provider and
+//! systems with client credentials ([`login`]).
 
 pub mod forward;
+pub mod login;
 pub mod protect;
 pub mod rest;
 pub mod startup;

@@ -2,7 +2,8 @@
 //! own, and every call that is not health or reflection handed to the
 //! [`Forwarder`], which passes it on to its owner at the URL in the config;
 //! every request that is not gRPC goes to the REST transcoder, [`Rest`],
-//! which calls the owners through the same forwarder.
+//! which calls the owners through the same forwarder. In front of both, the
+//! [`Login`] answers its own routes and turns a session cookie into a token.
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::hosting::{Context, HostBuilder, Service};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use tower::util::BoxCloneSyncService;
 
 use crate::forward::{FORWARDED_SERVICES, Forwarder};
+use crate::login::Login;
 use crate::protect::Protection;
 use crate::rest::Rest;
 use crate::stream::Streams;
@@ -26,10 +28,9 @@ impl Service for Gateway {
         ServiceName::Gateway
     }
 
-    /// None of its own yet: the gateway keeps nothing (sessions, with login,
-    /// will be its first table).
+    /// Its login sessions, the same SQL on both backends.
     fn migrator(&self) -> Migrator {
-        Migrator::DEFAULT
+        sqlx::migrate!()
     }
 
     fn build(&self, context: &Context<'_>, host: HostBuilder) -> anyhow::Result<HostBuilder> {
@@ -48,8 +49,23 @@ impl Service for Gateway {
         .with_max_body_bytes(context.config.gateway_protection.max_body_bytes);
         let protection = Protection::from_config(context.config)?;
         let names: Vec<&'static str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
+        let public_url = context
+            .config
+            .gateway_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", host.local_addr()));
+        let login = Login::from_config(
+            context.config,
+            context.db.clone(),
+            public_url,
+            context.identity.signing_key().cloned(),
+            context.identity.token_options().clone(),
+        )?;
+        let schedule = login.clone();
         Ok(host
             .edge(protection.layer())
+            .admit_with(login.admission())
+            .run_job("login schedule", move |stop| schedule.run_schedule(stop))
             .forward_unrouted(&names, forwarder)
             .serve_http(BoxCloneSyncService::new(rest)))
     }

@@ -5,6 +5,7 @@ mod audit;
 mod enterprise_page;
 mod forwarding;
 mod helpers;
+mod login;
 mod matrix;
 mod page;
 mod protection;

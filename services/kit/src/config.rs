@@ -169,14 +169,50 @@ pub struct Config {
     /// (`LOUYU_REFERRAL_WEBHOOK_TIMEOUT`).
     #[serde(deserialize_with = "deserialize_duration")]
     pub referral_webhook_timeout: Duration,
-    /// Where people reach the gateway (`LOUYU_GATEWAY_PUBLIC_URL`, e.g.
-    /// `https://louyu.jingan.gov.cn`); an `https://` URL turns on
-    /// `Strict-Transport-Security`.
-    pub gateway_public_url: Option<String>,
     /// The gateway's protection: size and rate limits, load shedding,
     /// timeouts, CORS and security headers (`LOUYU_GATEWAY_*`, the
     /// `[gateway_protection]` table of the file; docs/gateway-protection.md).
     pub gateway_protection: GatewayProtection,
+    /// The gateway's login: the district's OpenID Connect provider, its
+    /// issuer URL, discovered at `/.well-known/openid-configuration`
+    /// (`LOUYU_OIDC_ISSUER`). Unset: no person logs in at the gateway (bearer
+    /// tokens still pass through).
+    pub oidc_issuer: Option<String>,
+    /// The gateway's client id at that provider (`LOUYU_OIDC_CLIENT_ID`).
+    pub oidc_client_id: String,
+    /// A file holding the client's secret, for a confidential client
+    /// (`LOUYU_OIDC_CLIENT_SECRET_FILE`); a public client uses PKCE alone.
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The ID token claims the gateway reads a person's roles, sub-district,
+    /// department and district from (`LOUYU_OIDC_ROLES_CLAIM`, …).
+    pub oidc_roles_claim: String,
+    pub oidc_sub_district_claim: String,
+    pub oidc_department_claim: String,
+    pub oidc_district_claim: String,
+    /// The shortest time between two fetches of the provider's keys when an
+    /// ID token names an unknown `kid` (`LOUYU_OIDC_KEYS_MIN_REFETCH`: `30s`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub oidc_keys_min_refetch: Duration,
+    /// Where people reach the gateway, the base of its redirect URI
+    /// (`LOUYU_GATEWAY_PUBLIC_URL`, e.g. `https://louyu.jingan.gov.cn`);
+    /// the gateway's own address when unset. An `https://` URL turns on
+    /// `Strict-Transport-Security` and the session cookie's `Secure`.
+    pub gateway_public_url: Option<String>,
+    /// A login session ends after this long without a request
+    /// (`LOUYU_SESSION_IDLE_TIMEOUT`: `30m`)…
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub session_idle_timeout: Duration,
+    /// …and this long after the login in any case
+    /// (`LOUYU_SESSION_ABSOLUTE_TIMEOUT`: `12h`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub session_absolute_timeout: Duration,
+    /// Other government systems that get tokens at the gateway, a TOML file
+    /// (`LOUYU_GATEWAY_CLIENTS_FILE`).
+    pub gateway_clients_file: Option<PathBuf>,
+    /// Development only (`LOUYU_DEV_ISSUER=1`, with `LOUYU_DEV_IDENTITY=1`):
+    /// the gateway is its own OpenID Connect provider under `/dev-issuer/`,
+    /// where anyone logs in as any of the demo's people.
+    pub dev_issuer: bool,
 }
 
 /// How the referral service delivers its notifications, checked: a URL, the
@@ -240,8 +276,20 @@ impl Default for Config {
             referral_webhook_backoff_cap: Duration::from_secs(600),
             referral_webhook_connect_timeout: Duration::from_secs(5),
             referral_webhook_timeout: Duration::from_secs(10),
-            gateway_public_url: None,
             gateway_protection: GatewayProtection::default(),
+            oidc_issuer: None,
+            oidc_client_id: "louyu-gateway".to_owned(),
+            oidc_client_secret_file: None,
+            oidc_roles_claim: "louyu_roles".to_owned(),
+            oidc_sub_district_claim: "louyu_sub_district".to_owned(),
+            oidc_department_claim: "louyu_department".to_owned(),
+            oidc_district_claim: "louyu_district".to_owned(),
+            oidc_keys_min_refetch: Duration::from_secs(30),
+            gateway_public_url: None,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            gateway_clients_file: None,
+            dev_issuer: false,
         }
     }
 }
@@ -401,10 +449,61 @@ impl Config {
                     .ok_or_else(|| anyhow::anyhow!("{key} has an invalid value"))?;
             }
         }
+        self.gateway_protection.apply_env(&text)?;
+        if let Some(value) = text("LOUYU_OIDC_ISSUER") {
+            self.oidc_issuer = Some(value);
+        }
+        if let Some(value) = text("LOUYU_OIDC_CLIENT_ID") {
+            self.oidc_client_id = value;
+        }
+        if let Some(value) = text("LOUYU_OIDC_CLIENT_SECRET_FILE") {
+            self.oidc_client_secret_file = Some(PathBuf::from(value));
+        }
+        for (key, setting) in [
+            ("LOUYU_OIDC_ROLES_CLAIM", &mut self.oidc_roles_claim),
+            (
+                "LOUYU_OIDC_SUB_DISTRICT_CLAIM",
+                &mut self.oidc_sub_district_claim,
+            ),
+            (
+                "LOUYU_OIDC_DEPARTMENT_CLAIM",
+                &mut self.oidc_department_claim,
+            ),
+            ("LOUYU_OIDC_DISTRICT_CLAIM", &mut self.oidc_district_claim),
+        ] {
+            if let Some(value) = text(key) {
+                *setting = value;
+            }
+        }
         if let Some(value) = text("LOUYU_GATEWAY_PUBLIC_URL") {
             self.gateway_public_url = Some(value);
         }
-        self.gateway_protection.apply_env(&text)?;
+        for (key, setting) in [
+            (
+                "LOUYU_OIDC_KEYS_MIN_REFETCH",
+                &mut self.oidc_keys_min_refetch,
+            ),
+            ("LOUYU_SESSION_IDLE_TIMEOUT", &mut self.session_idle_timeout),
+            (
+                "LOUYU_SESSION_ABSOLUTE_TIMEOUT",
+                &mut self.session_absolute_timeout,
+            ),
+        ] {
+            if let Some(value) = text(key) {
+                *setting = crate::time::parse_duration(&value)
+                    .ok_or_else(|| anyhow::anyhow!("{key} has an invalid value"))?;
+            }
+        }
+        if let Some(value) = text("LOUYU_GATEWAY_CLIENTS_FILE") {
+            self.gateway_clients_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = text("LOUYU_DEV_ISSUER") {
+            self.dev_issuer = match value.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => anyhow::bail!("LOUYU_DEV_ISSUER must be 1 or 0"),
+            };
+        }
         if let Some(value) =
             text("LOUYU_OTLP_ENDPOINT").or_else(|| text("OTEL_EXPORTER_OTLP_ENDPOINT"))
         {

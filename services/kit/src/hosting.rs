@@ -311,6 +311,18 @@ impl HostBuilder {
         self
     }
 
+    /// Passes every request through `admission` before authentication and
+    /// routing (see [`crate::server::Admission`]): the gateway's login.
+    pub fn admit_with(mut self, admission: crate::server::Admission) -> Self {
+        self.server = self.server.admit_with(admission);
+        self
+    }
+
+    /// The address the server is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
     /// Follows a feed while the server runs: the consumer's status shows in
     /// health under [`crate::server::feed_health_name`]. A consumer that
     /// fails or panics restarts itself (see [`Consumer::run`]); should its

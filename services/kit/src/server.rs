@@ -159,6 +159,7 @@ pub struct GrpcServer {
     feeds: Vec<(String, watch::Receiver<FeedStatus>)>,
     http_front: Option<HttpFront>,
     edge: Option<EdgeLayer>,
+    admission: Option<Admission>,
 }
 
 /// The health service name under which a consumer of `feed` reports: SERVING
@@ -181,6 +182,7 @@ impl GrpcServer {
             feeds: Vec::new(),
             http_front: None,
             edge: None,
+            admission: None,
         })
     }
 
@@ -207,6 +209,12 @@ impl GrpcServer {
         self
     }
 
+    /// Passes every request through `admission` first (see [`Admission`]).
+    pub fn admit_with(mut self, admission: Admission) -> Self {
+        self.admission = Some(admission);
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -229,6 +237,7 @@ impl GrpcServer {
     ) -> anyhow::Result<()> {
         let http_front = self.http_front;
         let edge = OptionalEdge(self.edge);
+        let admission = self.admission;
         let ServiceNames {
             label,
             served: service_names,
@@ -301,7 +310,10 @@ impl GrpcServer {
             .layer(observer)
             .layer(edge)
             .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
-            .layer(NonGrpcToLayer { front: http_front })
+            .layer(NonGrpcToLayer {
+                front: http_front,
+                admission,
+            })
             .layer(MapResponseLayer::new(conventional_status))
             .layer(crate::identity::AuthenticateLayer::new(verifier))
             .add_routes(routes)
@@ -394,10 +406,12 @@ pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
 }
 
 /// Sends the requests that are not gRPC to the [`HttpFront`], when there is
-/// one, and every other to the gRPC stack.
+/// one, and every other to the gRPC stack; before either, the server's
+/// [`Admission`], when it has one, may rewrite a request or answer it.
 #[derive(Clone)]
 struct NonGrpcToLayer {
     front: Option<HttpFront>,
+    admission: Option<Admission>,
 }
 
 impl<S> tower::Layer<S> for NonGrpcToLayer {
@@ -407,6 +421,7 @@ impl<S> tower::Layer<S> for NonGrpcToLayer {
         NonGrpcTo {
             grpc,
             front: self.front.clone(),
+            admission: self.admission.clone(),
         }
     }
 }
@@ -415,6 +430,7 @@ impl<S> tower::Layer<S> for NonGrpcToLayer {
 struct NonGrpcTo<S> {
     grpc: S,
     front: Option<HttpFront>,
+    admission: Option<Admission>,
 }
 
 impl<S> tower::Service<http::Request<tonic::body::Body>> for NonGrpcTo<S>
@@ -422,7 +438,9 @@ where
     S: tower::Service<
             http::Request<tonic::body::Body>,
             Response = http::Response<tonic::body::Body>,
-        > + Send,
+        > + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -437,20 +455,46 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        match &mut self.front {
-            Some(front) if !is_grpc(&request) => {
-                let answer = tower::ServiceExt::oneshot(front.clone(), request);
-                Box::pin(async move {
-                    match answer.await {
+        // The service polled ready is the one that serves; its clone waits
+        // for the next request.
+        let clone = self.grpc.clone();
+        let mut grpc = std::mem::replace(&mut self.grpc, clone);
+        let front = self.front.clone();
+        let admission = self.admission.clone();
+        Box::pin(async move {
+            let request = match admission {
+                Some(admission) => match admission(request).await {
+                    Ok(admitted) => admitted,
+                    Err(answered) => return Ok(answered),
+                },
+                None => request,
+            };
+            match front {
+                Some(front) if !is_grpc(&request) => {
+                    match tower::ServiceExt::oneshot(front, request).await {
                         Ok(response) => Ok(response),
                         Err(never) => match never {},
                     }
-                })
+                }
+                _ => grpc.call(request).await,
             }
-            _ => Box::pin(self.grpc.call(request)),
-        }
+        })
     }
 }
+
+/// What a server does with every request, gRPC or not, before anything
+/// else reads it: the gateway turns a session cookie into a token there,
+/// in front of authentication. `Ok` goes on (rewritten or not); `Err` is
+/// the answer, and the request goes no further.
+pub type Admission = std::sync::Arc<
+    dyn Fn(
+            http::Request<tonic::body::Body>,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>>,
+        > + Send
+        + Sync,
+>;
 
 /// The gRPC services a server answers for: its own, and those it forwards
 /// to their owners.

@@ -547,6 +547,11 @@ async fn up(config: &Config, options: UpOptions) -> anyhow::Result<()> {
     let keys = louyu_kit::identity::generate_development_keys(KeyAlgorithm::EdDsa)?;
     let (signing_key_file, jwks_file) = keys.write_to(&keys_folder)?;
     base.dev_identity = true;
+    // With the demo, people log in at the gateway through its built-in
+    // development issuer (one demo person per role, no password).
+    if options.demo && base.oidc_issuer.is_none() {
+        base.dev_issuer = true;
+    }
     base.jwks_file = Some(jwks_file);
     base.signing_key_file = Some(signing_key_file.clone());
     // With demo data, health stays NOT_SERVING until it is loaded: the
@@ -642,7 +647,20 @@ async fn up(config: &Config, options: UpOptions) -> anyhow::Result<()> {
         }
     }
     if !shutdown.is_triggered() {
-        print_welcome(config, &listening, &tokens, &signing_key_file)?;
+        let login_url = base.dev_issuer.then(|| {
+            let gateway = address_of(ServiceName::Gateway)
+                .map(|address| format!("http://{address}"))
+                .unwrap_or_default();
+            let public_url = base.gateway_public_url.clone().unwrap_or(gateway);
+            format!("{public_url}/login")
+        });
+        print_welcome(
+            config,
+            &listening,
+            &tokens,
+            &signing_key_file,
+            login_url.as_deref(),
+        )?;
     }
     let services = listening
         .iter()
@@ -666,6 +684,7 @@ fn print_welcome(
     listening: &[(ServiceName, std::net::SocketAddr)],
     tokens: &[(&str, String, String)],
     signing_key_file: &Path,
+    login_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let gateway = listening
         .iter()
@@ -713,6 +732,9 @@ fn print_welcome(
     println!(
         "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"parent\":\"districts/{district}\"}}' {gateway} louyu.registry.v1.RegistryService/ListBuildings"
     );
+    if let Some(login) = login_url {
+        println!("log in 登录 (开发用登录 development login, not for production): {login}");
+    }
     println!();
     Ok(())
 }

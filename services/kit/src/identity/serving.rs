@@ -87,6 +87,17 @@ impl ProcessIdentity {
         &self.verifier
     }
 
+    /// The key this process signs tokens with, when it has one: the
+    /// gateway mints its logged-in people's tokens with it.
+    pub fn signing_key(&self) -> Option<&Arc<SigningKey>> {
+        self.signing_key.as_ref()
+    }
+
+    /// The issuer and audience of the tokens this process mints.
+    pub fn token_options(&self) -> &TokenOptions {
+        &self.token_options
+    }
+
     /// The credentials `service` presents to its peers.
     pub fn credentials(&self, service: &str) -> ServiceCredentials {
         ServiceCredentials {
