@@ -6,8 +6,10 @@
 //! REST/JSON is transcoded to the same calls, from the protos'
 //! `google.api.http` options, with `/openapi.json` generated from the same
 //! routes ([`rest`]), and a building's page composed from several services
-//! ([`rest::page`]). Login and the live screen come later (see issue 12).
+//! ([`rest::page`]), CSV and XLSX exports of the lists ([`rest::export`]),
+//! and the live screen's page ([`screen`]). Login comes later (see issue 12).
 
 pub mod forward;
 pub mod rest;
+pub mod screen;
 pub mod startup;

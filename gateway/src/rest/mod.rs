@@ -14,6 +14,7 @@
 //! back as JSON, or its status as the HTTP status of kit's
 //! [`ServiceErrorCode`] with a `google.rpc.Status`-shaped body.
 
+pub mod export;
 pub mod openapi;
 pub mod page;
 pub mod routes;
@@ -92,6 +93,7 @@ pub struct Rest {
 struct Inner {
     routes: Vec<Route>,
     page: page::BuildingPage,
+    exports: export::Exports,
     openapi: Bytes,
     forwarder: Forwarder,
     timeout: Duration,
@@ -105,13 +107,16 @@ impl Rest {
         let services: Vec<&str> = FORWARDED_SERVICES.iter().map(|(name, _)| *name).collect();
         let routes = routes::routes_of(&pool, &services)?;
         let page = page::BuildingPage::new(&pool, &routes)?;
+        let exports = export::Exports::new(&pool)?;
         let mut document = openapi::document(&routes);
         page.add_to_openapi(&mut document);
+        export::add_to_openapi(&mut document);
         let openapi = serde_json::to_vec_pretty(&document)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 routes,
                 page,
+                exports,
                 openapi: Bytes::from(openapi),
                 forwarder,
                 timeout,
@@ -145,6 +150,14 @@ impl Inner {
         let path = request.uri().path().to_owned();
         if path == OPENAPI_PATH && request.method() == http::Method::GET {
             return json_response(http::StatusCode::OK, self.openapi.clone());
+        }
+        if request.method() == http::Method::GET && crate::screen::is_screen_path(&path) {
+            return crate::screen::answer(&path);
+        }
+        if request.method() == http::Method::GET
+            && let Some(export) = export::export_of_path(&path)
+        {
+            return export::answer(self, export, request.uri().query(), request.headers()).await;
         }
         if request.method() == http::Method::GET
             && let Some(building) = page::building_of_page_path(&path)
@@ -621,6 +634,7 @@ mod tests {
         let inner = Inner {
             routes: Vec::new(),
             page: page::BuildingPage::new(&louyu_pool().unwrap(), &[]).unwrap(),
+            exports: export::Exports::new(&louyu_pool().unwrap()).unwrap(),
             openapi: Bytes::new(),
             forwarder: Forwarder::with_owners(|_| {
                 tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
