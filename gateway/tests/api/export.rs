@@ -25,7 +25,7 @@ async fn two_tenants_with_a_demand_each(suite: &Suite) -> Vec<String> {
             "DEMAND_CATEGORY_OFFICE_SPACE",
             "需要更大的办公空间, 两层",
         ),
-        ("102", "DEMAND_CATEGORY_TAX", "税务咨询"),
+        ("201", "DEMAND_CATEGORY_TAX", "税务咨询"),
     ]
     .into_iter()
     .enumerate()
