@@ -283,8 +283,8 @@ function drawMap(buildingColours) {
       },
     },
     grid: { left: 8, right: 16, bottom: 8, top: 8, containLabel: true },
-    xAxis: { type: 'value', scale: true, name: 'E', splitLine: { lineStyle: { color: '#223' } } },
-    yAxis: { type: 'value', scale: true, name: 'N', splitLine: { lineStyle: { color: '#223' } } },
+    xAxis: { type: 'value', scale: true, name: 'E', min: (v) => v.min - 0.002, max: (v) => v.max + 0.002, splitLine: { lineStyle: { color: '#223' } } },
+    yAxis: { type: 'value', scale: true, name: 'N', min: (v) => v.min - 0.001, max: (v) => v.max + 0.001, splitLine: { lineStyle: { color: '#223' } } },
     series: [{
       type: 'scatter',
       data: points,
@@ -335,7 +335,13 @@ function drawLists({ todayDemands, worsened }) {
     li.append(text(time(demand.createTime), 'muted'), text(t(categoryOf(demand.category)), 'tag'),
       text(enterpriseLabel(demand.enterprise)), text(buildingLabel(demand.building), 'muted'));
   });
-  listItems('list-changed', worsened.slice(0, 20), (li, change) => {
+  // The latest change of each enterprise (the summary lists every change).
+  const latest = new Map();
+  for (const change of worsened) {
+    const seen = latest.get(change.enterprise);
+    if (!seen || (change.changeTime || '') > (seen.changeTime || '')) latest.set(change.enterprise, change);
+  }
+  listItems('list-changed', [...latest.values()].slice(0, 20), (li, change) => {
     li.dataset.enterprise = change.enterprise;
     const to = colourOf(change.colour || change.newColour || change.toColour);
     const from = colourOf(change.previousColour || change.oldColour || change.fromColour);
