@@ -283,8 +283,8 @@ function drawMap(buildingColours) {
       },
     },
     grid: { left: 8, right: 16, bottom: 8, top: 8, containLabel: true },
-    xAxis: { type: 'value', scale: true, name: 'E', min: (v) => v.min - 0.002, max: (v) => v.max + 0.002, splitLine: { lineStyle: { color: '#223' } } },
-    yAxis: { type: 'value', scale: true, name: 'N', min: (v) => v.min - 0.001, max: (v) => v.max + 0.001, splitLine: { lineStyle: { color: '#223' } } },
+    xAxis: { type: 'value', scale: true, name: 'E', min: (v) => v.min - 0.002, max: (v) => v.max + 0.002, axisLabel: { formatter: (v) => v.toFixed(3) }, splitLine: { lineStyle: { color: '#223' } } },
+    yAxis: { type: 'value', scale: true, name: 'N', min: (v) => v.min - 0.001, max: (v) => v.max + 0.001, axisLabel: { formatter: (v) => v.toFixed(3) }, splitLine: { lineStyle: { color: '#223' } } },
     series: [{
       type: 'scatter',
       data: points,
