@@ -15,6 +15,7 @@
 //! [`ServiceErrorCode`] with a `google.rpc.Status`-shaped body.
 
 pub mod enterprise_page;
+pub mod export;
 pub mod openapi;
 pub mod page;
 pub mod routes;
@@ -95,6 +96,7 @@ pub(crate) struct Inner {
     routes: Vec<Route>,
     page: page::BuildingPage,
     enterprise_page: enterprise_page::EnterprisePage,
+    exports: export::Exports,
     openapi: Bytes,
     forwarder: Forwarder,
     timeout: Duration,
@@ -115,12 +117,15 @@ impl Rest {
         let mut document = openapi::document(&routes);
         page.add_to_openapi(&mut document);
         enterprise_page.add_to_openapi(&mut document);
+        let exports = export::Exports::new(&pool)?;
+        export::add_to_openapi(&mut document);
         let openapi = serde_json::to_vec_pretty(&document)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 routes,
                 page,
                 enterprise_page,
+                exports,
                 openapi: Bytes::from(openapi),
                 forwarder,
                 timeout,
@@ -180,6 +185,14 @@ impl Inner {
         let path = request.uri().path().to_owned();
         if path == OPENAPI_PATH && request.method() == http::Method::GET {
             return json_response(http::StatusCode::OK, self.openapi.clone());
+        }
+        if request.method() == http::Method::GET && crate::screen::is_screen_path(&path) {
+            return crate::screen::answer(&path);
+        }
+        if request.method() == http::Method::GET
+            && let Some(export) = export::export_of_path(&path)
+        {
+            return export::answer(self, export, request.uri().query(), request.headers()).await;
         }
         if request.method() == http::Method::GET
             && let Some(building) = page::building_of_page_path(&path)
@@ -677,6 +690,7 @@ mod tests {
             page: page::BuildingPage::new(&louyu_pool().unwrap(), &[]).unwrap(),
             enterprise_page: enterprise_page::EnterprisePage::new(&louyu_pool().unwrap(), &[])
                 .unwrap(),
+            exports: export::Exports::new(&louyu_pool().unwrap()).unwrap(),
             openapi: Bytes::new(),
             forwarder: Forwarder::with_owners(|_| {
                 tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy()

@@ -346,3 +346,21 @@ impl SseStream {
         }
     }
 }
+
+impl RestClient {
+    /// `GET path` as it comes: the status, the headers and the bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, http::HeaderMap, Bytes) {
+        let mut request = http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Full::new(Bytes::new())).expect("a request");
+        let response = self.client.request(request).await.expect("an answer");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes)
+    }
+}

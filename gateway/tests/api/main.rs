@@ -3,6 +3,7 @@
 
 mod audit;
 mod enterprise_page;
+mod export;
 mod forwarding;
 mod helpers;
 mod login;
