@@ -476,7 +476,13 @@ pub fn uscc(index: u64) -> String {
 fn enterprises(random: &mut Random, units: &[Unit]) -> Vec<Enterprise> {
     // Every fifth unit stays vacant, for office-space referrals to offer.
     let leased: Vec<usize> = (0..units.len()).filter(|unit| unit % 5 != 4).collect();
-    (0..ENTERPRISE_COUNT.min(leased.len()))
+    let count = ENTERPRISE_COUNT.min(leased.len());
+    // Spread over every building: the `index`-th enterprise takes the
+    // leased unit as far along as it is along the enterprises (an
+    // injective map, as there are at least as many units), so the last
+    // buildings are not left empty.
+    let spread = |index: usize| leased[index * leased.len() / count];
+    (0..count)
         .map(|index| {
             let (industry, endings) = *random.pick(&INDUSTRIES);
             let prefix = *random.pick(&["上海", "上海", "上海静安", "上海"]);
@@ -511,7 +517,7 @@ fn enterprises(random: &mut Random, units: &[Unit]) -> Vec<Enterprise> {
                 industry,
                 headcount,
                 party_members: headcount / random.between(8, 30),
-                unit: leased[index],
+                unit: spread(index),
                 lease_start: (
                     random.between(2020, 2025) as i32,
                     random.between(1, 12) as u8,
@@ -695,6 +701,19 @@ mod tests {
         let unit = &district.units[district.enterprises[0].unit];
         assert_eq!(district.buildings[unit.building].id, "b-01");
         assert_eq!(district.buildings[unit.building].field_worker, "teacher-1");
+    }
+
+    #[test]
+    fn every_building_has_tenants() {
+        let district = generate();
+        for (index, building) in district.buildings.iter().enumerate() {
+            let tenants = district
+                .enterprises
+                .iter()
+                .filter(|enterprise| district.units[enterprise.unit].building == index)
+                .count();
+            assert!(tenants >= 30, "{} has {tenants} tenants", building.id);
+        }
     }
 
     #[test]

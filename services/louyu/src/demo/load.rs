@@ -467,6 +467,11 @@ async fn councils(
                 for (position, (role, kind, organisation_name, enterprise)) in
                     members.into_iter().enumerate()
                 {
+                    // A building without a tenant has no enterprise to sit
+                    // on its council.
+                    if kind == OrganisationKind::Enterprise && enterprise.is_none() {
+                        continue;
+                    }
                     let member = client
                         .create_council_member(CreateCouncilMemberRequest {
                             parent: building_name.clone(),
