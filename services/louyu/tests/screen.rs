@@ -23,12 +23,14 @@ use serde_json::{Value as Json, json};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const DISTRICT: &str = "districts/jingan";
-/// The demo's enterprise in 恒隆广场 (b-plaza66), and the field worker who
-/// visits it.
-const DEMO_ENTERPRISE: &str = "91310106MA1G5KTR31";
-const DEMO_BUILDING: &str = "districts/jingan/buildings/b-plaza66";
+/// The first enterprise of the generated demo district, a tenant of `b-01`,
+/// and the field worker who visits it (services/louyu/src/demo/district.rs).
+const DEMO_ENTERPRISE: &str = "91310106MA1003FYBW";
+const DEMO_BUILDING: &str = "districts/jingan/buildings/b-01";
 const DEMO_STAFF: &str = "districts/jingan/staff/teacher-1";
-const STARTUP: Duration = Duration::from_secs(90);
+/// The demo district loads in well under a minute in release; a debug build
+/// on a busy CI machine gets more room.
+const STARTUP: Duration = Duration::from_secs(600);
 const ON_SCREEN: Duration = Duration::from_secs(15);
 
 /// One HTTP/1.1 exchange: the status and the JSON answer (Null if none).
