@@ -89,8 +89,10 @@ fn start(folder: &std::path::Path) -> Suite {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
                 // "  field-worker (staff:teacher-1): eyJ…"
+                // (the addresses above them read alike, but are no JWT).
                 if let Some((role, rest)) = line.trim_start().split_once(" (")
                     && let Some((_, token)) = rest.split_once("): ")
+                    && token.trim().starts_with("eyJ")
                 {
                     tokens.insert(role.to_owned(), token.trim().to_owned());
                 }
