@@ -204,7 +204,7 @@ async fn refusals_are_json_errors_with_the_status_of_their_code(backend: TestBac
     for (method, path) in [
         ("GET", "/v1/nothing/here"),
         ("DELETE", "/v1/districts/jingan/buildings/b-1"),
-        ("GET", "/"),
+        ("GET", "/nothing-here"),
     ] {
         let (status, error) = admin.call(method, path, None).await;
         assert_eq!(status, 404, "{method} {path}: {error}");
