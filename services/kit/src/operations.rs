@@ -30,8 +30,11 @@ use crate::page::{self, PageQuery, PageTokens};
 /// The collection of operation names.
 const COLLECTION: &str = "operations/";
 
-/// The longest `WaitOperation` waits, whatever its timeout says.
-const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The longest `WaitOperation` waits, whatever its timeout says: well
+/// under the server's request timeout (`LOUYU_REQUEST_TIMEOUT_SECONDS`,
+/// 30 s by default), so a long wait answers with the operation as it stands
+/// rather than being cut off as CANCELLED.
+const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// One operation's row.
 #[derive(Debug, Clone)]

@@ -161,13 +161,13 @@ async fn new_rules_are_tried_then_put_in_force_and_the_district_reassessed(backe
     );
 }
 
-/// Waits for the operation (`WaitOperation`, up to a minute at a time)
+/// Waits for the operation (`WaitOperation`, which answers within 20 s)
 /// and returns it with its response; panics unless it succeeded.
 async fn succeeded(
     operations: &mut OperationsClient<louyu_testkit::identity::AuthorizedChannel>,
     name: &str,
 ) -> (Operation, ActivateRulesResponse) {
-    for _ in 0..5 {
+    for _ in 0..15 {
         let operation = operations
             .wait_operation(WaitOperationRequest {
                 name: name.to_owned(),
