@@ -156,19 +156,37 @@ impl Clients {
             .find(|client| client.client_id == client_id)
     }
 
-    /// The client with keys of its own that `token` claims (unverified)
-    /// to be issued by: its `iss`.
-    pub fn issuer_of(&self, token: &str) -> Option<&Client> {
-        if self.clients.is_empty() {
-            return None;
+    /// Who `token` claims (unverified, by its `iss`) to be issued by, for
+    /// a gateway whose own tokens carry `deployment_issuer`.
+    pub fn issuer_of(&self, token: &str, deployment_issuer: &str) -> TokenIssuer<'_> {
+        let issuer = token
+            .split('.')
+            .nth(1)
+            .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+            .and_then(|payload| serde_json::from_slice::<Map<String, Json>>(&payload).ok())
+            .and_then(|claims| claims.get("iss")?.as_str().map(str::to_owned));
+        let Some(issuer) = issuer else {
+            return TokenIssuer::Deployment;
+        };
+        if issuer == deployment_issuer {
+            return TokenIssuer::Deployment;
         }
-        let payload = token.split('.').nth(1)?;
-        let claims: Map<String, Json> =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let issuer = claims.get("iss")?.as_str()?;
-        self.by_id(issuer)
-            .filter(|client| matches!(client.credential, Credential::Keys(_)))
+        match self.by_id(&issuer) {
+            Some(client) => TokenIssuer::Client(client),
+            None => TokenIssuer::Unknown,
+        }
     }
+}
+
+/// Who a bearer token says issued it.
+pub enum TokenIssuer<'a> {
+    /// This deployment (or the token cannot be read: the owner that
+    /// verifies it says what is wrong).
+    Deployment,
+    /// A configured client: the gateway verifies the token itself.
+    Client(&'a Client),
+    /// Neither: no service would accept it.
+    Unknown,
 }
 
 impl Client {
@@ -183,7 +201,7 @@ impl Client {
     ) -> Result<SystemIdentity, LoginError> {
         let Credential::Keys(keys) = &self.credential else {
             return Err(LoginError::BadClientToken(
-                "this client has no keys of its own",
+                "this client has a secret, not keys of its own: get its tokens at POST /oauth/token",
             ));
         };
         let header = jsonwebtoken::decode_header(token)
@@ -204,22 +222,33 @@ impl Client {
         validation.sub = Some(self.client_id.clone());
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        let verified = keys
+        // jsonwebtoken checks the signature before the claims: a claim's
+        // error means one of the client's keys signed the token.
+        let mut claim_error = None;
+        for (_, key) in keys
             .iter()
             .filter(|(kid, _)| header.kid.is_none() || kid == &header.kid)
-            .any(|(_, key)| jsonwebtoken::decode::<Json>(token, key, &validation).is_ok());
-        if !verified {
-            tracing::info!(client = %self.client_id, "a client's own token was refused");
-            return Err(LoginError::BadClientToken(
-                "the client's token's signature, audience or expiry is wrong",
-            ));
+        {
+            match jsonwebtoken::decode::<Json>(token, key, &validation) {
+                Ok(_) => {
+                    return Ok(SystemIdentity {
+                        name: self.system.clone(),
+                        district: district.to_owned(),
+                    });
+                }
+                Err(error) => {
+                    if let Some(problem) = claim_problem(error.kind()) {
+                        claim_error = Some(problem);
+                    }
+                }
+            }
         }
-        Ok(SystemIdentity {
-            name: self.system.clone(),
-            district: district.to_owned(),
-        })
+        let problem = claim_error.unwrap_or(
+            "the token is not signed by a key configured for this client (its jwks_file)",
+        );
+        tracing::info!(client = %self.client_id, problem, "a client's own token was refused");
+        Err(LoginError::BadClientToken(problem))
     }
-
     /// Whether `secret` is the client's, compared in constant time.
     fn secret_matches(&self, secret: &str) -> bool {
         let Credential::Secret(expected) = &self.credential else {
@@ -227,6 +256,24 @@ impl Client {
         };
         let presented = Sha256::digest(secret.as_bytes());
         bool::from(presented.as_slice().ct_eq(expected.as_slice()))
+    }
+}
+
+/// What is wrong with the claims of a token whose signature checked out;
+/// `None` for a signature or algorithm that does not.
+fn claim_problem(kind: &jsonwebtoken::errors::ErrorKind) -> Option<&'static str> {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => Some("the token has expired (exp)"),
+        ErrorKind::ImmatureSignature => Some("the token is not yet valid (nbf)"),
+        ErrorKind::InvalidAudience => {
+            Some("the token's audience (aud) is not this gateway's public URL")
+        }
+        ErrorKind::InvalidSubject => Some("the token's subject (sub) is not its client id"),
+        ErrorKind::MissingRequiredClaim(_) => {
+            Some("a required claim (exp, iss, aud, sub) is missing")
+        }
+        _ => None,
     }
 }
 

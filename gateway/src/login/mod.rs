@@ -43,7 +43,7 @@ use subtle::ConstantTimeEq;
 use tonic::body::Body;
 
 use crate::rest::{error_response, json_response};
-use clients::Clients;
+use clients::{Clients, TokenIssuer};
 use dev_issuer::DevIssuer;
 use oidc::Provider;
 use sessions::{PendingLogin, Sessions, csrf_token_of, hash_of, random_secret};
@@ -460,8 +460,9 @@ impl Login {
             .remove(cache_key);
     }
 
-    /// A bearer token whose `iss` is a client with keys of its own is
-    /// verified and replaced by that client's system token; any other
+    /// A bearer token whose `iss` is a configured client is verified and
+    /// replaced by that client's system token; one whose `iss` is neither
+    /// a client nor this deployment is refused here, naming why; any other
     /// bearer token goes on as it is, for the owner to verify.
     fn exchange_client_token(&self, headers: &mut http::HeaderMap) -> Result<(), LoginError> {
         let Some(token) = headers
@@ -472,8 +473,18 @@ impl Login {
         else {
             return Ok(());
         };
-        let Some(client) = self.inner.clients.issuer_of(token) else {
-            return Ok(());
+        let client = match self
+            .inner
+            .clients
+            .issuer_of(token, &self.inner.token_options.issuer)
+        {
+            TokenIssuer::Deployment => return Ok(()),
+            TokenIssuer::Client(client) => client,
+            TokenIssuer::Unknown => {
+                return Err(LoginError::BadClientToken(
+                    "the token's issuer (iss) is not a client configured at this gateway",
+                ));
+            }
         };
         let system =
             client.verify_own_token(token, &self.inner.public_url, &self.inner.district)?;
