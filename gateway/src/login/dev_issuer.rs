@@ -79,6 +79,8 @@ struct Inner {
     /// The signing key, and the public halves of the keys it replaced.
     keys: Mutex<(Arc<SigningKey>, Vec<louyu_kit::identity::Jwk>)>,
     grants: Mutex<HashMap<String, Grant>>,
+    /// Claims set over a person's own in their ID tokens, by staff id.
+    claims_over: Mutex<HashMap<String, serde_json::Map<String, Json>>>,
     jwks_fetches: AtomicU64,
 }
 
@@ -98,6 +100,7 @@ impl DevIssuer {
                 people: development_people(district),
                 keys: Mutex::new((Arc::new(new_key()), Vec::new())),
                 grants: Mutex::new(HashMap::new()),
+                claims_over: Mutex::new(HashMap::new()),
                 jwks_fetches: AtomicU64::new(0),
             }),
         }
@@ -110,6 +113,17 @@ impl DevIssuer {
     /// How often its JWKS was fetched.
     pub fn jwks_fetches(&self) -> u64 {
         self.inner.jwks_fetches.load(Ordering::Relaxed)
+    }
+
+    /// From now on the ID tokens of `staff_id` carry `claims` over the
+    /// person's own (tests: a provider that names a role Louyu does not
+    /// know, or another district).
+    pub fn set_claims_of(&self, staff_id: &str, claims: serde_json::Map<String, Json>) {
+        self.inner
+            .claims_over
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(staff_id.to_owned(), claims);
     }
 
     /// Signs with a new key from now on (with a new `kid`), still listing
@@ -369,7 +383,7 @@ impl DevIssuer {
             .map(|elapsed| elapsed.as_secs())
             .unwrap_or(0);
         let person = &grant.person;
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.inner.issuer,
             "aud": grant.client_id,
             "sub": person.staff_id,
@@ -381,6 +395,16 @@ impl DevIssuer {
             "louyu_sub_district": person.sub_district,
             "louyu_department": person.department,
         });
+        if let (Json::Object(claims), Some(over)) = (
+            &mut claims,
+            self.inner
+                .claims_over
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&person.staff_id),
+        ) {
+            claims.extend(over.clone());
+        }
         let id_token = match self.signing_key().sign(&claims) {
             Ok(token) => token,
             Err(error) => {

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use louyu_gateway::login::dev_issuer::DevIssuer;
 use louyu_gateway::login::{CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE};
 use louyu_kit::config::ServiceName;
+use louyu_kit::identity::{JwkSet, KeyAlgorithm, SigningKey, generate_development_keys};
 use louyu_proto::common::v1::ListAuditRecordsRequest;
 use louyu_proto::common::v1::audit_service_client::AuditServiceClient;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -29,14 +30,20 @@ use crate::helpers::*;
 
 const BUILDING: &str = "districts/jingan/buildings/b-1";
 const CLIENT_SECRET: &str = "hotline-secret-7f3a";
+/// The client that signs tokens of its own, with keys in a JWKS file.
+const OWN_KEYS_CLIENT: &str = "stats-bureau";
 
 /// The gateway, a registry and a visits service, with a development
-/// issuer as the gateway's provider and one client with a secret.
+/// issuer as the gateway's provider, one client with a secret and one with
+/// keys of its own.
 struct LoginSuite {
     sandbox: Sandbox,
     issuer: DevIssuer,
     _issuer_task: tokio::task::JoinHandle<()>,
     _clients: tempfile::TempDir,
+    /// The private key of [`OWN_KEYS_CLIENT`], whose public half the
+    /// gateway's clients file lists.
+    client_key: SigningKey,
     browser: Browser,
 }
 
@@ -51,10 +58,22 @@ async fn spawn_login_suite(
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
+    let client_key = a_new_key();
+    let client_jwks = clients.path().join("stats-bureau.jwks.json");
+    std::fs::write(
+        &client_jwks,
+        JwkSet {
+            keys: vec![client_key.public_jwk().clone()],
+        }
+        .to_json(),
+    )
+    .unwrap();
     std::fs::write(
         &clients_file,
         format!(
-            "[[client]]\nclient_id = \"hotline-12345\"\nsystem = \"hotline-12345\"\nsecret_sha256 = \"{secret_hash}\"\n"
+            "[[client]]\nclient_id = \"hotline-12345\"\nsystem = \"hotline-12345\"\nsecret_sha256 = \"{secret_hash}\"\n\n\
+             [[client]]\nclient_id = \"{OWN_KEYS_CLIENT}\"\nsystem = \"{OWN_KEYS_CLIENT}\"\njwks_file = \"{}\"\n",
+            client_jwks.display()
         ),
     )
     .unwrap();
@@ -83,8 +102,15 @@ async fn spawn_login_suite(
         issuer,
         _issuer_task: issuer_task,
         _clients: clients,
+        client_key,
         browser,
     })
+}
+
+fn a_new_key() -> SigningKey {
+    generate_development_keys(KeyAlgorithm::EdDsa)
+        .expect("a key pair")
+        .signing_key
 }
 
 /// An answer, as a test reads it.
@@ -177,14 +203,7 @@ impl Browser {
     /// issuer's page: the session cookie's value.
     async fn log_in_as(&self, staff_id: &str) -> String {
         let (callback, login_cookie) = self.start_login_as(staff_id).await;
-        let finished = self
-            .send(
-                "GET",
-                &callback,
-                &[("cookie", &format!("{LOGIN_COOKIE}={login_cookie}"))],
-                "",
-            )
-            .await;
+        let finished = self.finish_login(&callback, &login_cookie).await;
         assert_eq!(finished.status, 303, "{}", finished.text());
         assert_eq!(finished.location(), "/");
         let (session, set_cookie) = finished
@@ -193,6 +212,17 @@ impl Browser {
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
         session
+    }
+
+    /// The provider's `callback`, in the browser holding `login_cookie`.
+    async fn finish_login(&self, callback: &str, login_cookie: &str) -> Answer {
+        self.send(
+            "GET",
+            callback,
+            &[("cookie", &format!("{LOGIN_COOKIE}={login_cookie}"))],
+            "",
+        )
+        .await
     }
 
     /// `/login`, then the issuer's authorize page with `staff_id` picked:
@@ -649,6 +679,374 @@ async fn a_system_with_the_right_secret_gets_a_token_that_works_and_a_wrong_secr
     assert_eq!(without.status, 401, "{}", without.text());
 }
 
+/// The seconds since the epoch, now.
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The claims of a token [`OWN_KEYS_CLIENT`] signs itself for this
+/// gateway, good for five minutes.
+fn own_token_claims(suite: &LoginSuite) -> Json {
+    json!({
+        "iss": OWN_KEYS_CLIENT,
+        "sub": OWN_KEYS_CLIENT,
+        "aud": suite.browser.gateway,
+        "iat": now_seconds(),
+        "exp": now_seconds() + 300,
+    })
+}
+
+/// `claims` with `changes` set over them.
+fn with(mut claims: Json, changes: Json) -> Json {
+    let (Json::Object(claims_map), Json::Object(changes)) = (&mut claims, changes) else {
+        panic!("claims are objects");
+    };
+    claims_map.extend(changes);
+    claims
+}
+
+/// A registry client at the gateway whose calls carry `token` as bearer.
+async fn registry_with_bearer(
+    suite: &LoginSuite,
+    token: &str,
+) -> RegistryServiceClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        impl tonic::service::Interceptor,
+    >,
+> {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    let channel = suite.sandbox.channel(ServiceName::Gateway).await;
+    RegistryServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    })
+}
+
+fn get_building() -> GetBuildingRequest {
+    GetBuildingRequest {
+        name: BUILDING.to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn a_system_signing_its_own_token_calls_rest_and_grpc_as_that_system(backend: TestBackend) {
+    let Some(suite) = spawn_login_suite(backend, |_| {}).await else {
+        return;
+    };
+    let browser = &suite.browser;
+    let token = suite.client_key.sign(&own_token_claims(&suite)).unwrap();
+    let bearer = format!("Bearer {token}");
+    let district = browser
+        .send(
+            "GET",
+            "/v1/districts/jingan",
+            &[("authorization", &bearer)],
+            "",
+        )
+        .await;
+    assert_eq!(district.status, 200, "{}", district.text());
+    let mut registry = registry_with_bearer(&suite, &token).await;
+    let building = registry
+        .get_building(get_building())
+        .await
+        .expect("the building, by the client's own token over gRPC")
+        .into_inner();
+    assert_eq!(building.display_name, "静安大厦");
+    // The call reached the registry as a system: a system may read
+    // buildings but not rename them.
+    assert_code(
+        registry
+            .update_building(UpdateBuildingRequest {
+                building: Some(Building {
+                    name: BUILDING.to_owned(),
+                    display_name: "改名".to_owned(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".to_owned()],
+                }),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    // The token is the client's credential until its `exp`, used on every
+    // call (the design exchanges it per call, as a bearer token): the same
+    // token again is accepted.
+    let again = browser
+        .send(
+            "GET",
+            "/v1/districts/jingan",
+            &[("authorization", &bearer)],
+            "",
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+}
+
+async fn a_systems_own_token_is_refused_naming_what_is_wrong(backend: TestBackend) {
+    let Some(suite) = spawn_login_suite(backend, |_| {}).await else {
+        return;
+    };
+    let browser = &suite.browser;
+    let claims = own_token_claims(&suite);
+    let configured = &suite.client_key;
+    let kid = configured.kid().to_owned();
+    let refusals = [
+        (
+            "signed by a key not configured",
+            a_new_key().sign(&claims).unwrap(),
+            "not signed by a key configured for this client",
+        ),
+        (
+            "signed by another key under the configured kid",
+            a_new_key().with_kid(kid).sign(&claims).unwrap(),
+            "not signed by a key configured for this client",
+        ),
+        (
+            "expired",
+            configured
+                .sign(&with(claims.clone(), json!({"exp": now_seconds() - 120})))
+                .unwrap(),
+            "the token has expired",
+        ),
+        (
+            "for another audience",
+            configured
+                .sign(&with(
+                    claims.clone(),
+                    json!({"aud": "https://other-gateway.example"}),
+                ))
+                .unwrap(),
+            "audience (aud) is not this gateway's public URL",
+        ),
+        (
+            "with another subject",
+            configured
+                .sign(&with(claims.clone(), json!({"sub": "hotline-12345"})))
+                .unwrap(),
+            "subject (sub) is not its client id",
+        ),
+        (
+            "from a client id not configured",
+            configured
+                .sign(&with(
+                    claims.clone(),
+                    json!({"iss": "unknown-system", "sub": "unknown-system"}),
+                ))
+                .unwrap(),
+            "issuer (iss) is not a client configured at this gateway",
+        ),
+        (
+            "from a client that has a secret, not keys",
+            configured
+                .sign(&with(
+                    claims.clone(),
+                    json!({"iss": "hotline-12345", "sub": "hotline-12345"}),
+                ))
+                .unwrap(),
+            "get its tokens at POST /oauth/token",
+        ),
+    ];
+    for (what, token, reason) in &refusals {
+        let refused = browser
+            .send(
+                "GET",
+                "/v1/districts/jingan",
+                &[("authorization", &format!("Bearer {token}"))],
+                "",
+            )
+            .await;
+        assert_eq!(refused.status, 401, "{what}: {}", refused.text());
+        let error = refused.json();
+        assert_eq!(error["error"]["status"], "UNAUTHENTICATED", "{what}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{what}: {message}");
+
+        let mut registry = registry_with_bearer(&suite, token).await;
+        let status = assert_code(
+            registry.get_building(get_building()).await,
+            Code::Unauthenticated,
+        );
+        assert!(status.message().contains(reason), "{what}: {status:?}");
+    }
+}
+
+/// The rows of the gateway's sessions table.
+async fn stored_sessions(suite: &LoginSuite) -> i64 {
+    use sqlx::Row;
+    let url =
+        secrecy::SecretString::from(suite.sandbox.database_url(ServiceName::Gateway).to_owned());
+    let db = louyu_kit::db::Db::connect(&url)
+        .await
+        .expect("the gateway's database");
+    sqlx::query("SELECT COUNT(*) AS sessions FROM gateway_sessions")
+        .fetch_one(db.pool())
+        .await
+        .expect("the sessions counted")
+        .try_get("sessions")
+        .unwrap()
+}
+
+async fn a_person_with_an_unknown_role_the_system_role_or_another_district_gets_no_session(
+    backend: TestBackend,
+) {
+    let Some(suite) = spawn_login_suite(backend, |_| {}).await else {
+        return;
+    };
+    let browser = &suite.browser;
+    for (what, claims, reason) in [
+        (
+            "an unknown role",
+            json!({"louyu_roles": ["field-worker", "mayor"]}),
+            "未知角色 unknown role &quot;mayor&quot; in the louyu_roles claim",
+        ),
+        (
+            "the system role",
+            json!({"louyu_roles": ["system"]}),
+            "系统角色不能登录 a person cannot hold the system role",
+        ),
+        (
+            "the system role beside a person's",
+            json!({"louyu_roles": "field-worker system"}),
+            "a person cannot hold the system role",
+        ),
+        (
+            "another district",
+            json!({"louyu_district": "pudong"}),
+            "不属于本区 the account belongs to another district, not jingan",
+        ),
+        (
+            "no role",
+            json!({"louyu_roles": []}),
+            "the account has no Louyu role",
+        ),
+    ] {
+        let Json::Object(claims) = claims else {
+            unreachable!()
+        };
+        suite.issuer.set_claims_of("teacher-1", claims);
+        let (callback, login_cookie) = browser.start_login_as("teacher-1").await;
+        let refused = browser.finish_login(&callback, &login_cookie).await;
+        assert_eq!(refused.status, 403, "{what}: {}", refused.text());
+        assert!(
+            refused.headers[http::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{what}"
+        );
+        assert!(refused.text().contains("登录失败 Login failed"), "{what}");
+        assert!(
+            refused.text().contains(reason),
+            "{what}: {}",
+            refused.text()
+        );
+        assert!(refused.set_cookie(SESSION_COOKIE).is_none(), "{what}");
+        assert_eq!(stored_sessions(&suite).await, 0, "{what}");
+    }
+    // The same person, as the provider names them: a session, and a row.
+    suite
+        .issuer
+        .set_claims_of("teacher-1", serde_json::Map::new());
+    let session = browser.log_in_as("teacher-1").await;
+    assert_eq!(browser.session(&session).await.status, 200);
+    assert_eq!(stored_sessions(&suite).await, 1);
+}
+
+async fn a_session_idle_past_its_idle_timeout_is_refused_and_an_active_one_lives_on(
+    backend: TestBackend,
+) {
+    let idle_timeout = Duration::from_secs(3);
+    let Some(suite) = spawn_login_suite(backend, |config| {
+        config.session_idle_timeout = idle_timeout;
+    })
+    .await
+    else {
+        return;
+    };
+    let browser = &suite.browser;
+    let session = browser.log_in_as("auditor-1").await;
+    let cookie = session_cookie(&session);
+    let read = || async {
+        browser
+            .send(
+                "GET",
+                &format!("/v1/{BUILDING}"),
+                &[("cookie", &cookie)],
+                "",
+            )
+            .await
+    };
+    // In use for more than twice the idle timeout: each request keeps it
+    // alive.
+    let active_until = std::time::Instant::now() + idle_timeout * 2 + Duration::from_secs(1);
+    let mut reads = 0;
+    while std::time::Instant::now() < active_until {
+        let answer = read().await;
+        assert_eq!(answer.status, 200, "read {reads}: {}", answer.text());
+        reads += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(reads >= 8, "{reads} reads");
+    // Then left alone past its idle timeout (the time passing is what is
+    // tested: any request in between would keep it alive).
+    tokio::time::sleep(idle_timeout + Duration::from_millis(500)).await;
+    let refused = read().await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["status"], "UNAUTHENTICATED");
+    assert_eq!(browser.session(&session).await.status, 401);
+    assert_eq!(stored_sessions(&suite).await, 0);
+}
+
+async fn the_session_cookie_is_secure_behind_an_https_public_url_and_not_on_loopback_http(
+    backend: TestBackend,
+) {
+    const PUBLIC_URL: &str = "https://louyu.jingan.example";
+    let Some(https) = spawn_login_suite(backend, |config| {
+        config.gateway_public_url = Some(PUBLIC_URL.to_owned());
+    })
+    .await
+    else {
+        return;
+    };
+    let started = https.browser.send("GET", "/login", &[], "").await;
+    let (_, login_cookie) = started.set_cookie(LOGIN_COOKIE).expect("a login cookie");
+    assert!(login_cookie.contains("; Secure"), "{login_cookie}");
+    // The provider sends the browser to the public URL; the test reaches
+    // the same gateway at its loopback address.
+    let (callback, login_cookie) = https.browser.start_login_as("auditor-1").await;
+    assert!(callback.starts_with(PUBLIC_URL), "{callback}");
+    let callback = callback.replacen(PUBLIC_URL, &https.browser.gateway, 1);
+    let finished = https.browser.finish_login(&callback, &login_cookie).await;
+    assert_eq!(finished.status, 303, "{}", finished.text());
+    let (_, set_cookie) = finished.set_cookie(SESSION_COOKIE).expect("a session");
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+
+    let Some(loopback) = spawn_login_suite(backend, |_| {}).await else {
+        return;
+    };
+    let started = loopback.browser.send("GET", "/login", &[], "").await;
+    let (_, login_cookie) = started.set_cookie(LOGIN_COOKIE).expect("a login cookie");
+    assert!(!login_cookie.contains("Secure"), "{login_cookie}");
+    let (callback, login_cookie) = loopback.browser.start_login_as("auditor-1").await;
+    let finished = loopback
+        .browser
+        .finish_login(&callback, &login_cookie)
+        .await;
+    assert_eq!(finished.status, 303, "{}", finished.text());
+    let (_, set_cookie) = finished.set_cookie(SESSION_COOKIE).expect("a session");
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+}
+
 backend_tests!(
     a_person_logs_in_and_calls_rest_and_grpc_as_themselves,
     a_session_past_its_expiry_is_refused,
@@ -657,4 +1055,9 @@ backend_tests!(
     a_callback_with_a_wrong_state_or_from_another_browser_is_refused,
     the_providers_keys_are_fetched_once_for_many_logins_and_again_for_an_unknown_kid,
     a_system_with_the_right_secret_gets_a_token_that_works_and_a_wrong_secret_none,
+    a_system_signing_its_own_token_calls_rest_and_grpc_as_that_system,
+    a_systems_own_token_is_refused_naming_what_is_wrong,
+    a_person_with_an_unknown_role_the_system_role_or_another_district_gets_no_session,
+    a_session_idle_past_its_idle_timeout_is_refused_and_an_active_one_lives_on,
+    the_session_cookie_is_secure_behind_an_https_public_url_and_not_on_loopback_http,
 );
