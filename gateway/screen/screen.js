@@ -614,6 +614,10 @@ async function start() {
     await whoIsLooking();
     await loadDirectory();
   } catch (error) {
+    if (error instanceof Unauthenticated) {
+      state.streamState = 'unauthenticated';
+      drawConnection();
+    }
     notice(error instanceof Unauthenticated ? t('login') : `${t('error')}: ${error.message}`);
     return;
   }

@@ -514,10 +514,11 @@ fn buildings_of_demo(louyu: &Louyu) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Submits a visit to the demo enterprise with an office-space demand and
+/// Submits a visit to the demo enterprise with a demand of `category` and
 /// a decided relocation (which makes it at least orange) as the district's
-/// admin, straight to the gateway: the new demand's name.
-fn submit_visit(louyu: &Louyu, request_id: &str) -> String {
+/// admin, straight to the gateway: the demand's name (an open one's of the
+/// same enterprise and category, which the new one is linked to).
+fn submit_visit(louyu: &Louyu, request_id: &str, category: &str) -> String {
     let enterprise = format!("{DISTRICT}/enterprises/{DEMO_ENTERPRISE}");
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -540,8 +541,8 @@ fn submit_visit(louyu: &Louyu, request_id: &str) -> String {
             },
             "demands": [{
                 "enterprise": enterprise,
-                "category": "DEMAND_CATEGORY_OFFICE_SPACE",
-                "description": format!("需要增加200平方米办公面积（浏览器测试 {request_id}）"),
+                "category": category,
+                "description": format!("浏览器测试的诉求 a browser test's demand ({request_id})"),
                 "urgency": "URGENCY_HIGH",
             }],
             "requestId": request_id,
@@ -562,7 +563,7 @@ fn screenshots_folder() -> PathBuf {
 }
 
 #[test]
-fn the_screen_shows_a_new_demand_and_the_enterprises_new_colour_within_15_seconds() {
+fn the_screen_logs_a_person_in_shows_a_new_demand_within_15_seconds_and_catches_up_after_a_drop() {
     let installed = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !installed {
         assert_ne!(
@@ -631,7 +632,11 @@ fn the_screen_shows_a_new_demand_and_the_enterprises_new_colour_within_15_second
     // A visit to the demo enterprise with an office-space demand, and a
     // decided relocation, which makes it at least orange.
     let enterprise = format!("{DISTRICT}/enterprises/{DEMO_ENTERPRISE}");
-    let demand = submit_visit(&louyu, "screen-browser-test-visit-1");
+    let demand = submit_visit(
+        &louyu,
+        "screen-browser-test-visit-1",
+        "DEMAND_CATEGORY_OFFICE_SPACE",
+    );
 
     let demand_seen = browser.wait_for(
         "the new demand on the screen",
@@ -714,7 +719,22 @@ fn the_screen_shows_a_new_demand_and_the_enterprises_new_colour_within_15_second
         "louyu up again on the same folder in {:?}",
         restarted.elapsed()
     );
-    let raised_while_cut_off = submit_visit(&louyu, "screen-browser-test-visit-2");
+    // Another category: a demand like an open one of the same enterprise
+    // is linked to it, not raised again.
+    let raised_while_cut_off = submit_visit(
+        &louyu,
+        "screen-browser-test-visit-2",
+        "DEMAND_CATEGORY_FINANCING",
+    );
+    assert_ne!(raised_while_cut_off, demand, "a new demand");
+    let in_feed = format!(
+        "return !!document.querySelector('#feed li[data-resource-name=\"{raised_while_cut_off}\"]')"
+    );
+    assert_eq!(
+        browser.run(&in_feed),
+        json!(false),
+        "the screen is cut off when the demand is raised"
+    );
     relay.point_to(&louyu.gateway);
     let reconnected = browser.wait_for(
         "the screen reconnects by itself",
@@ -723,9 +743,7 @@ fn the_screen_shows_a_new_demand_and_the_enterprises_new_colour_within_15_second
     );
     let caught_up = browser.wait_for(
         "the demand raised while cut off, in the live feed (caught up from the last event)",
-        &format!(
-            "return !!document.querySelector('#feed li[data-resource-name=\"{raised_while_cut_off}\"]')"
-        ),
+        &in_feed,
         ON_SCREEN,
     );
     browser.wait_for(
