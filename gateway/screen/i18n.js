@@ -28,6 +28,8 @@ const WORDS = {
   connecting: ['连接中', 'Connecting'],
   offline: ['已断开，重连中', 'Offline, reconnecting'],
   login: ['请登录', 'Please log in'],
+  logIn: ['登录 Log in', 'Log in'],
+  logOut: ['退出 Log out', 'Log out'],
   none: ['暂无', 'None'],
   omitted: ['无权查看或暂不可用', 'Not visible to you or unavailable'],
   newDemand: ['新诉求', 'New demand'],

@@ -1,8 +1,10 @@
 // The live event stream (`GET /v1/streams/events`, server-sent events),
 // read with fetch so the same code carries a cookie session or a bearer
 // token. It reconnects when the connection drops, sending the last event id
-// it saw as `Last-Event-ID`, and hands each event on once: ids already seen
-// are dropped, so a replay after a reconnect never counts twice.
+// it saw as `Last-Event-ID` (the gateway resumes right after it, across a
+// restart of the gateway too), and hands each event on once: ids already
+// seen are dropped. The gateway seals a fresh id into every frame, so the
+// screen also keys its feed by the event itself (screen.js `keyOfEvent`).
 
 const SEEN_LIMIT = 5000;
 
@@ -48,6 +50,13 @@ export class LiveStream {
       // No stream on this gateway: the screen polls instead.
       this.onState('unsupported');
       return;
+    }
+    if (response.status === 400 && this.lastEventId) {
+      // The gateway cannot resume from that id (another deployment's, or
+      // altered): start again from now; the counts are re-read anyway.
+      this.lastEventId = '';
+      sessionStorage.removeItem('louyu.screen.lastEventId');
+      return this.retry();
     }
     if (!response.ok || !response.body) {
       this.onState(response.status === 401 ? 'unauthenticated' : 'offline');

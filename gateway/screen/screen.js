@@ -16,6 +16,7 @@ const FEED_LIMIT = 50;
 
 const state = {
   token: '',
+  csrfToken: '',
   district: '',
   buildings: new Map(),
   subDistricts: new Map(),
@@ -78,25 +79,44 @@ function claimsOfToken() {
   }
 }
 
-/** Who is looking, and at which district: the session, or the token. */
+/** Who is looking, and at which district: the token (a system's, or a
+ * kiosk's `#token=`), else the session cookie. Without either the page
+ * offers the gateway's login and reads nothing. */
 async function whoIsLooking() {
   const asked = new URLSearchParams(location.search).get('district');
   let session = null;
   if (!state.token) {
     const response = await fetch('/session', { credentials: 'same-origin', cache: 'no-store' });
-    if (response.ok) session = await response.json();
-    else if (response.status === 401) {
-      location.assign(`/login?return_to=${encodeURIComponent(location.pathname + location.search)}`);
+    if (response.ok) {
+      session = await response.json();
+      state.csrfToken = session.csrfToken || '';
+    } else if (response.status === 401) {
+      document.getElementById('login').hidden = false;
       throw new Unauthenticated('/session');
     }
   }
   const claims = claimsOfToken();
-  const person = session ? session.person : claims.sub;
-  const district = asked || (session && session.district) || claims.district
+  // A session names its person `districts/{district}/staff/{id}`.
+  const person = session ? session.name : claims.sub;
+  const district = asked || claims.district
     || (typeof person === 'string' && /^districts\/([^/]+)/.exec(person)?.[1]) || 'jingan';
   state.district = district.replace(/^districts\//, '');
-  const roles = session ? (session.roles || []).join(', ') : (claims.role || claims.roles || '');
-  document.getElementById('viewer').textContent = [roles].flat().join(', ');
+  const roles = session ? (session.roles || []) : (claims.role || claims.roles || '');
+  const scope = session ? (session.subDistrict || session.department || '') : '';
+  document.getElementById('viewer').textContent = [[roles].flat().join(', '), scope].filter(Boolean).join(' · ');
+  document.getElementById('logout').hidden = !session;
+}
+
+/** Ends the session (`POST /logout` with its CSRF token) and shows the
+ * page again, which then offers the login. */
+async function logOut() {
+  await fetch('/logout', {
+    method: 'POST',
+    headers: { 'x-csrf-token': state.csrfToken },
+    credentials: 'same-origin',
+  }).catch(() => null);
+  sessionStorage.removeItem('louyu.screen.lastEventId');
+  location.reload();
 }
 
 // ---- labels -----------------------------------------------------------------
@@ -144,8 +164,11 @@ async function loadEnterpriseNames(names) {
 
 async function readAll() {
   const parent = `/v1/districts/${state.district}`;
+  // A panel the viewer may not read stays empty; but with the gateway out
+  // of reach (fetch's TypeError) the refresh fails whole, and the screen
+  // keeps what it showed until the connection is back.
   const optional = (promise, fallback) => promise.catch((error) => {
-    if (error instanceof Unauthenticated) throw error;
+    if (error instanceof Unauthenticated || error instanceof TypeError) throw error;
     return fallback;
   });
   const [demandCounts, overdue, district, bySubDistrict, byBuilding, todayDemands] = await Promise.all([
@@ -374,6 +397,8 @@ function drawOverdue({ overdue }) {
 function drawFeed() {
   listItems('feed', state.feed, (li, entry) => {
     li.dataset.eventId = entry.id;
+    li.dataset.eventKey = entry.key;
+    li.dataset.resourceName = entry.resourceName;
     li.append(text(time(entry.time), 'muted'), text(t(entry.kind), `tag kind-${entry.kind}`), text(entry.label));
     if (entry.colour) li.append(chip(entry.colour));
   });
@@ -501,16 +526,27 @@ function kindOfEvent(event) {
   return '';
 }
 
+/** What identifies an event whatever frame carried it: the stream seals a
+ * fresh id into every frame, so a replayed event would come with a new id. */
+function keyOfEvent(event) {
+  return [event.service, event.eventType || event.event_type, event.resourceName || event.resource_name,
+    event.occurTime || event.occur_time].map((part) => String(part || '')).join('|');
+}
+
 function onEvent(id, event) {
   const kind = kindOfEvent(event);
-  if (kind) {
+  const key = keyOfEvent(event);
+  if (kind && !state.feed.some((entry) => entry.key === key)) {
     const resource = event.resource || {};
     const enterprise = resource.enterprise || '';
+    const resourceName = event.resourceName || event.resource_name || '';
     state.feed.unshift({
       id,
+      key,
+      resourceName,
       kind,
       time: event.occurTime || event.occur_time || new Date().toISOString(),
-      label: enterprise ? enterpriseLabel(enterprise) : lastSegment(event.resourceName || event.resource_name || ''),
+      label: enterprise ? enterpriseLabel(enterprise) : lastSegment(resourceName),
       colour: kind === 'colourChange' ? colourOf(resource.effectiveColour || resource.colour || '') : '',
     });
     state.feed.length = Math.min(state.feed.length, FEED_LIMIT);
@@ -563,6 +599,7 @@ async function start() {
     drawAll();
     tick();
   });
+  document.getElementById('logout').addEventListener('click', logOut);
   document.getElementById('building-close').addEventListener('click', () => {
     document.getElementById('building').hidden = true;
   });
@@ -577,6 +614,10 @@ async function start() {
     await whoIsLooking();
     await loadDirectory();
   } catch (error) {
+    if (error instanceof Unauthenticated) {
+      state.streamState = 'unauthenticated';
+      drawConnection();
+    }
     notice(error instanceof Unauthenticated ? t('login') : `${t('error')}: ${error.message}`);
     return;
   }
