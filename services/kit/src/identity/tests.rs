@@ -718,3 +718,23 @@ fn a_verifier_and_a_caller_can_be_shared_between_requests() {
     shareable::<Caller>();
     shareable::<SigningKey>();
 }
+
+#[test]
+fn a_token_checked_before_is_refused_once_it_expires() {
+    let deployment = Deployment::new();
+    let key = &deployment.ed25519.signing_key;
+    let options = TokenOptions {
+        ttl: Duration::from_secs(60),
+        ..TokenOptions::default()
+    };
+    // Expired 25 s ago: accepted within the 30 s leeway for 5 s more.
+    let issued = SystemTime::now() - Duration::from_secs(60 + LEEWAY.as_secs() - 5);
+    let token = mint_token_at(key, &field_worker(), &options, issued).unwrap();
+    assert!(deployment.verify_bearer(&token).is_ok());
+    assert!(
+        deployment.verify_bearer(&token).is_ok(),
+        "checked again, from the checked tokens"
+    );
+    std::thread::sleep(Duration::from_millis(6500));
+    assert_eq!(deployment.verify_bearer(&token), Err(AuthError::Expired));
+}

@@ -153,6 +153,7 @@ impl IdentitySettings {
 pub struct Verifier {
     settings: IdentitySettings,
     keys: Option<KeyStore>,
+    checked: CheckedTokens,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -182,7 +183,11 @@ impl Verifier {
                 "development identity is on: x-louyu-actor is trusted without a token; never in production"
             );
         }
-        Ok(Self { settings, keys })
+        Ok(Self {
+            settings,
+            keys,
+            checked: CheckedTokens::new(CHECKED_TOKENS_CAPACITY),
+        })
     }
 
     /// Whether `x-louyu-actor` is trusted without a token, for a readiness
@@ -243,12 +248,27 @@ impl Verifier {
         ))
     }
 
-    /// Checks one JWT: its algorithm, key, signature, times, issuer,
-    /// audience, district and claims, in that order.
+    /// Checks one JWT, or finds it among the tokens already checked
+    /// against the current keys and not yet expired.
     fn verify_token(&self, token: &str) -> Result<Caller, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LENGTH {
             return Err(AuthError::Malformed("not a JWT"));
         }
+        let digest = CheckedTokens::digest(token);
+        if let Some(keys) = &self.keys
+            && let Some(caller) = self.checked.get(&digest, keys)
+        {
+            return Ok(caller);
+        }
+        let checked = self.check_token(token)?;
+        let caller = checked.caller.clone();
+        self.checked.insert(digest, checked);
+        Ok(caller)
+    }
+
+    /// Checks one JWT: its algorithm, key, signature, times, issuer,
+    /// audience, district and claims, in that order.
+    fn check_token(&self, token: &str) -> Result<CheckedToken, AuthError> {
         let header = parse_header(token)?;
         let algorithm =
             KeyAlgorithm::from_jws_name(&header.alg).ok_or(AuthError::AlgorithmNotAllowed)?;
@@ -288,7 +308,13 @@ impl Verifier {
         if claims.district != self.settings.district {
             return Err(AuthError::OtherDistrict);
         }
-        caller_from_claims(claims)
+        let expires = claims.exp;
+        Ok(CheckedToken {
+            caller: caller_from_claims(claims)?,
+            kid,
+            key_set,
+            expires,
+        })
     }
 
     /// Development mode: a system with a token that forwards a person named
@@ -458,6 +484,102 @@ fn caller_from_claims(claims: Claims) -> Result<Caller, AuthError> {
 
 type KeySet = Arc<HashMap<String, VerificationKey>>;
 
+/// Tokens kept checked, at most; a token is about 0.2 KiB here.
+const CHECKED_TOKENS_CAPACITY: usize = 4096;
+
+/// Tokens whose signature and claims were checked, by their SHA-256, so a
+/// caller's next calls with the same token skip the signature check, the
+/// costliest step of a call (a person's token serves for its lifetime, a
+/// gateway-minted or service token until it is renewed). An entry serves
+/// only while the keys it was checked against are the current ones (a key
+/// added, removed or replaced in the JWKS file has every token checked
+/// again) and until the token expires, with the same leeway as the check.
+/// Refusals are not kept. Bounded: when full, the expired entries go, and
+/// if none had expired, all of them.
+struct CheckedTokens {
+    entries: RwLock<HashMap<[u8; 32], CheckedToken>>,
+    capacity: usize,
+}
+
+struct CheckedToken {
+    caller: Caller,
+    kid: String,
+    key_set: KeySet,
+    /// `exp`, in seconds since the Unix epoch.
+    expires: u64,
+}
+
+impl CheckedTokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(digest.as_ref());
+        bytes
+    }
+
+    /// The caller of a token checked before, while its keys are current and
+    /// it has not expired.
+    fn get(&self, digest: &[u8; 32], keys: &KeyStore) -> Option<Caller> {
+        let (caller, kid, key_set, expires) = {
+            let entries = self
+                .entries
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let entry = entries.get(digest)?;
+            (
+                entry.caller.clone(),
+                entry.kid.clone(),
+                entry.key_set.clone(),
+                entry.expires,
+            )
+        };
+        (unexpired(expires, unix_seconds()) && Arc::ptr_eq(&keys.lookup(&kid), &key_set))
+            .then_some(caller)
+    }
+
+    fn insert(&self, digest: [u8; 32], checked: CheckedToken) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= self.capacity && !entries.contains_key(&digest) {
+            let now = unix_seconds();
+            entries.retain(|_, entry| unexpired(entry.expires, now));
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, checked);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+}
+
+/// Whether a token expiring at `expires` is still accepted at `now`, with
+/// the check's leeway (jsonwebtoken refuses `exp < now - leeway`).
+fn unexpired(expires: u64, now: u64) -> bool {
+    expires.saturating_add(LEEWAY.as_secs()) >= now
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// The JWKS file's keys, re-read when the file changes: looked at no more
 /// than once a second while known keys serve, and at once when a token
 /// names an unknown `kid`, so a key added to the file is accepted by the
@@ -599,4 +721,52 @@ fn digest(text: &str) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
         .as_ref()
         .to_vec()
+}
+
+#[cfg(test)]
+mod checked_tokens_tests {
+    use super::*;
+
+    fn entry(expires: u64) -> CheckedToken {
+        CheckedToken {
+            caller: Caller::from_system(
+                SystemIdentity {
+                    name: "visits".to_owned(),
+                    district: "jingan".to_owned(),
+                },
+                None,
+                Provenance::Verified,
+            ),
+            kid: "k".to_owned(),
+            key_set: KeySet::default(),
+            expires,
+        }
+    }
+
+    #[test]
+    fn the_checked_tokens_stay_within_capacity_dropping_the_expired_first() {
+        let checked = CheckedTokens::new(3);
+        let now = unix_seconds();
+        checked.insert([1; 32], entry(now - 3600));
+        checked.insert([2; 32], entry(now + 600));
+        checked.insert([3; 32], entry(now + 600));
+        checked.insert([2; 32], entry(now + 600));
+        assert_eq!(checked.len(), 3, "the same token again takes no new place");
+        checked.insert([4; 32], entry(now + 600));
+        let kept = |digest: [u8; 32]| checked.entries.read().unwrap().contains_key(&digest);
+        assert_eq!(checked.len(), 3);
+        assert!(!kept([1; 32]), "the expired entry made room");
+        assert!(kept([2; 32]) && kept([3; 32]) && kept([4; 32]));
+        checked.insert([5; 32], entry(now + 600));
+        assert_eq!(checked.len(), 1, "full of live entries: all went");
+        assert!(kept([5; 32]));
+    }
+
+    #[test]
+    fn an_entry_is_unexpired_until_the_leeway_has_passed() {
+        let now = 1_000_000;
+        assert!(unexpired(now, now));
+        assert!(unexpired(now - LEEWAY.as_secs(), now));
+        assert!(!unexpired(now - LEEWAY.as_secs() - 1, now));
+    }
 }
