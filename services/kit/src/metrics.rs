@@ -130,11 +130,12 @@ fn refresh_pools() {
     }
 }
 
-/// The values of `label` each counted gauge was given, by metric and
+/// The values of its label each counted gauge was given, by metric and
 /// service, so that a value gone from the latest count reads 0.
-fn counted() -> &'static Mutex<HashMap<(&'static str, &'static str), BTreeSet<String>>> {
-    static COUNTED: OnceLock<Mutex<HashMap<(&'static str, &'static str), BTreeSet<String>>>> =
-        OnceLock::new();
+type Counted = HashMap<(&'static str, &'static str), BTreeSet<String>>;
+
+fn counted() -> &'static Mutex<Counted> {
+    static COUNTED: OnceLock<Mutex<Counted>> = OnceLock::new();
     COUNTED.get_or_init(Mutex::default)
 }
 
