@@ -47,11 +47,17 @@ pub async fn scrape() -> String {
         .expect("the response is read");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase().contains("content-type: text/plain"),
+        "{head}"
+    );
+    // The body may be chunked; the samples are whole lines either way.
     body.to_owned()
 }
 
 /// The value of the one series of `name` whose labels are exactly
-/// `labels` (in any order); `None` when there is no such series.
+/// `labels` (in any order, values without commas); `None` when there is
+/// no such series.
 pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut wanted: Vec<String> = labels
         .iter()
