@@ -796,6 +796,26 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_refresh_interval_is_a_duration_with_its_unit() {
+        assert_eq!(
+            Config::default().metrics_refresh_interval,
+            Duration::from_secs(30)
+        );
+        let from_file: Config = toml::from_str("metrics_refresh_interval = \"1m\"\n").unwrap();
+        assert_eq!(from_file.metrics_refresh_interval, Duration::from_secs(60));
+        let mut config = Config::default();
+        config
+            .apply_env(|key| (key == "LOUYU_METRICS_REFRESH_INTERVAL").then(|| "500ms".to_owned()))
+            .unwrap();
+        assert_eq!(config.metrics_refresh_interval, Duration::from_millis(500));
+        assert!(
+            config
+                .apply_env(|key| (key == "LOUYU_METRICS_REFRESH_INTERVAL").then(|| "30".to_owned()))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn bad_values_are_reported_by_name_without_echoing_them() {
         let mut config = Config::default();
         let error = config
