@@ -24,6 +24,7 @@ use louyu_proto::visits::v1::{
     Visit, VisitKind,
 };
 use louyu_testkit::fixtures::{self, DISTRICT, enterprise_name, uscc};
+use louyu_testkit::metrics::scrape;
 use louyu_testkit::sandbox::Sandbox;
 use louyu_testkit::{TestBackend, backend_tests};
 use receiver::{ReceivedSpan, Receiver};
@@ -32,12 +33,12 @@ use receiver::{ReceivedSpan, Receiver};
 struct Harness {
     receiver: Receiver,
     logs: LogBuffer,
-    metrics: std::net::SocketAddr,
     telemetry: louyu_kit::telemetry::TelemetryGuard,
 }
 
-/// The runtime the receiver, the exporter's channel and the metrics
-/// endpoint live on: the process's, not one test's.
+/// The runtime the receiver and the exporter's channel live on: the
+/// process's, not one test's (the metrics endpoint has its own, in
+/// `louyu_testkit::metrics`).
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(|| tokio::runtime::Runtime::new().expect("a runtime"));
 
@@ -52,19 +53,10 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         logs.clone(),
     )
     .expect("telemetry installs");
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    std::mem::forget(_stop);
-    let (metrics, _) = std::thread::scope(|scope| {
-        scope
-            .spawn(|| RUNTIME.block_on(louyu_kit::metrics::serve("127.0.0.1:0", stopped)))
-            .join()
-            .expect("the metrics endpoint starts")
-    })
-    .expect("the metrics endpoint binds");
+    louyu_testkit::metrics::endpoint();
     Harness {
         receiver,
         logs,
-        metrics,
         telemetry,
     }
 });
@@ -435,28 +427,6 @@ backend_tests!(
     metrics_count_calls_by_method_and_code_and_report_feeds_and_pools,
     json_log_lines_carry_the_trace_and_span_of_the_call_and_no_token,
 );
-
-/// The process's `/metrics`, over HTTP.
-async fn scrape() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(HARNESS.metrics)
-        .await
-        .expect("the metrics endpoint");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: louyu\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_lowercase().contains("content-type: text/plain"),
-        "{head}"
-    );
-    // The body may be chunked; the samples are whole lines either way.
-    body.to_owned()
-}
 
 /// The value of the sample of `name` whose labels include `labels`
 /// (0 when there is none yet).

@@ -111,6 +111,12 @@ pub struct Config {
     /// Where the process serves Prometheus metrics, `GET /metrics`
     /// (`LOUYU_METRICS_LISTEN`, e.g. `0.0.0.0:9464`); off when unset.
     pub metrics_listen: Option<String>,
+    /// How often a service counts, in its database, the gauges that
+    /// describe the district (overdue referrals, enterprises by colour):
+    /// `30s`, `500ms`. Each count is a query over a whole table, so not at
+    /// every scheduler turn.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub metrics_refresh_interval: Duration,
     /// Development and trials only: shifts the process's clock, `+30d`,
     /// `-12h`, so deadlines and lease ends can be tried from outside.
     #[serde(deserialize_with = "deserialize_clock_offset")]
@@ -260,6 +266,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             otlp_endpoint: None,
             metrics_listen: None,
+            metrics_refresh_interval: Duration::from_secs(30),
             dev_clock_offset: crate::time::ClockOffset::default(),
             jwks_file: None,
             dev_identity: false,
@@ -511,6 +518,12 @@ impl Config {
         }
         if let Some(value) = text("LOUYU_METRICS_LISTEN") {
             self.metrics_listen = Some(value);
+        }
+        if let Some(value) = text("LOUYU_METRICS_REFRESH_INTERVAL") {
+            self.metrics_refresh_interval =
+                crate::time::parse_duration(&value).ok_or_else(|| {
+                    anyhow::anyhow!("LOUYU_METRICS_REFRESH_INTERVAL has an invalid value")
+                })?;
         }
         Ok(())
     }
@@ -778,6 +791,26 @@ mod tests {
         assert!(
             config
                 .apply_env(|key| (key == "LOUYU_DRAIN_DELAY").then(|| "5".to_owned()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_metrics_refresh_interval_is_a_duration_with_its_unit() {
+        assert_eq!(
+            Config::default().metrics_refresh_interval,
+            Duration::from_secs(30)
+        );
+        let from_file: Config = toml::from_str("metrics_refresh_interval = \"1m\"\n").unwrap();
+        assert_eq!(from_file.metrics_refresh_interval, Duration::from_secs(60));
+        let mut config = Config::default();
+        config
+            .apply_env(|key| (key == "LOUYU_METRICS_REFRESH_INTERVAL").then(|| "500ms".to_owned()))
+            .unwrap();
+        assert_eq!(config.metrics_refresh_interval, Duration::from_millis(500));
+        assert!(
+            config
+                .apply_env(|key| (key == "LOUYU_METRICS_REFRESH_INTERVAL").then(|| "30".to_owned()))
                 .is_err()
         );
     }

@@ -15,14 +15,18 @@
 //! - `louyu_feed_consumer_halted{feed}`;
 //! - `louyu_db_pool_connections{service,state}` (`idle`, `in_use`) and
 //!   `louyu_db_pool_max{service}`, read at each scrape;
-//! - the services' own: `louyu_referrals_overdue{department}` (referral),
-//!   `louyu_enterprises_by_colour{colour}` (risk).
+//! - the services' own, counted in their databases every
+//!   `metrics_refresh_interval` (and at start) with [`set_counts`]:
+//!   `louyu_referrals_overdue{service,department}` by the referral
+//!   service's deadline scanner, `louyu_enterprises_by_colour{service,colour}`
+//!   by the risk service's re-assessment scheduler. Each replica counts the
+//!   same rows, so each reports the district's whole count.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use http_body_util::Full;
@@ -123,6 +127,72 @@ fn refresh_pools() {
             .set((size - idle).max(0.0));
         metrics::gauge!(DB_POOL_MAX, "service" => *service)
             .set(f64::from(pool.options().get_max_connections()));
+    }
+}
+
+/// The values of its label each counted gauge was given, by metric and
+/// service, so that a value gone from the latest count reads 0.
+type Counted = HashMap<(&'static str, &'static str), BTreeSet<String>>;
+
+fn counted() -> &'static Mutex<Counted> {
+    static COUNTED: OnceLock<Mutex<Counted>> = OnceLock::new();
+    COUNTED.get_or_init(Mutex::default)
+}
+
+/// Sets the gauge `name` of `service`, one series per value of `label`,
+/// to `counts`. A value this process counted before and `counts` no longer
+/// holds reads 0: a department with nothing overdue any more is seen to
+/// fall to 0, not left at its last count. The count is the caller's query:
+/// run it only when [`enabled`].
+pub fn set_counts(
+    name: &'static str,
+    service: &'static str,
+    label: &'static str,
+    counts: &[(String, u64)],
+) {
+    let mut counted = counted()
+        .lock()
+        .expect("the counted gauges are never poisoned");
+    let known = counted.entry((name, service)).or_default();
+    for gone in known.iter() {
+        if !counts.iter().any(|(value, _)| value == gone) {
+            metrics::gauge!(name, "service" => service, label => gone.clone()).set(0.0);
+        }
+    }
+    for (value, count) in counts {
+        metrics::gauge!(name, "service" => service, label => value.clone()).set(*count as f64);
+        known.insert(value.clone());
+    }
+}
+
+/// When a background job next counts its gauge: at its first turn, then
+/// once `every` has passed, and never while metrics are off (the count is
+/// a query nobody would read).
+#[derive(Debug)]
+pub struct Refresh {
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl Refresh {
+    pub fn every(every: Duration) -> Self {
+        Refresh { every, last: None }
+    }
+
+    /// Whether to count now; if so, the next count is `every` from now.
+    pub fn due(&mut self) -> bool {
+        if !enabled() {
+            return false;
+        }
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.every)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
     }
 }
 

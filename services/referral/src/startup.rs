@@ -77,6 +77,7 @@ impl Service for Referral {
         );
         let api = ReferralApi::new(store.clone(), registry, context.page_tokens.clone());
         let interval = config.feed_poll_interval();
+        let metrics_refresh = config.metrics_refresh_interval;
         let scanned = store.clone();
         let host = host
             .add_service(ReferralServiceServer::new(api))
@@ -84,7 +85,7 @@ impl Service for Referral {
             .follow(scope)
             .follow(colours)
             .run_job("deadline scanner", move |shutdown| {
-                crate::deadlines::run(scanned, shutdown, interval)
+                crate::deadlines::run(scanned, shutdown, interval, metrics_refresh)
             });
         let Some(webhook) = config.referral_webhook()? else {
             // Nothing is lost: notifications wait, pending, and are sent

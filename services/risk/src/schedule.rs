@@ -5,9 +5,16 @@
 //! in the database) and two replicas share it (each enterprise is
 //! re-assessed under its row lock, and one that is no longer due is
 //! skipped).
+//!
+//! At its first round and then every `metrics_refresh_interval`, while
+//! metrics are on, it also counts the enterprises by colour into
+//! `louyu_enterprises_by_colour`, from the database: every replica reports
+//! the district's count, right after a restart too.
 
 use std::time::Duration;
 
+use louyu_kit::config::ServiceName;
+use louyu_kit::metrics::{ENTERPRISES_BY_COLOUR, Refresh};
 use tokio::sync::watch;
 
 use crate::store::Store;
@@ -15,8 +22,15 @@ use crate::store::Store;
 /// How many due enterprises one round takes.
 const BATCH: i64 = 500;
 
-/// Re-assesses due enterprises every `interval` until the stop signal.
-pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>, interval: Duration) {
+/// Re-assesses due enterprises every `interval` until the stop signal,
+/// and counts the colours every `metrics_refresh`.
+pub async fn run(
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+    interval: Duration,
+    metrics_refresh: Duration,
+) {
+    let mut refresh = Refresh::every(metrics_refresh);
     loop {
         if *shutdown.borrow() {
             return;
@@ -28,6 +42,11 @@ pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>, interval: Du
                 false
             }
         };
+        if refresh.due()
+            && let Err(error) = count_colours(&store).await
+        {
+            tracing::warn!(error = %error, "counting enterprises by colour failed; counted again later");
+        }
         if full {
             continue;
         }
@@ -36,6 +55,23 @@ pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>, interval: Du
             _ = tokio::time::sleep(interval) => {}
         }
     }
+}
+
+/// Sets `louyu_enterprises_by_colour` from the database.
+async fn count_colours(store: &Store) -> Result<(), crate::error::RiskError> {
+    let counts: Vec<(String, u64)> = store
+        .count_by_colour()
+        .await?
+        .into_iter()
+        .map(|(colour, count)| (colour.as_str().to_owned(), count))
+        .collect();
+    louyu_kit::metrics::set_counts(
+        ENTERPRISES_BY_COLOUR,
+        ServiceName::Risk.as_str(),
+        "colour",
+        &counts,
+    );
+    Ok(())
 }
 
 /// One round: the enterprises due by now, soonest first.

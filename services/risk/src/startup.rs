@@ -67,6 +67,7 @@ impl Service for Risk {
         let api = RiskApi::new(store.clone(), context.page_tokens.clone());
         let operations = OperationsServer::new(context.db.clone(), context.page_tokens.clone());
         let interval = config.feed_poll_interval();
+        let metrics_refresh = config.metrics_refresh_interval;
         let activations = store.clone();
         let operations_db = context.db.clone();
         // Who holds an activation's lease: this process, for as long as it
@@ -79,7 +80,7 @@ impl Service for Risk {
             .follow(visits)
             .follow(referrals)
             .run_job("re-assessment scheduler", move |shutdown| {
-                crate::schedule::run(store, shutdown, interval)
+                crate::schedule::run(store, shutdown, interval, metrics_refresh)
             })
             .run_job("rule activations", move |shutdown| {
                 crate::activation::run(

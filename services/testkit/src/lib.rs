@@ -2,11 +2,13 @@
 //! database per test on SQLite or PostgreSQL ([`TestDatabase`],
 //! [`backend_tests!`]), a [`sandbox::Sandbox`] that starts any set of
 //! services in process on fresh databases and port 0, whose clients present
-//! tokens ([`identity`]), and the shared [`fixtures`].
+//! tokens ([`identity`]), the shared [`fixtures`], and the process's
+//! `/metrics` as a scraper reads it ([`metrics`]).
 
 mod database;
 pub mod fixtures;
 pub mod identity;
+pub mod metrics;
 pub mod permissions;
 pub mod sandbox;
 

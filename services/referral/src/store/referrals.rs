@@ -539,6 +539,30 @@ impl Store {
         .await?)
     }
 
+    /// The referrals past a deadline at `now`, by lead department (the one
+    /// that answers for the deadlines): those whose clocks run (not on
+    /// hold, not split into parts, whose parts count instead) with an
+    /// unmet due time passed, whether or not the scanner has marked the
+    /// breach yet. A department with open referrals and none overdue is
+    /// counted 0. One query over the open referrals (`referrals_by_state`).
+    pub async fn count_overdue(&self, now: i64) -> Result<Vec<(String, u64)>, ReferralError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT lead_department, SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END) AS overdue \
+             FROM referrals WHERE state IN ({clocked}) AND split = 0 GROUP BY lead_department",
+            overdue = overdue_sql(now),
+            clocked = states_sql(&state::CLOCKED),
+        )))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| -> Result<(String, u64), ReferralError> {
+                let department: String = row.try_get("lead_department")?;
+                let overdue: i64 = row.try_get("overdue")?;
+                Ok((department, u64::try_from(overdue).unwrap_or_default()))
+            })
+            .collect()
+    }
+
     /// Marks what ran out on one referral by `now` and sends it up, under
     /// its row lock, so that two replicas scanning at once breach and
     /// escalate it once: the second finds it done. Commits the history,

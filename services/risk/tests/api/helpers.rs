@@ -1,7 +1,7 @@
 //! A registry, a visits service and a risk service for each test, each on a
 //! fresh database of the chosen backend, on port 0, called over TCP.
 
-use louyu_kit::config::ServiceName;
+use louyu_kit::config::{Config, ServiceName};
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_proto::registry::v1::*;
@@ -24,13 +24,22 @@ pub struct Suite {
 }
 
 pub async fn spawn_suite(backend: TestBackend) -> Option<Suite> {
-    let sandbox = Sandbox::start(
+    spawn_suite_with(backend, |_, _| {}).await
+}
+
+/// [`spawn_suite`], with the test's own changes to each service's settings.
+pub async fn spawn_suite_with(
+    backend: TestBackend,
+    configure: impl Fn(ServiceName, &mut Config),
+) -> Option<Suite> {
+    let sandbox = Sandbox::start_with(
         backend,
         &[
             &louyu_risk::startup::Risk,
             &louyu_visits::startup::Visits,
             &louyu_registry::startup::Registry,
         ],
+        configure,
     )
     .await?;
     Some(Suite {
