@@ -12,33 +12,22 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::telemetry::LogFormat;
 use louyu_proto::registry::v1::GetEnterpriseRequest;
 use louyu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use louyu_testkit::TestBackend;
+use louyu_testkit::h2load::{self, CLIENTS, Round, Run, STREAMS_PER_CLIENT};
 use louyu_testkit::identity::{auditor, district_admin};
 use louyu_testkit::sandbox::Sandbox;
 use prost::Message;
 
 const ROUNDS: usize = 3;
-const CLIENTS: usize = 8;
-const STREAMS_PER_CLIENT: usize = 16;
 
 fn main() {
-    if Command::new("h2load").arg("--version").output().is_err() {
-        eprintln!(
-            "h2load is missing: this benchmark drives the servers with it. \
-             Install Debian's nghttp2-client (apt-get install -y nghttp2-client) and run it again."
-        );
-        std::process::exit(2);
-    }
-    let requests: usize = std::env::var("LOUYU_BENCH_REQUESTS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(50_000);
+    h2load::require();
+    let requests = h2load::requests_per_round(50_000);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let _telemetry = runtime.block_on(async {
         louyu_kit::telemetry::init("bench", LogFormat::Pretty, None).expect("telemetry")
@@ -81,11 +70,10 @@ fn main() {
     let token = sandbox.keys().token(&auditor());
     let folder = tempfile::tempdir().expect("a temporary folder");
     let body = folder.path().join("get-enterprise-request");
-    let message = GetEnterpriseRequest { name: enterprise }.encode_to_vec();
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&message);
-    std::fs::write(&body, frame).expect("write the request body");
+    h2load::write_request(
+        &body,
+        &GetEnterpriseRequest { name: enterprise }.encode_to_vec(),
+    );
 
     let gateway = sandbox.address(ServiceName::Gateway);
     let registry = sandbox.address(ServiceName::Registry);
@@ -113,12 +101,7 @@ fn main() {
         direct.push(direct_run);
         through.push(gateway_run);
     }
-    let best = |runs: &[Run]| {
-        runs.iter()
-            .max_by(|a, b| a.rate.total_cmp(&b.rate))
-            .expect("a round")
-            .clone()
-    };
+    let best = h2load::best;
     let (direct, through) = (best(&direct), best(&through));
     println!(
         "GetEnterprise, best of {ROUNDS} rounds of {requests} requests ({CLIENTS} clients x {STREAMS_PER_CLIENT} streams):"
@@ -140,61 +123,15 @@ fn main() {
     drop(sandbox);
 }
 
-/// One h2load run against one server.
-#[derive(Clone)]
-struct Run {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-/// Drives `address` with h2load; panics unless every request succeeded.
+/// Drives `address`'s `GetEnterprise` with h2load as `token`'s bearer.
 fn h2load(address: SocketAddr, body: &Path, token: &str, requests: usize, log: &Path) -> Run {
-    let output = Command::new("h2load")
-        .args(["-n", &requests.to_string()])
-        .args(["-c", &CLIENTS.to_string()])
-        .args(["-m", &STREAMS_PER_CLIENT.to_string()])
-        .args(["-t", "1"])
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .args(["-H", &format!("authorization: Bearer {token}")])
-        .arg("-d")
-        .arg(body)
-        .arg("--log-file")
-        .arg(log)
-        .arg(format!(
-            "http://{address}/louyu.registry.v1.RegistryService/GetEnterprise"
-        ))
-        .output()
-        .expect("run h2load");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "h2load failed:\n{text}");
-    assert!(
-        text.contains(&format!("{requests} succeeded")),
-        "not every request succeeded:\n{text}"
-    );
-    let rate = text
-        .lines()
-        .find_map(|line| {
-            let rate = line.strip_prefix("finished in ")?.split(", ").nth(1)?;
-            rate.strip_suffix(" req/s")?.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no rate in h2load's output:\n{text}"));
-    // Each line: start (µs since the epoch), status, time to the end of the
-    // answer (µs).
-    let mut latencies: Vec<f64> = std::fs::read_to_string(log)
-        .expect("h2load's log")
-        .lines()
-        .filter_map(|line| line.split('\t').nth(2)?.trim().parse::<f64>().ok())
-        .collect();
-    assert!(!latencies.is_empty(), "h2load logged no request");
-    latencies.sort_by(f64::total_cmp);
-    let at = |quantile: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
-        latencies[index] / 1000.0
-    };
-    Run {
-        rate,
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
+    Round {
+        url: format!("http://{address}/louyu.registry.v1.RegistryService/GetEnterprise"),
+        body,
+        headers: vec![format!("authorization: Bearer {token}")],
+        requests,
+        log,
+        cpu_of: "self".to_owned(),
     }
+    .run()
 }

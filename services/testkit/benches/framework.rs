@@ -14,32 +14,21 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use louyu_kit::config::ServiceName;
 use louyu_kit::telemetry::LogFormat;
 use louyu_testkit::TestBackend;
+use louyu_testkit::h2load::{self, CLIENTS, Round, Run, STREAMS_PER_CLIENT};
 use louyu_testkit::sandbox::Sandbox;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 const ROUNDS: usize = 5;
-const CLIENTS: usize = 8;
-const STREAMS_PER_CLIENT: usize = 16;
 
 fn main() {
-    if Command::new("h2load").arg("--version").output().is_err() {
-        eprintln!(
-            "h2load is missing: this benchmark drives the servers with it. \
-             Install Debian's nghttp2-client (apt-get install -y nghttp2-client) and run it again."
-        );
-        std::process::exit(2);
-    }
-    let requests: usize = std::env::var("LOUYU_BENCH_REQUESTS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(200_000);
+    h2load::require();
+    let requests = h2load::requests_per_round(200_000);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     // The process's telemetry as `louyu serve` installs it: logs at info,
     // spans to the OpenTelemetry layer, nothing exported.
@@ -81,12 +70,8 @@ fn main() {
         bare_runs.push(bare_run);
         louyu_runs.push(louyu_run);
     }
-    let best = |runs: &[Run]| runs.iter().map(|run| run.rate).fold(0.0, f64::max);
-    let least_cpu = |runs: &[Run]| {
-        runs.iter()
-            .map(|run| run.cpu_micros_per_request)
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |runs: &[Run]| h2load::best(runs).rate;
+    let least_cpu = h2load::least_cpu;
     println!(
         "Health/Check, {ROUNDS} rounds of {requests} requests each ({CLIENTS} clients x {STREAMS_PER_CLIENT} streams):"
     );
@@ -129,60 +114,18 @@ async fn bare_health_server() -> SocketAddr {
     address
 }
 
-/// One h2load run against one server.
-struct Run {
-    /// Requests per second, as h2load measured them.
-    rate: f64,
-    /// This process's CPU time (the servers'; h2load is another process)
-    /// per request: unlike the rate, it does not depend on what else the
-    /// machine is running.
-    cpu_micros_per_request: f64,
-}
-
-/// Drives `address` with h2load; panics unless every request succeeded.
+/// Drives `address`'s `Health/Check` with h2load; the CPU counted is this
+/// process's (the servers'; h2load is another process), which unlike the
+/// rate does not depend on what else the machine runs.
 fn h2load(address: SocketAddr, body: &Path, requests: usize) -> Run {
-    let cpu_before = process_cpu_seconds();
-    let output = Command::new("h2load")
-        .args(["-n", &requests.to_string()])
-        .args(["-c", &CLIENTS.to_string()])
-        .args(["-m", &STREAMS_PER_CLIENT.to_string()])
-        .args(["-t", "1"])
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .arg("-d")
-        .arg(body)
-        .arg(format!("http://{address}/grpc.health.v1.Health/Check"))
-        .output()
-        .expect("run h2load");
-    let cpu_seconds = process_cpu_seconds() - cpu_before;
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "h2load failed:\n{text}");
-    assert!(
-        text.contains(&format!("{requests} succeeded")),
-        "not every request succeeded:\n{text}"
-    );
-    // "finished in 2.01s, 99502.49 req/s, 9.68MB/s"
-    let rate = text
-        .lines()
-        .find_map(|line| {
-            let rate = line.strip_prefix("finished in ")?.split(", ").nth(1)?;
-            rate.strip_suffix(" req/s")?.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no rate in h2load's output:\n{text}"));
-    Run {
-        rate,
-        cpu_micros_per_request: cpu_seconds * 1e6 / requests as f64,
+    let log = body.with_extension(format!("{}.log", address.port()));
+    Round {
+        url: format!("http://{address}/grpc.health.v1.Health/Check"),
+        body,
+        headers: Vec::new(),
+        requests,
+        log: &log,
+        cpu_of: "self".to_owned(),
     }
-}
-
-/// User and system CPU time of this process so far, from /proc/self/stat
-/// (fields 14 and 15, in clock ticks of 1/100 s on Linux).
-fn process_cpu_seconds() -> f64 {
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // The command name, field 2, is in parentheses and may hold spaces.
-    let after_name = &stat[stat.rfind(')').expect("a command name") + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    let ticks = |index: usize| -> f64 { fields[index].parse().expect("a tick count") };
-    // after_name starts at field 3: utime (14) and stime (15) are at 11, 12.
-    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+    .run()
 }

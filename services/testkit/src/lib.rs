@@ -7,6 +7,7 @@
 
 mod database;
 pub mod fixtures;
+pub mod h2load;
 pub mod identity;
 pub mod metrics;
 pub mod permissions;
