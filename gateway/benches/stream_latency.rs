@@ -371,6 +371,8 @@ struct Sending {
     acknowledged: HashMap<String, Instant>,
     /// From the first call's start to the last answer.
     answered_for: Duration,
+    /// How long each acknowledged call took, sorted.
+    call_times: Vec<Duration>,
     failed: HashMap<String, usize>,
 }
 
@@ -384,6 +386,7 @@ async fn submit_visits(
     let tick = Duration::from_secs(1) / VISITS_PER_SECOND;
     let acknowledged: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let failed: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let call_times: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let mut ticks = tokio::time::interval(tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
@@ -401,7 +404,9 @@ async fn submit_visits(
         let mut visits = submitters[index % submitters.len()].clone();
         let acknowledged = Arc::clone(&acknowledged);
         let failed = Arc::clone(&failed);
+        let call_times = Arc::clone(&call_times);
         calls.push(tokio::spawn(async move {
+            let call_started = Instant::now();
             let answer = visits
                 .submit_visit(SubmitVisitRequest {
                     parent: DISTRICT.to_owned(),
@@ -428,6 +433,10 @@ async fn submit_visits(
                 Ok(answer) => {
                     let name = answer.into_inner().visit.expect("the visit").name;
                     acknowledged.lock().expect("not poisoned").insert(name, at);
+                    call_times
+                        .lock()
+                        .expect("not poisoned")
+                        .push(at - call_started);
                 }
                 Err(status) => {
                     *failed
@@ -453,6 +462,11 @@ async fn submit_visits(
         acknowledged: take(acknowledged),
         answered_for: last_answer - started,
         failed: take(failed),
+        call_times: {
+            let mut call_times = take(call_times);
+            call_times.sort();
+            call_times
+        },
     }
 }
 
@@ -467,6 +481,8 @@ struct Received {
     missing: usize,
     /// Events of visits this run did not acknowledge.
     strangers: usize,
+    /// From the first acknowledged visit's event to the last one's.
+    relayed_for: Duration,
 }
 
 async fn collect_arrivals(
@@ -506,7 +522,14 @@ async fn collect_arrivals(
         }
     }
     latencies.sort();
+    let first = arrived.values().min().copied();
+    let last = arrived.values().max().copied();
+    let relayed_for = match (first, last) {
+        (Some(first), Some(last)) => last - first,
+        _ => Duration::ZERO,
+    };
     Received {
+        relayed_for,
         latencies,
         before_ack,
         missing,
@@ -558,6 +581,17 @@ fn report(label: &str, sending: &Sending, received: &Received, other_events: usi
         other_events,
         received.strangers,
     );
+    if !sending.call_times.is_empty() {
+        println!(
+            "{label}: SubmitVisit through the gateway took p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+             the stream relayed the visits' events over {:.2} s ({:.1}/s)",
+            millis(percentile(&sending.call_times, 0.50)),
+            millis(percentile(&sending.call_times, 0.99)),
+            millis(*sending.call_times.last().expect("a call")),
+            received.relayed_for.as_secs_f64(),
+            received.latencies.len() as f64 / received.relayed_for.as_secs_f64().max(1e-3),
+        );
+    }
     if received.latencies.is_empty() {
         println!("{label}: no visit arrived on the stream");
         return;
