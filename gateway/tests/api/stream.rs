@@ -15,6 +15,8 @@ use crate::helpers::*;
 
 const DEMANDS_ONLY: &str = "?types=DemandRaised";
 const SOON: Duration = Duration::from_secs(30);
+/// How many events' reads a stream runs at once (gateway/src/stream).
+const READS_AT_ONCE: usize = 16;
 
 fn admin() -> Principal {
     person("admin-7", &[Role::DistrictAdmin])
@@ -23,6 +25,12 @@ fn admin() -> Principal {
 /// Raises an office-space demand of the enterprise with `code` as the
 /// district admin, through the gateway: its name.
 async fn raise_demand(suite: &Suite, code: &str) -> String {
+    raise_demand_of(suite, code, "DEMAND_CATEGORY_OFFICE_SPACE").await
+}
+
+/// Raises a demand of `category` of the enterprise with `code` as the
+/// district admin, through the gateway: its name.
+async fn raise_demand_of(suite: &Suite, code: &str, category: &str) -> String {
     let (status, created) = suite
         .rest_as(Some(&admin()))
         .call(
@@ -30,7 +38,7 @@ async fn raise_demand(suite: &Suite, code: &str) -> String {
             "/v1/districts/jingan/demands",
             Some(json!({
                 "enterprise": enterprise_name(code),
-                "category": "DEMAND_CATEGORY_OFFICE_SPACE",
+                "category": category,
                 "description": "需要更大的办公空间",
                 "urgency": "URGENCY_HIGH",
             })),
@@ -269,6 +277,79 @@ async fn a_viewer_resumes_after_the_last_event_with_nothing_lost_or_repeated(bac
     assert_eq!(event.data["resourceName"], fourth.as_str());
 }
 
+/// A backlog longer than the reads a stream makes at once comes in the
+/// order it was raised, without what the viewer may not read.
+async fn a_backlog_comes_in_order_without_what_the_viewer_may_not_see(backend: TestBackend) {
+    let Some(suite) = spawn_suite(backend).await else {
+        return;
+    };
+    let district = two_streets(&suite).await;
+    wait_until_s1_reaches(&suite, &district.a).await;
+    let mut stream = suite
+        .open_stream(&field_worker_s1(), DEMANDS_ONLY, None)
+        .await;
+    let first = raise_demand(&suite, &district.a).await;
+    let event = stream
+        .next_domain_event(SOON)
+        .await
+        .expect("the first demand");
+    assert_eq!(event.data["resourceName"], first.as_str());
+    let last_id = event.id.expect("an id");
+    drop(stream);
+
+    let other_street = uscc(9);
+    let worker = suite.rest_as(Some(&field_worker_s1()));
+    let mut raised = Vec::new();
+    let mut visible = Vec::new();
+    for category in [
+        "DEMAND_CATEGORY_REGISTRATION_LICENSING",
+        "DEMAND_CATEGORY_TAX",
+        "DEMAND_CATEGORY_FINANCING",
+        "DEMAND_CATEGORY_TALENT_HOUSEHOLD",
+        "DEMAND_CATEGORY_POLICY_CONSULTATION",
+        "DEMAND_CATEGORY_PROPERTY_FACILITIES",
+    ] {
+        for code in [&district.b, &other_street, &district.c, &district.d] {
+            let demand = raise_demand_of(&suite, code, category).await;
+            // What s-1 may read is what they should be sent.
+            if worker.call("GET", &format!("/v1/{demand}"), None).await.0 == 200 {
+                visible.push(demand.clone());
+            }
+            raised.push(demand);
+        }
+    }
+    assert!(
+        raised.len() > READS_AT_ONCE,
+        "more than a stream reads at once"
+    );
+    assert!(
+        visible.len() > 1 && visible.len() < raised.len(),
+        "s-1 reads {} of the {} demands: the test needs some of each",
+        visible.len(),
+        raised.len()
+    );
+
+    let mut resumed = suite
+        .open_stream(&field_worker_s1(), DEMANDS_ONLY, Some(&last_id))
+        .await;
+    let mut received = Vec::new();
+    for _ in 0..visible.len() {
+        let event = resumed
+            .next_domain_event(SOON)
+            .await
+            .expect("a demand of the backlog");
+        received.push(event.data["resourceName"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(received, visible);
+    // Nothing hidden follows: the next is a new one.
+    let last = raise_demand_of(&suite, &district.e, "DEMAND_CATEGORY_LEGAL").await;
+    let event = resumed
+        .next_domain_event(SOON)
+        .await
+        .expect("the new demand");
+    assert_eq!(event.data["resourceName"], last.as_str());
+}
+
 async fn a_malformed_or_foreign_last_event_id_is_refused_clearly(backend: TestBackend) {
     let Some(suite) = spawn_suite(backend).await else {
         return;
@@ -342,6 +423,7 @@ async fn the_stream_ends_when_the_viewers_token_expires(backend: TestBackend) {
 backend_tests!(
     a_new_demand_reaches_the_viewers_in_scope_and_no_one_else,
     a_viewer_resumes_after_the_last_event_with_nothing_lost_or_repeated,
+    a_backlog_comes_in_order_without_what_the_viewer_may_not_see,
     a_malformed_or_foreign_last_event_id_is_refused_clearly,
     the_stream_ends_when_the_viewers_token_expires,
 );
