@@ -24,7 +24,7 @@ use bytes::Bytes;
 use jsonwebtoken::{DecodingKey, Validation};
 use louyu_kit::identity::SystemIdentity;
 use serde::Deserialize;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::body::Body;
@@ -159,13 +159,24 @@ impl Clients {
     /// Who `token` claims (unverified, by its `iss`) to be issued by, for
     /// a gateway whose own tokens carry `deployment_issuer`.
     pub fn issuer_of(&self, token: &str, deployment_issuer: &str) -> TokenIssuer<'_> {
-        let issuer = token
+        /// Only `iss`, read without building the other claims: this runs
+        /// on every call with a bearer token.
+        #[derive(serde::Deserialize)]
+        struct Issuer<'a> {
+            #[serde(borrow)]
+            iss: Option<std::borrow::Cow<'a, str>>,
+        }
+        let Some(payload) = token
             .split('.')
             .nth(1)
             .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
-            .and_then(|payload| serde_json::from_slice::<Map<String, Json>>(&payload).ok())
-            .and_then(|claims| claims.get("iss")?.as_str().map(str::to_owned));
-        let Some(issuer) = issuer else {
+        else {
+            return TokenIssuer::Deployment;
+        };
+        let Some(issuer) = serde_json::from_slice::<Issuer>(&payload)
+            .ok()
+            .and_then(|claims| claims.iss)
+        else {
             return TokenIssuer::Deployment;
         };
         if issuer == deployment_issuer {
