@@ -249,11 +249,12 @@ const HOP_BY_HOP_HEADERS: [&str; 6] = [
     "upgrade",
 ];
 
+/// The trace context is the client span's, set by [`ClientObserver`] as
+/// the call leaves.
 fn prepare_for_owner(headers: &mut http::HeaderMap) {
     for name in HOP_BY_HOP_HEADERS {
         headers.remove(name);
     }
-    louyu_kit::telemetry::inject_trace_context(headers);
 }
 
 #[cfg(test)]
