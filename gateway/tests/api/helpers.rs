@@ -75,7 +75,28 @@ pub async fn spawn_suite_with_risk(backend: TestBackend) -> Option<Suite> {
 /// [`spawn_suite`] with every service the gateway fronts: risk and
 /// referral too.
 pub async fn spawn_suite_with_every_service(backend: TestBackend) -> Option<Suite> {
-    let sandbox = Sandbox::start(
+    spawn_every_service_configured(backend, |_, _| {}).await
+}
+
+/// [`spawn_suite_with_every_service`] with the gateway's per-caller rate
+/// out of reach: for tests that make hundreds of calls a second as one
+/// caller and test something else than the rate limit (protection.rs
+/// tests that).
+pub async fn spawn_suite_with_every_service_unthrottled(backend: TestBackend) -> Option<Suite> {
+    spawn_every_service_configured(backend, |service, config| {
+        if service == ServiceName::Gateway {
+            config.gateway_protection.rate_per_second = 1e9;
+            config.gateway_protection.rate_burst = 1_000_000;
+        }
+    })
+    .await
+}
+
+async fn spawn_every_service_configured(
+    backend: TestBackend,
+    configure: impl Fn(ServiceName, &mut louyu_kit::config::Config),
+) -> Option<Suite> {
+    let sandbox = Sandbox::start_with(
         backend,
         &[
             &louyu_gateway::startup::Gateway,
@@ -84,6 +105,7 @@ pub async fn spawn_suite_with_every_service(backend: TestBackend) -> Option<Suit
             &louyu_risk::startup::Risk,
             &louyu_referral::startup::Referral,
         ],
+        configure,
     )
     .await?;
     Some(Suite { sandbox })

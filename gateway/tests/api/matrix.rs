@@ -66,7 +66,7 @@ fn concrete_path(route: &Route) -> String {
 async fn every_role_is_refused_through_grpc_exactly_as_the_table_and_the_owner_say(
     backend: TestBackend,
 ) {
-    let Some(suite) = spawn_suite_with_every_service(backend).await else {
+    let Some(suite) = spawn_suite_with_every_service_unthrottled(backend).await else {
         return;
     };
     let services = fronted_services();
@@ -115,7 +115,7 @@ async fn every_role_is_refused_through_grpc_exactly_as_the_table_and_the_owner_s
 async fn every_role_is_refused_over_rest_exactly_where_the_table_grants_nothing(
     backend: TestBackend,
 ) {
-    let Some(suite) = spawn_suite_with_every_service(backend).await else {
+    let Some(suite) = spawn_suite_with_every_service_unthrottled(backend).await else {
         return;
     };
     let pool = louyu_gateway::rest::louyu_pool().unwrap();
