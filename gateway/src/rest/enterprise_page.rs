@@ -21,10 +21,11 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 use serde_json::{Map, Value as Json, json};
 use tonic::{Code, Status};
 
-use super::page::{OPEN_DEMANDS, PAGE_SIZE, PAGE_SUFFIX, json_of};
+use super::page::{
+    OPEN_DEMANDS, PAGE_SIZE, PAGE_SUFFIX, json_of, owner_of, page_method, refuse_routes_answering,
+};
 use super::routes::Route;
 use super::{Inner, code_name, json_response, status_response};
-use crate::forward::FORWARDED_SERVICES;
 
 /// What fills a part.
 #[derive(Debug, Clone, Copy)]
@@ -144,9 +145,7 @@ pub fn enterprise_of_page_path(path: &str) -> Option<(String, String)> {
 }
 
 fn method(pool: &DescriptorPool, service: &str, name: &str) -> anyhow::Result<MethodDescriptor> {
-    pool.get_service_by_name(service)
-        .and_then(|service| service.methods().find(|method| method.name() == name))
-        .ok_or_else(|| anyhow::anyhow!("the enterprise page needs {service}.{name}"))
+    page_method(pool, "the enterprise page", service, name)
 }
 
 /// How a part's answer lands on the page.
@@ -175,30 +174,18 @@ impl EnterprisePage {
     /// The page's calls from `pool`; an error if a route of `routes` could
     /// answer the page's path too.
     pub fn new(pool: &DescriptorPool, routes: &[Route]) -> anyhow::Result<Self> {
-        let sample = format!("/v1/districts/d/enterprises/e{PAGE_SUFFIX}");
-        if let Some(route) = routes.iter().find(|route| {
-            route.http_method == http::Method::GET && route.template.match_path(&sample).is_some()
-        }) {
-            anyhow::bail!(
-                "the route {} of {} could answer the enterprise page's path too",
-                route.template.text,
-                route.grpc_path()
-            );
-        }
+        refuse_routes_answering(
+            routes,
+            &format!("/v1/districts/d/enterprises/e{PAGE_SUFFIX}"),
+            "the enterprise page",
+        )?;
         let parts = PARTS
             .iter()
             .map(|spec| {
-                let owner = FORWARDED_SERVICES
-                    .iter()
-                    .find(|(name, _)| *name == spec.service)
-                    .map(|(_, owner)| owner.as_str())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("the gateway does not front {}", spec.service)
-                    })?;
                 Ok(Part {
                     spec,
                     rpc: method(pool, spec.service, spec.method)?,
-                    owner,
+                    owner: owner_of(spec.service)?,
                 })
             })
             .collect::<anyhow::Result<_>>()?;

@@ -176,39 +176,66 @@ pub fn building_of_page_path(path: &str) -> Option<(String, String)> {
 }
 
 fn method(pool: &DescriptorPool, service: &str, name: &str) -> anyhow::Result<MethodDescriptor> {
+    page_method(pool, "the building page", service, name)
+}
+
+/// `service.name` from `pool`, which `page` calls; an error naming both if
+/// the pool lacks it.
+pub(super) fn page_method(
+    pool: &DescriptorPool,
+    page: &str,
+    service: &str,
+    name: &str,
+) -> anyhow::Result<MethodDescriptor> {
     pool.get_service_by_name(service)
         .and_then(|service| service.methods().find(|method| method.name() == name))
-        .ok_or_else(|| anyhow::anyhow!("the building page needs {service}.{name}"))
+        .ok_or_else(|| anyhow::anyhow!("{page} needs {service}.{name}"))
+}
+
+/// A start-up check: no GET route of `routes` could answer `sample`, a
+/// path of `page`'s own.
+pub(super) fn refuse_routes_answering(
+    routes: &[Route],
+    sample: &str,
+    page: &str,
+) -> anyhow::Result<()> {
+    if let Some(route) = routes.iter().find(|route| {
+        route.http_method == http::Method::GET && route.template.match_path(sample).is_some()
+    }) {
+        anyhow::bail!(
+            "the route {} of {} could answer {page}'s path too",
+            route.template.text,
+            route.grpc_path()
+        );
+    }
+    Ok(())
+}
+
+/// The fronted service that owns the gRPC service `service`, by its name.
+pub(super) fn owner_of(service: &str) -> anyhow::Result<&'static str> {
+    FORWARDED_SERVICES
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, owner)| owner.as_str())
+        .ok_or_else(|| anyhow::anyhow!("the gateway does not front {service}"))
 }
 
 impl BuildingPage {
     /// The page's calls from `pool`; an error if a route of `routes` could
     /// answer the page's path too.
     pub fn new(pool: &DescriptorPool, routes: &[Route]) -> anyhow::Result<Self> {
-        let sample = format!("/v1/districts/d/buildings/b{PAGE_SUFFIX}");
-        if let Some(route) = routes.iter().find(|route| {
-            route.http_method == http::Method::GET && route.template.match_path(&sample).is_some()
-        }) {
-            anyhow::bail!(
-                "the route {} of {} could answer the building page's path too",
-                route.template.text,
-                route.grpc_path()
-            );
-        }
+        refuse_routes_answering(
+            routes,
+            &format!("/v1/districts/d/buildings/b{PAGE_SUFFIX}"),
+            "the building page",
+        )?;
         let parts = PARTS
             .iter()
             .map(|spec| {
-                let owner = FORWARDED_SERVICES
-                    .iter()
-                    .find(|(name, _)| *name == spec.service)
-                    .map(|(_, owner)| owner.as_str())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("the gateway does not front {}", spec.service)
-                    })?;
                 Ok(Part {
                     spec,
                     rpc: method(pool, spec.service, spec.method)?,
-                    owner,
+                    owner: owner_of(spec.service)?,
                 })
             })
             .collect::<anyhow::Result<_>>()?;
