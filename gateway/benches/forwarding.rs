@@ -90,13 +90,15 @@ fn main() {
             (run(registry, "direct"), gateway_run)
         };
         println!(
-            "round {round}: registry {:>7.0} req/s (p50 {:>6.2} ms, p99 {:>6.2} ms), through the gateway {:>7.0} req/s (p50 {:>6.2} ms, p99 {:>6.2} ms)",
+            "round {round}: registry {:>7.0} req/s (p50 {:>6.2} ms, p99 {:>6.2} ms, {:>5.1} µs CPU/req), through the gateway {:>7.0} req/s (p50 {:>6.2} ms, p99 {:>6.2} ms, {:>5.1} µs CPU/req)",
             direct_run.rate,
             direct_run.p50_ms,
             direct_run.p99_ms,
+            direct_run.cpu_micros_per_request,
             gateway_run.rate,
             gateway_run.p50_ms,
             gateway_run.p99_ms,
+            gateway_run.cpu_micros_per_request,
         );
         direct.push(direct_run);
         through.push(gateway_run);

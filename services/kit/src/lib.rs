@@ -28,4 +28,5 @@ pub mod server;
 pub mod telemetry;
 pub mod text;
 pub mod time;
+mod trace_ids;
 pub mod uscc;

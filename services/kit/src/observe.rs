@@ -110,7 +110,16 @@ where
 /// The span of a gRPC call answered, a child of the caller's trace when
 /// the request carries a `traceparent` (health probes and most direct
 /// callers do not; their span is a root either way).
+///
+/// Its attributes are for the exported span only: when nothing is
+/// exported, nobody reads them (the log layers leave the spans of calls
+/// out), and the span is its name and trace ids.
 fn server_span(method: &str, endpoint: &Endpoint, request: &http::Request<Body>) -> tracing::Span {
+    if !crate::telemetry::spans_exported() {
+        let span = tracing::info_span!(target: "louyu_kit::observe", "grpc server");
+        crate::telemetry::set_parent_from_headers(&span, request.headers());
+        return span;
+    }
     let (service, method_name) = method.split_once('/').unwrap_or((method, ""));
     let span = tracing::info_span!(
         target: "louyu_kit::observe",
@@ -206,9 +215,33 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let span = self.span_of(&request);
+        let inner = span.in_scope(|| {
+            crate::telemetry::inject_trace_context(request.headers_mut());
+            self.inner.call(request)
+        });
+        ObservedCall {
+            inner,
+            end: Some(CallEnd {
+                span,
+                started: Instant::now(),
+                metric: None,
+                side: Side::Client,
+            }),
+        }
+    }
+}
+
+impl<S> ClientObserver<S> {
+    /// The span of a call made: its name and trace ids, and, when spans
+    /// are exported, the attributes of the RPC conventions.
+    fn span_of(&self, request: &http::Request<Body>) -> tracing::Span {
+        if !crate::telemetry::spans_exported() {
+            return tracing::info_span!(target: "louyu_kit::observe", "grpc client");
+        }
         let method = request.uri().path().trim_start_matches('/');
         let (service, method_name) = method.split_once('/').unwrap_or((method, ""));
-        let span = tracing::info_span!(
+        tracing::info_span!(
             target: "louyu_kit::observe",
             "grpc client",
             otel.name = method,
@@ -221,18 +254,7 @@ where
             server.address = self.peer.address.as_str(),
             server.port = self.peer.port,
             louyu.service = self.peer.caller.as_str(),
-        );
-        span.in_scope(|| crate::telemetry::inject_trace_context(request.headers_mut()));
-        let inner = span.in_scope(|| self.inner.call(request));
-        ObservedCall {
-            inner,
-            end: Some(CallEnd {
-                span,
-                started: Instant::now(),
-                metric: None,
-                side: Side::Client,
-            }),
-        }
+        )
     }
 }
 
@@ -287,11 +309,13 @@ impl CallEnd {
             Side::Client => code != Code::Ok,
             Side::Http => false,
         };
-        if self.side != Side::Http {
-            self.span.record("rpc.grpc.status_code", code as i64);
-        }
-        if error {
-            self.span.record("otel.status_code", "error");
+        if crate::telemetry::spans_exported() {
+            if self.side != Side::Http {
+                self.span.record("rpc.grpc.status_code", code as i64);
+            }
+            if error {
+                self.span.record("otel.status_code", "error");
+            }
         }
         if let Some(metric) = self.metric {
             // A method no service has is refused as UNIMPLEMENTED; its path
@@ -311,6 +335,9 @@ impl CallEnd {
     }
 
     fn finish_http(self, status: http::StatusCode) {
+        if !crate::telemetry::spans_exported() {
+            return;
+        }
         self.span
             .record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
@@ -386,8 +413,11 @@ where
     }
 }
 
+/// `grpc-status`, looked up without parsing its name on every call.
+pub(crate) static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?;
+    let value = headers.get(&GRPC_STATUS)?;
     let code: i32 = value.to_str().ok()?.parse().ok()?;
     Some(Code::from(code))
 }

@@ -445,7 +445,11 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+    /// A gRPC call with no admission to pass goes straight on, unboxed.
+    type Future = futures::future::Either<
+        S::Future,
+        futures::future::BoxFuture<'static, Result<S::Response, S::Error>>,
+    >;
 
     fn poll_ready(
         &mut self,
@@ -455,13 +459,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        use futures::future::Either;
         // The service polled ready is the one that serves; its clone waits
         // for the next request.
         let clone = self.grpc.clone();
         let mut grpc = std::mem::replace(&mut self.grpc, clone);
+        if self.admission.is_none() && (self.front.is_none() || is_grpc(&request)) {
+            return Either::Left(grpc.call(request));
+        }
         let front = self.front.clone();
         let admission = self.admission.clone();
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let request = match admission {
                 Some(admission) => match admission(request).await {
                     Ok(admitted) => admitted,
@@ -478,7 +486,7 @@ where
                 }
                 _ => grpc.call(request).await,
             }
-        })
+        }))
     }
 }
 
@@ -672,6 +680,12 @@ fn descriptors_of(service_names: &[&str]) -> anyhow::Result<FileDescriptorSet> {
 /// the headers of a trailers-only response, which is where this looks; a
 /// stream of requests (only reflection takes one) keeps tonic's codes.
 fn conventional_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    if !response
+        .headers()
+        .contains_key(&crate::observe::GRPC_STATUS)
+    {
+        return response;
+    }
     let Some(status) = Status::from_header_map(response.headers()) else {
         return response;
     };

@@ -11,26 +11,30 @@
 //! `_TIMEOUT` and `_COMPRESSION`. The spans of calls are made in
 //! [`crate::observe`]; JSON log lines carry the `trace_id` and `span_id` of
 //! the span they were written in ([`JsonLines`]).
+//!
+//! With no exporter, the spans are not OpenTelemetry's: they carry their
+//! trace and span ids only (`trace_ids`), which is all that leaves such a
+//! process, at a fraction of the cost per call.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Once;
 
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::codegen::http;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tracing::span::{Attributes, Id, Record};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::Filter;
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -155,7 +159,9 @@ where
     let traces_endpoint_set = std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .is_some_and(|endpoint| !endpoint.is_empty());
     let exporter_off = std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|value| value == "none");
-    if !exporter_off && (endpoint.is_some() || traces_endpoint_set) {
+    let exporting = !exporter_off && (endpoint.is_some() || traces_endpoint_set);
+    SPANS_EXPORTED.store(exporting, std::sync::atomic::Ordering::Relaxed);
+    if exporting {
         let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
         // The traces-specific variable, when set, is more specific than
         // the general endpoint the config passes in.
@@ -166,29 +172,40 @@ where
     }
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let tracer = provider.tracer("louyu");
-    // Logs follow RUST_LOG; spans always reach the OpenTelemetry layer, so a
-    // quieter log level never breaks trace propagation.
-    let registry = tracing_subscriber::registry().with(span_layer(tracer));
+    // Logs follow RUST_LOG; spans always reach the span layer, so a quieter
+    // log level never breaks trace propagation. With nothing exported, the
+    // spans carry trace ids only (`trace_ids`).
+    let spans = if exporting {
+        span_layer(provider.tracer("louyu"))
+    } else {
+        trace_id_layer()
+    };
+    let registry = tracing_subscriber::registry()
+        .with(Admit(log_filter()))
+        .with(spans);
     match format {
-        LogFormat::Json => registry
-            .with(JsonLines::new(writer).with_filter(EventsFiltered(log_filter())))
-            .try_init()?,
+        LogFormat::Json => registry.with(JsonLines::new(writer)).try_init()?,
         // Colours only for a terminal: piped or collected logs get plain
-        // text, and no escape codes are written per span. The spans of
-        // calls are not this layer's: it would format their fields on every
-        // call, for the few calls that log a line.
+        // text, and no escape codes are written per span.
         LogFormat::Pretty => registry
-            .with(
+            .with(WithoutCallSpans(
                 tracing_subscriber::fmt::layer()
                     .compact()
                     .with_writer(writer)
-                    .with_ansi(ansi)
-                    .with_filter(WithoutCallSpans(log_filter())),
-            )
+                    .with_ansi(ansi),
+            ))
             .try_init()?,
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// Whether this process exports its spans (set once, by [`init`]).
+static SPANS_EXPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether spans are exported: when they are not, what is recorded on a
+/// span besides its ids goes nowhere, and the calls' spans skip it.
+pub(crate) fn spans_exported() -> bool {
+    SPANS_EXPORTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans, at INFO
@@ -199,33 +216,42 @@ where
 /// thread, source location or target attributes are collected. Each of
 /// those costs every request; together they were most of what Louyu's
 /// server frame cost over bare tonic (docs/benchmarks.md).
-fn span_layer<S>(
-    tracer: opentelemetry_sdk::trace::Tracer,
-) -> impl tracing_subscriber::Layer<S> + Send + Sync
-where
-    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup> + Send + Sync,
-{
-    tracing_opentelemetry::layer()
+fn span_layer(tracer: opentelemetry_sdk::trace::Tracer) -> SpanLayer {
+    let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_context_activation(false)
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_location(false)
         .with_target(false)
-        .with_filter(LevelFilter::INFO)
+        .with_filter(LevelFilter::INFO);
+    Box::new(layer)
 }
 
-/// The filter of the log layer: `RUST_LOG`, else [`DEFAULT_FILTER`].
+/// The filter of what the subscriber admits ([`log_filter`]).
+type LogFilter = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// The registry behind the filter, which the span and log layers sit on.
+type Admitted = tracing_subscriber::layer::Layered<Admit<LogFilter>, tracing_subscriber::Registry>;
+
+/// The layer of spans: OpenTelemetry's when spans are exported, else
+/// [`trace_id_layer`].
+type SpanLayer = Box<dyn tracing_subscriber::Layer<Admitted> + Send + Sync>;
+
+/// Trace ids and nothing else: what a process that exports nothing needs
+/// of its spans (`crate::trace_ids`).
+fn trace_id_layer() -> SpanLayer {
+    Box::new(crate::trace_ids::TraceIdLayer)
+}
+
+/// What the log lines follow: `RUST_LOG`, else [`DEFAULT_FILTER`].
 ///
 /// Every span and event passes it, the span of each gRPC request included,
 /// so it is the cheaper `Targets` (levels by target, no locks) whenever the
 /// directives are only that, which they are unless `RUST_LOG` filters on
 /// spans or fields (`[`, `{`); then it is the `EnvFilter` that understands
 /// those.
-fn log_filter<S>() -> Box<dyn Filter<S> + Send + Sync>
-where
-    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
-{
+fn log_filter() -> LogFilter {
     let directives = std::env::var(EnvFilter::DEFAULT_ENV)
         .ok()
         .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
@@ -239,33 +265,27 @@ where
 }
 
 /// Installs telemetry once per test process: logs to the test's captured
-/// output, trace context on, nothing exported.
+/// output, trace context on, nothing exported (so spans carry trace ids
+/// only, as in a process that exports nothing).
 pub fn init_for_tests() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let provider = SdkTracerProvider::builder().build();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        let tracer = provider.tracer("louyu-test");
-        let log_filter =
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+        let log_filter: LogFilter =
+            Box::new(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")));
         let _ = tracing_subscriber::registry()
-            .with(span_layer(tracer))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_test_writer()
-                    .with_filter(WithoutCallSpans(log_filter)),
-            )
+            .with(Admit(log_filter))
+            .with(trace_id_layer())
+            .with(WithoutCallSpans(
+                tracing_subscriber::fmt::layer().with_test_writer(),
+            ))
             .try_init();
-        // The provider must outlive every test in the process.
-        std::mem::forget(provider);
     });
 }
 
 /// The current span's W3C `traceparent`, or empty when it is not traced.
 pub fn current_traceparent() -> String {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span_context = span.span_context();
+    let span_context = span_context_of(&tracing::Span::current());
     if !span_context.is_valid() {
         return String::new();
     }
@@ -283,9 +303,21 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
         return;
     }
     let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
-    let parent =
-        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
-    let _ = span.set_parent(parent);
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    set_parent(span, parent);
+}
+
+/// Makes `span` a child of `parent`, in whichever span layer keeps it.
+fn set_parent(span: &tracing::Span, parent: opentelemetry::Context) {
+    if !crate::trace_ids::set_parent(span, parent.span().span_context()) {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// `span`'s trace context, from whichever span layer keeps it: the trace
+/// ids of a process that exports nothing, else OpenTelemetry's span.
+fn span_context_of(span: &tracing::Span) -> opentelemetry::trace::SpanContext {
+    crate::trace_ids::of(span).unwrap_or_else(|| span.context().span().span_context().clone())
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -304,13 +336,11 @@ impl Extractor for HeaderExtractor<'_> {
 /// `traceparent`; a request without one (health probes, most direct
 /// callers) leaves it a root, without the cost of extracting nothing.
 pub(crate) fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
-    if !headers.contains_key(TRACEPARENT) {
+    if !headers.contains_key(&TRACEPARENT_HEADER) {
         return;
     }
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(headers))
-    });
-    let _ = span.set_parent(parent);
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    set_parent(span, parent);
 }
 
 /// Links `span` to the span a stored `traceparent` names (the span that
@@ -322,8 +352,7 @@ pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
         return;
     }
     let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
-    let context =
-        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let context = TraceContextPropagator::new().extract(&carrier);
     let linked = context.span().span_context().clone();
     if linked.is_valid() {
         span.add_link(linked);
@@ -332,19 +361,8 @@ pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
 
 /// The W3C header that carries a caller's trace context.
 const TRACEPARENT: &str = "traceparent";
-
-struct MetadataInjector<'a>(&'a mut MetadataMap);
-
-impl Injector for MetadataInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(key), Ok(value)) = (
-            MetadataKey::from_bytes(key.as_bytes()),
-            MetadataValue::try_from(value.as_str()),
-        ) {
-            self.0.insert(key, value);
-        }
-    }
-}
+/// [`TRACEPARENT`], looked up without parsing its name on every call.
+static TRACEPARENT_HEADER: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
 
 /// Puts the current span's trace context in `headers` (`traceparent` and
 /// `tracestate`), replacing the caller's, so that a call passed on (by the
@@ -355,9 +373,7 @@ impl Injector for MetadataInjector<'_> {
 /// its global lookup and dynamic dispatch: this runs on every call a
 /// service or the gateway makes.
 pub fn inject_trace_context(headers: &mut http::HeaderMap) {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span_context = span.span_context();
+    let span_context = span_context_of(&tracing::Span::current());
     if !span_context.is_valid() {
         return;
     }
@@ -370,20 +386,20 @@ pub fn inject_trace_context(headers: &mut http::HeaderMap) {
     let Ok(traceparent) = http::HeaderValue::try_from(traceparent) else {
         return;
     };
-    headers.insert(TRACEPARENT, traceparent);
+    headers.insert(TRACEPARENT_HEADER.clone(), traceparent);
     let state = span_context.trace_state().header();
     match http::HeaderValue::try_from(state) {
         Ok(state) if !state.is_empty() => {
-            headers.insert(TRACESTATE, state);
+            headers.insert(TRACESTATE_HEADER.clone(), state);
         }
         _ => {
-            headers.remove(TRACESTATE);
+            headers.remove(&TRACESTATE_HEADER);
         }
     }
 }
 
 /// The W3C header that carries vendors' trace data beside `traceparent`.
-const TRACESTATE: &str = "tracestate";
+static TRACESTATE_HEADER: http::HeaderName = http::HeaderName::from_static("tracestate");
 
 /// A client interceptor that sends the current trace context with each call,
 /// so the callee's spans join the caller's trace.
@@ -395,10 +411,7 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        let context = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
-        });
+        inject_trace_context(request.metadata_mut().as_mut());
         Ok(request)
     }
 }
@@ -448,19 +461,21 @@ where
         event.record(&mut JsonFields(&mut line));
         if let Some(span) = context.event_span(event) {
             line.insert("span".to_owned(), span.name().into());
-            let dispatch = self
-                .dispatch
-                .get()
-                .and_then(tracing::dispatcher::WeakDispatch::upgrade);
-            if let Some(otel) = dispatch
-                .and_then(|dispatch| tracing_opentelemetry::get_otel_context(&span.id(), &dispatch))
-            {
-                let otel_span = otel.span();
-                let ids = otel_span.span_context();
-                if ids.is_valid() {
-                    line.insert("trace_id".to_owned(), ids.trace_id().to_string().into());
-                    line.insert("span_id".to_owned(), ids.span_id().to_string().into());
-                }
+            let kept = span
+                .extensions()
+                .get::<crate::trace_ids::TraceIds>()
+                .map(|ids| ids.0.clone());
+            let ids = kept.or_else(|| {
+                let dispatch = self
+                    .dispatch
+                    .get()
+                    .and_then(tracing::dispatcher::WeakDispatch::upgrade)?;
+                let otel = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
+                Some(otel.span().span_context().clone())
+            });
+            if let Some(ids) = ids.filter(opentelemetry::trace::SpanContext::is_valid) {
+                line.insert("trace_id".to_owned(), ids.trace_id().to_string().into());
+                line.insert("span_id".to_owned(), ids.span_id().to_string().into());
             }
         }
         let Ok(mut bytes) = serde_json::to_vec(&line) else {
@@ -511,88 +526,43 @@ impl tracing::field::Visit for JsonFields<'_> {
     }
 }
 
-/// A log filter applied to events only: every span at INFO or above is
-/// kept, so a line written under a filtered span still finds its trace.
-struct EventsFiltered<F>(F);
+/// What the subscriber admits, for every layer alike: every span at INFO
+/// and above (the spans of calls among them, whose trace context must pass
+/// whatever the log level), and the spans and events the log filter `F`
+/// lets through. One filter for all layers rather than one per layer: a
+/// filter per layer looks the span up again on every enter, exit, record
+/// and close of every call's span, once for each filtered layer.
+struct Admit<F>(F);
 
-/// A log filter that also leaves out the spans of calls
-/// ([`crate::observe`]): the `fmt` layer would otherwise format their
-/// fields on every call.
-struct WithoutCallSpans<F>(F);
-
-/// The target of the spans of calls.
-const CALL_SPAN_TARGET: &str = "louyu_kit::observe";
-
-macro_rules! delegate_span_callbacks {
-    () => {
-        fn on_new_span(
-            &self,
-            attributes: &tracing::span::Attributes<'_>,
-            id: &tracing::span::Id,
-            context: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.on_new_span(attributes, id, context)
-        }
-
-        fn on_record(
-            &self,
-            id: &tracing::span::Id,
-            values: &tracing::span::Record<'_>,
-            context: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.on_record(id, values, context)
-        }
-
-        fn on_enter(
-            &self,
-            id: &tracing::span::Id,
-            context: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.on_enter(id, context)
-        }
-
-        fn on_exit(
-            &self,
-            id: &tracing::span::Id,
-            context: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.on_exit(id, context)
-        }
-
-        fn on_close(
-            &self,
-            id: tracing::span::Id,
-            context: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.on_close(id, context)
-        }
-    };
+fn is_kept_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span() && *metadata.level() <= tracing::Level::INFO
 }
 
-impl<S, F: Filter<S>> Filter<S> for EventsFiltered<F> {
-    fn enabled(
-        &self,
-        metadata: &tracing::Metadata<'_>,
-        context: &tracing_subscriber::layer::Context<'_, S>,
-    ) -> bool {
-        if metadata.is_span() {
-            return *metadata.level() <= tracing::Level::INFO;
-        }
-        self.0.enabled(metadata, context)
+impl<S, F> tracing_subscriber::Layer<S> for Admit<F>
+where
+    S: tracing::Subscriber,
+    F: tracing_subscriber::Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
     }
 
-    fn callsite_enabled(
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+
+    fn register_callsite(
         &self,
         metadata: &'static tracing::Metadata<'static>,
     ) -> tracing::subscriber::Interest {
-        if metadata.is_span() {
-            return if *metadata.level() <= tracing::Level::INFO {
-                tracing::subscriber::Interest::always()
-            } else {
-                tracing::subscriber::Interest::never()
-            };
+        if is_kept_span(metadata) {
+            return tracing::subscriber::Interest::always();
         }
-        self.0.callsite_enabled(metadata)
+        self.0.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, context: Context<'_, S>) -> bool {
+        is_kept_span(metadata) || self.0.enabled(metadata, context)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -601,36 +571,86 @@ impl<S, F: Filter<S>> Filter<S> for EventsFiltered<F> {
             .map(|hint| hint.max(LevelFilter::INFO))
     }
 
-    delegate_span_callbacks!();
+    fn event_enabled(&self, event: &tracing::Event<'_>, context: Context<'_, S>) -> bool {
+        self.0.event_enabled(event, context)
+    }
+
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        self.0.on_new_span(attributes, id, context);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, context: Context<'_, S>) {
+        self.0.on_record(id, values, context);
+    }
+
+    fn on_enter(&self, id: &Id, context: Context<'_, S>) {
+        self.0.on_enter(id, context);
+    }
+
+    fn on_exit(&self, id: &Id, context: Context<'_, S>) {
+        self.0.on_exit(id, context);
+    }
+
+    fn on_close(&self, id: Id, context: Context<'_, S>) {
+        self.0.on_close(id, context);
+    }
 }
 
-impl<S, F: Filter<S>> Filter<S> for WithoutCallSpans<F> {
-    fn enabled(
-        &self,
-        metadata: &tracing::Metadata<'_>,
-        context: &tracing_subscriber::layer::Context<'_, S>,
-    ) -> bool {
-        if metadata.is_span() && metadata.target() == CALL_SPAN_TARGET {
-            return false;
+/// The `fmt` log layer without the spans of calls ([`crate::observe`]): it
+/// would otherwise format their fields on every call, for the few calls
+/// that log a line. A line written in a call's span names the span.
+struct WithoutCallSpans<L>(L);
+
+/// The target of the spans of calls.
+const CALL_SPAN_TARGET: &str = "louyu_kit::observe";
+
+impl<S, L> tracing_subscriber::Layer<S> for WithoutCallSpans<L>
+where
+    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
+    L: tracing_subscriber::Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        if attributes.metadata().target() != CALL_SPAN_TARGET {
+            self.0.on_new_span(attributes, id, context);
         }
-        self.0.enabled(metadata, context)
     }
 
-    fn callsite_enabled(
-        &self,
-        metadata: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if metadata.is_span() && metadata.target() == CALL_SPAN_TARGET {
-            return tracing::subscriber::Interest::never();
+    fn on_record(&self, id: &Id, values: &Record<'_>, context: Context<'_, S>) {
+        if context
+            .metadata(id)
+            .is_some_and(|metadata| metadata.target() != CALL_SPAN_TARGET)
+        {
+            self.0.on_record(id, values, context);
         }
-        self.0.callsite_enabled(metadata)
     }
 
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        self.0.max_level_hint()
+    fn on_follows_from(&self, span: &Id, follows: &Id, context: Context<'_, S>) {
+        self.0.on_follows_from(span, follows, context);
     }
 
-    delegate_span_callbacks!();
+    fn on_event(&self, event: &tracing::Event<'_>, context: Context<'_, S>) {
+        self.0.on_event(event, context);
+    }
+
+    fn on_enter(&self, id: &Id, context: Context<'_, S>) {
+        self.0.on_enter(id, context);
+    }
+
+    fn on_exit(&self, id: &Id, context: Context<'_, S>) {
+        self.0.on_exit(id, context);
+    }
+
+    fn on_close(&self, id: Id, context: Context<'_, S>) {
+        self.0.on_close(id, context);
+    }
 }
 
 #[cfg(test)]
@@ -686,5 +706,49 @@ mod tests {
         untraced.insert("traceparent", callers.parse().unwrap());
         inject_trace_context(&mut untraced);
         assert_eq!(untraced["traceparent"], callers.as_str(), "left as it came");
+    }
+
+    /// A log line written while a call is served names the caller's trace
+    /// when nothing is exported, as when spans are.
+    #[test]
+    fn json_lines_carry_the_trace_ids_kept_without_export() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        // Logs at WARN: the spans are kept all the same.
+        let quiet: LogFilter = Box::new(LevelFilter::WARN);
+        let subscriber = tracing_subscriber::registry()
+            .with(Admit(quiet))
+            .with(trace_id_layer())
+            .with(JsonLines::new(move || writer.clone()));
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let sent = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("serving a request");
+            set_parent_from_traceparent(&span, &format!("00-{trace_id}-00f067aa0ba902b7-01"));
+            span.in_scope(|| {
+                tracing::info!("below the log level");
+                tracing::warn!("a line");
+                current_traceparent()
+            })
+        });
+        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(written.trim()).unwrap();
+        assert_eq!(line["trace_id"], trace_id, "{written}");
+        let span_id = line["span_id"].as_str().expect("a span id");
+        assert_ne!(
+            span_id, "00f067aa0ba902b7",
+            "the span's own id, not the caller's"
+        );
+        assert_eq!(sent, format!("00-{trace_id}-{span_id}-01"));
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
@@ -338,6 +338,10 @@ pub struct Authenticate<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// An open method's call goes on as it came, unboxed (health checks are
+/// most calls a server answers); every other is checked first.
+type AuthenticatedFuture<F, T> = futures::future::Either<F, BoxFuture<T>>;
+
 impl<S, RequestBody, ResponseBody> tower::Service<http::Request<RequestBody>> for Authenticate<S>
 where
     S: tower::Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
@@ -350,21 +354,22 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
+    type Future = AuthenticatedFuture<S::Future, Result<S::Response, S::Error>>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)
     }
 
     fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
+        use futures::future::Either;
         // The service polled ready is the one that serves; its clone waits
         // for the next request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let path = request.uri().path().to_owned();
-        if permissions::is_open(&path) {
-            return Box::pin(inner.call(request));
+        if permissions::is_open(request.uri().path()) {
+            return Either::Left(inner.call(request));
         }
+        let path = request.uri().path().to_owned();
         let metadata = MetadataMap::from_headers(only_identity_headers(request.headers()));
         let judged = self
             .verifier
@@ -379,7 +384,7 @@ where
             Err(status) => {
                 tracing::info!(method = %path, code = ?status.code(), reason = %status.message(), "call refused");
                 let response = status.into_http::<ResponseBody>();
-                return Box::pin(async move { Ok(response) });
+                return Either::Right(Box::pin(async move { Ok(response) }));
             }
         };
         let identity = RequestIdentity {
@@ -387,23 +392,29 @@ where
         };
         request.extensions_mut().insert(caller);
         request.extensions_mut().insert(permission);
-        Box::pin(REQUEST_IDENTITY.scope(identity, inner.call(request)))
+        Either::Right(Box::pin(
+            REQUEST_IDENTITY.scope(identity, inner.call(request)),
+        ))
     }
 }
+
+/// The headers identity reads, as names looked up without parsing them
+/// again on every call.
+static IDENTITY_HEADERS: [HeaderName; 6] = [
+    HeaderName::from_static(AUTHORIZATION_METADATA_KEY),
+    HeaderName::from_static(ON_BEHALF_OF_METADATA_KEY),
+    HeaderName::from_static(ACTOR_METADATA_KEY),
+    HeaderName::from_static(DEV_ROLES_METADATA_KEY),
+    HeaderName::from_static(DEV_SUB_DISTRICT_METADATA_KEY),
+    HeaderName::from_static(DEV_DEPARTMENT_METADATA_KEY),
+];
 
 /// The headers identity reads, copied out so the rest of the request is not.
 fn only_identity_headers(headers: &HeaderMap) -> HeaderMap {
     let mut copied = HeaderMap::new();
-    for key in [
-        AUTHORIZATION_METADATA_KEY,
-        ON_BEHALF_OF_METADATA_KEY,
-        ACTOR_METADATA_KEY,
-        DEV_ROLES_METADATA_KEY,
-        DEV_SUB_DISTRICT_METADATA_KEY,
-        DEV_DEPARTMENT_METADATA_KEY,
-    ] {
+    for key in &IDENTITY_HEADERS {
         if let Some(value) = headers.get(key) {
-            copied.insert(key, HeaderValue::clone(value));
+            copied.insert(key.clone(), HeaderValue::clone(value));
         }
     }
     copied
