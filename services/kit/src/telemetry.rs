@@ -526,6 +526,24 @@ impl tracing::field::Visit for JsonFields<'_> {
     }
 }
 
+/// The span callbacks a wrapping layer passes on unchanged to the layer it
+/// wraps (`self.0`).
+macro_rules! pass_on_enter_exit_and_close {
+    () => {
+        fn on_enter(&self, id: &Id, context: Context<'_, S>) {
+            self.0.on_enter(id, context);
+        }
+
+        fn on_exit(&self, id: &Id, context: Context<'_, S>) {
+            self.0.on_exit(id, context);
+        }
+
+        fn on_close(&self, id: Id, context: Context<'_, S>) {
+            self.0.on_close(id, context);
+        }
+    };
+}
+
 /// What the subscriber admits, for every layer alike: every span at INFO
 /// and above (the spans of calls among them, whose trace context must pass
 /// whatever the log level), and the spans and events the log filter `F`
@@ -583,17 +601,7 @@ where
         self.0.on_record(id, values, context);
     }
 
-    fn on_enter(&self, id: &Id, context: Context<'_, S>) {
-        self.0.on_enter(id, context);
-    }
-
-    fn on_exit(&self, id: &Id, context: Context<'_, S>) {
-        self.0.on_exit(id, context);
-    }
-
-    fn on_close(&self, id: Id, context: Context<'_, S>) {
-        self.0.on_close(id, context);
-    }
+    pass_on_enter_exit_and_close!();
 }
 
 /// The `fmt` log layer without the spans of calls ([`crate::observe`]): it
@@ -640,17 +648,7 @@ where
         self.0.on_event(event, context);
     }
 
-    fn on_enter(&self, id: &Id, context: Context<'_, S>) {
-        self.0.on_enter(id, context);
-    }
-
-    fn on_exit(&self, id: &Id, context: Context<'_, S>) {
-        self.0.on_exit(id, context);
-    }
-
-    fn on_close(&self, id: Id, context: Context<'_, S>) {
-        self.0.on_close(id, context);
-    }
+    pass_on_enter_exit_and_close!();
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! Debian's `nghttp2-client`). `LOUYU_BENCH_REQUESTS` sets the requests per
 //! round (default 200000); each server gets five rounds, taking turns to go first, and
 //! its best counts (the machine may be shared: the best round is the one
-//! least disturbed).
+//! least disturbed). `LOUYU_BENCH_ONLY=bare` or `louyu` drives one server
+//! alone, for a profiler.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -49,6 +50,19 @@ fn main() {
     let louyu = sandbox.address(ServiceName::Registry);
     let bare = runtime.block_on(bare_health_server());
 
+    // For a profiler (callgrind): one server alone, no ratio.
+    if let Ok(only) = std::env::var("LOUYU_BENCH_ONLY") {
+        let address = match only.as_str() {
+            "bare" => bare,
+            "louyu" => louyu,
+            other => panic!("LOUYU_BENCH_ONLY is bare or louyu, not {other:?}"),
+        };
+        for round in 1..=ROUNDS {
+            let run = h2load(address, &body, requests);
+            println!("round {round}: {only} {:>7.0} req/s", run.rate);
+        }
+        return;
+    }
     let mut louyu_runs = Vec::with_capacity(ROUNDS);
     let mut bare_runs = Vec::with_capacity(ROUNDS);
     for round in 1..=ROUNDS {
