@@ -203,6 +203,16 @@ impl ServiceCredentials {
             Forwarded::PersonToken(token) => {
                 metadata.insert(ON_BEHALF_OF_METADATA_KEY, token);
             }
+            Forwarded::PersonAuthorization(authorization) => {
+                if let Some(token) = authorization
+                    .to_str()
+                    .ok()
+                    .and_then(|value| value.trim().split_once(' '))
+                    .and_then(|(_, token)| MetadataValue::try_from(token.trim()).ok())
+                {
+                    metadata.insert(ON_BEHALF_OF_METADATA_KEY, token);
+                }
+            }
             Forwarded::DevelopmentPerson(headers) => {
                 for (key, value) in headers {
                     metadata.insert(key, value);
@@ -243,6 +253,10 @@ enum Forwarded {
     /// The bare JWT of the person: their own bearer token, or the
     /// `x-louyu-on-behalf-of` of a system acting for them.
     PersonToken(MetadataValue<tonic::metadata::Ascii>),
+    /// A person's own `authorization` header, kept as it came (a shared
+    /// buffer, not a copy): the bare JWT is taken out of it only when a
+    /// call is made for them, which most requests never do.
+    PersonAuthorization(MetadataValue<tonic::metadata::Ascii>),
     /// Development mode: the person's unverified `x-louyu-*` headers.
     DevelopmentPerson(Vec<(&'static str, MetadataValue<tonic::metadata::Ascii>)>),
 }
@@ -264,15 +278,17 @@ impl Forwarded {
             .collect();
             return Forwarded::DevelopmentPerson(headers);
         }
-        let token = match caller.principal() {
+        let forwarded = match caller.principal() {
             Principal::Person(_) => metadata
                 .get(AUTHORIZATION_METADATA_KEY)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.trim().split_once(' '))
-                .and_then(|(_, token)| MetadataValue::try_from(token.trim()).ok()),
-            Principal::System(_) => metadata.get(ON_BEHALF_OF_METADATA_KEY).cloned(),
+                .cloned()
+                .map(Forwarded::PersonAuthorization),
+            Principal::System(_) => metadata
+                .get(ON_BEHALF_OF_METADATA_KEY)
+                .cloned()
+                .map(Forwarded::PersonToken),
         };
-        token.map_or(Forwarded::Nobody, Forwarded::PersonToken)
+        forwarded.unwrap_or(Forwarded::Nobody)
     }
 }
 

@@ -310,7 +310,7 @@ impl Verifier {
         let expires = claims.exp;
         Ok(CheckedToken {
             caller: caller_from_claims(claims)?,
-            kid,
+            kid: kid.into(),
             key_set,
             expires,
         })
@@ -504,7 +504,7 @@ struct CheckedTokens {
 
 struct CheckedToken {
     caller: Caller,
-    kid: String,
+    kid: Arc<str>,
     key_set: KeySet,
     /// `exp`, in seconds since the Unix epoch.
     expires: u64,
@@ -521,6 +521,8 @@ impl CheckedTokens {
     /// The caller of a token checked before, while its keys are current and
     /// it has not expired.
     fn get(&self, token: &str, keys: &KeyStore) -> Option<Caller> {
+        // Copied out (shared pointers but the caller), so the key store,
+        // which may re-read its file, is not asked under this lock.
         let (caller, kid, key_set, expires) = {
             let entries = self
                 .entries
@@ -731,7 +733,7 @@ mod checked_tokens_tests {
                 None,
                 Provenance::Verified,
             ),
-            kid: "k".to_owned(),
+            kid: "k".into(),
             key_set: KeySet::default(),
             expires,
         }
