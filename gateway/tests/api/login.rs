@@ -371,17 +371,7 @@ async fn a_person_logs_in_and_calls_rest_and_grpc_as_themselves(backend: TestBac
         .into_inner();
     assert_eq!(building.display_name, "静安大厦 REST");
     registry
-        .update_building(UpdateBuildingRequest {
-            building: Some(Building {
-                name: BUILDING.to_owned(),
-                display_name: "静安大厦 gRPC".to_owned(),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["display_name".to_owned()],
-            }),
-            ..Default::default()
-        })
+        .update_building(renaming_the_building("静安大厦 gRPC"))
         .await
         .expect("an update, by cookie over gRPC");
 
@@ -762,17 +752,7 @@ async fn a_system_signing_its_own_token_calls_rest_and_grpc_as_that_system(backe
     // buildings but not rename them.
     assert_code(
         registry
-            .update_building(UpdateBuildingRequest {
-                building: Some(Building {
-                    name: BUILDING.to_owned(),
-                    display_name: "改名".to_owned(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["display_name".to_owned()],
-                }),
-                ..Default::default()
-            })
+            .update_building(renaming_the_building("改名"))
             .await,
         Code::PermissionDenied,
     );
@@ -1061,3 +1041,18 @@ backend_tests!(
     a_session_idle_past_its_idle_timeout_is_refused_and_an_active_one_lives_on,
     the_session_cookie_is_secure_behind_an_https_public_url_and_not_on_loopback_http,
 );
+
+/// A new display name for [`BUILDING`], and nothing else.
+fn renaming_the_building(display_name: &str) -> UpdateBuildingRequest {
+    UpdateBuildingRequest {
+        building: Some(Building {
+            name: BUILDING.to_owned(),
+            display_name: display_name.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["display_name".to_owned()],
+        }),
+        ..Default::default()
+    }
+}

@@ -302,9 +302,14 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
     if traceparent.is_empty() {
         return;
     }
-    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
-    let parent = TraceContextPropagator::new().extract(&carrier);
-    set_parent(span, parent);
+    set_parent(span, stored_context(traceparent));
+}
+
+/// The trace context a stored `traceparent` names (invalid when it names
+/// none).
+fn stored_context(traceparent: &str) -> opentelemetry::Context {
+    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    TraceContextPropagator::new().extract(&carrier)
 }
 
 /// Makes `span` a child of `parent`, in whichever span layer keeps it.
@@ -351,8 +356,7 @@ pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
     if traceparent.is_empty() {
         return;
     }
-    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
-    let context = TraceContextPropagator::new().extract(&carrier);
+    let context = stored_context(traceparent);
     let linked = context.span().span_context().clone();
     if linked.is_valid() {
         span.add_link(linked);

@@ -14,25 +14,16 @@ mod helpers;
 
 use futures::StreamExt;
 use louyu_kit::config::ServiceName;
-use louyu_kit::time::{ClockOffset, micros_from_timestamp, now_micros, shift_clock};
+use louyu_kit::time::{ClockOffset, micros_from_timestamp, shift_clock};
 use louyu_proto::common::v1::WatchEventsRequest;
 use louyu_proto::common::v1::event_feed_service_client::EventFeedServiceClient;
 use louyu_proto::referral::v1::*;
 use louyu_referral::domain::Rules;
 use louyu_testkit::TestBackend;
+use louyu_testkit::clock::shift_to;
 use prost::{Message, Name};
 
 use helpers::*;
-
-/// Sets the process's clock to a minute past `instant`.
-fn shift_to(instant: i64) {
-    shift_clock(ClockOffset::default());
-    let ahead = instant - now_micros() + 60_000_000;
-    let offset: ClockOffset = format!("{}s", ahead / 1_000_000)
-        .parse()
-        .expect("an offset");
-    shift_clock(offset);
-}
 
 async fn a_deadline_that_runs_out_while_the_service_is_down_is_found_after_the_restart(
     backend: TestBackend,

@@ -12,23 +12,14 @@ mod helpers;
 use std::time::Duration;
 
 use louyu_kit::config::ServiceName;
-use louyu_kit::time::{ClockOffset, micros_from_timestamp, now_micros, shift_clock};
+use louyu_kit::time::{ClockOffset, micros_from_timestamp, shift_clock};
 use louyu_proto::common::v1::DemandCategory;
 use louyu_proto::referral::v1::*;
 use louyu_testkit::TestBackend;
-use louyu_testkit::metrics::{scrape, value};
+use louyu_testkit::clock::shift_to;
+use louyu_testkit::metrics::{eventually_reads, scrape, value};
 
 use helpers::*;
-
-/// Sets the process's clock to a minute past `instant`.
-fn shift_to(instant: i64) {
-    shift_clock(ClockOffset::default());
-    let ahead = instant - now_micros() + 60_000_000;
-    let offset: ClockOffset = format!("{}s", ahead / 1_000_000)
-        .parse()
-        .expect("an offset");
-    shift_clock(offset);
-}
 
 /// The department's overdue referrals as the scrape reads them; `None`
 /// while it has no series.
@@ -42,16 +33,12 @@ async fn overdue(department: &str) -> Option<f64> {
 
 /// Waits until the scrape reads `expected` for each department.
 async fn overdue_once(expected: &[(&str, f64)]) {
-    eventually(&format!("the overdue counts read {expected:?}"), || async {
-        let text = scrape().await;
-        expected.iter().all(|(department, count)| {
-            value(
-                &text,
-                "louyu_referrals_overdue",
-                &[("service", "referral"), ("department", department)],
-            ) == Some(*count)
-        })
-    })
+    eventually_reads(
+        "louyu_referrals_overdue",
+        "referral",
+        "department",
+        expected,
+    )
     .await;
 }
 

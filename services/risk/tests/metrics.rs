@@ -14,23 +14,13 @@ use louyu_kit::config::ServiceName;
 use louyu_proto::common::v1::RiskColour;
 use louyu_proto::risk::v1::{ColourOverride, SetColourOverrideRequest};
 use louyu_testkit::TestBackend;
-use louyu_testkit::metrics::{scrape, value};
+use louyu_testkit::metrics::eventually_reads;
 
 use helpers::*;
 
 /// Waits until the scrape reads exactly `expected` for every colour.
 async fn colours_once(expected: [(&str, f64); 5]) {
-    eventually(&format!("the colour counts read {expected:?}"), || async {
-        let text = scrape().await;
-        expected.iter().all(|(colour, count)| {
-            value(
-                &text,
-                "louyu_enterprises_by_colour",
-                &[("service", "risk"), ("colour", colour)],
-            ) == Some(*count)
-        })
-    })
-    .await;
+    eventually_reads("louyu_enterprises_by_colour", "risk", "colour", &expected).await;
 }
 
 /// Sets `code`'s colour by hand, for a day.

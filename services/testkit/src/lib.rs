@@ -5,6 +5,7 @@
 //! tokens ([`identity`]), the shared [`fixtures`], and the process's
 //! `/metrics` as a scraper reads it ([`metrics`]).
 
+pub mod clock;
 mod database;
 pub mod fixtures;
 pub mod h2load;

@@ -72,3 +72,16 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         (found == wanted).then(|| number.trim().parse().ok())?
     })
 }
+
+/// Waits until a scrape reads, for each `(value, count)` of `expected`, the
+/// series of `name` labelled `service` and `label="value"` at exactly
+/// `count`.
+pub async fn eventually_reads(name: &str, service: &str, label: &str, expected: &[(&str, f64)]) {
+    crate::eventually(&format!("{name} reads {expected:?}"), || async {
+        let text = scrape().await;
+        expected.iter().all(|(labelled, count)| {
+            value(&text, name, &[("service", service), (label, labelled)]) == Some(*count)
+        })
+    })
+    .await;
+}
