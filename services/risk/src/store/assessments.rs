@@ -283,6 +283,23 @@ impl Reassessment {
     }
 }
 
+/// The instant to assess at: `now`, or just after the latest stored
+/// assessment of the rows locked when that is later. A transaction reads its
+/// clock before it waits for a row's lock; when another one, with a later
+/// clock, committed first, this one comes after it, so that an enterprise's
+/// history stays in the order of its changes.
+pub(super) fn after_stored<'a>(
+    now: i64,
+    locked: impl IntoIterator<Item = &'a StoredAssessment>,
+) -> i64 {
+    locked
+        .into_iter()
+        .map(|stored| stored.assessed_at)
+        .max()
+        .filter(|latest| *latest > now)
+        .map_or(now, |latest| latest.saturating_add(1))
+}
+
 /// A new row of `assessment_changes`, whose id sorts in time order, so the
 /// history pages by id.
 pub(super) fn change_id(now: i64) -> String {
@@ -303,10 +320,9 @@ impl Store {
     ) -> Result<Option<NewEvent>, RiskError> {
         sqlx::query(
             "INSERT INTO assessments (uscc, colour, effective_colour, score, rules_version, explanation, building_id, \
-             assessed_at, next_change_at) VALUES ($1, 0, 0, 0, '', '{}', NULL, $2, NULL) ON CONFLICT (uscc) DO NOTHING",
+             assessed_at, next_change_at) VALUES ($1, 0, 0, 0, '', '{}', NULL, 0, NULL) ON CONFLICT (uscc) DO NOTHING",
         )
         .bind(uscc)
-        .bind(now)
         .execute(&mut *connection)
         .await?;
         let lock = self.db.row_lock(RowLock::ForUpdate, "assessments");
@@ -317,6 +333,7 @@ impl Store {
         .fetch_one(&mut *connection)
         .await?;
         let current = StoredAssessment::from_row(&current)?;
+        let now = after_stored(now, [&current]);
         let signals = self.signals_of(connection, uscc).await?;
         let building_id: Option<String> = sqlx::query_scalar(
             "SELECT building_id FROM tenancies_seen WHERE uscc = $1 AND active = 1 \

@@ -314,6 +314,7 @@ impl Store {
             buildings.entry(uscc).or_insert(building_id);
         }
 
+        let now = assessments::after_stored(now, &current);
         let reassessments = assess_chunk(rules, current, &signals, &mut buildings, now)?;
         let enterprises = reassessments.len() as u64;
         self.write_chunk(&mut transaction, &reassessments, now, cause)

@@ -5,3 +5,4 @@ mod activation;
 mod district;
 mod feeds;
 mod helpers;
+mod history;
