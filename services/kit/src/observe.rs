@@ -9,7 +9,9 @@
 //! answering (trailers-only), and otherwise in the trailers that end its
 //! body; so the span and the metrics are finished when the body ends (or is
 //! dropped: the caller went away, or its deadline passed), not when the
-//! handler returns. The span lasts as long as the call does.
+//! handler returns. The span lasts as long as the call does. When neither
+//! metrics nor spans are recorded, nothing waits for the status: the span
+//! ends with the response, and the body goes back unwrapped.
 //!
 //! Every span also carries `louyu.service`, the Louyu service that made it:
 //! the OpenTelemetry resource (`service.name`) is the process's, and one
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http_body::Body as _;
 use http_body::{Frame, SizeHint};
 use tonic::Code;
 use tonic::body::Body;
@@ -99,7 +102,6 @@ where
             inner,
             end: Some(CallEnd {
                 span,
-                started: Instant::now(),
                 metric,
                 side: if grpc { Side::Server } else { Side::Http },
             }),
@@ -224,7 +226,6 @@ where
             inner,
             end: Some(CallEnd {
                 span,
-                started: Instant::now(),
                 metric: None,
                 side: Side::Client,
             }),
@@ -267,11 +268,13 @@ enum Side {
     Http,
 }
 
-/// The labels of a call's metrics, when metrics are recorded.
+/// The labels of a call's metrics and when it started, when metrics are
+/// recorded.
 #[derive(Debug)]
 struct RpcMetric {
     service: &'static str,
     method: String,
+    started: Instant,
 }
 
 impl RpcMetric {
@@ -279,6 +282,7 @@ impl RpcMetric {
         crate::metrics::enabled().then(|| Self {
             service,
             method: method.to_owned(),
+            started: Instant::now(),
         })
     }
 }
@@ -287,12 +291,18 @@ impl RpcMetric {
 #[derive(Debug)]
 struct CallEnd {
     span: tracing::Span,
-    started: Instant,
     metric: Option<RpcMetric>,
     side: Side,
 }
 
 impl CallEnd {
+    /// Whether the call's status is recorded anywhere: in its metrics, or
+    /// in its span when spans are exported. When it is not, the call ends
+    /// with its response, and its body is passed on unwrapped.
+    fn records_status(&self) -> bool {
+        self.metric.is_some() || crate::telemetry::spans_exported()
+    }
+
     fn finish(self, code: Code) {
         let error = match self.side {
             // The server's own failures; a caller's mistake is not the
@@ -329,7 +339,7 @@ impl CallEnd {
                 metric.service,
                 method,
                 code_name(code),
-                self.started.elapsed(),
+                metric.started.elapsed(),
             );
         }
     }
@@ -388,6 +398,9 @@ where
         let Some(end) = this.end.take() else {
             return Poll::Ready(result);
         };
+        if !end.records_status() {
+            return Poll::Ready(result);
+        }
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -399,8 +412,11 @@ where
             end.finish_http(response.status());
             return Poll::Ready(Ok(response));
         }
-        // Trailers-only: the call failed before answering.
-        if let Some(code) = grpc_status(response.headers()) {
+        // Trailers-only: the call failed before answering, its status in
+        // the headers of a response with an empty body.
+        if response.body().is_end_stream()
+            && let Some(code) = grpc_status(response.headers())
+        {
             end.finish(code);
             return Poll::Ready(Ok(response));
         }

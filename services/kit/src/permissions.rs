@@ -654,8 +654,10 @@ pub fn rule_for(path: &str) -> Option<&'static Rule> {
 /// reflection.
 pub fn is_open(path: &str) -> bool {
     let path = path.strip_prefix('/').unwrap_or(path);
-    path.split_once('/')
-        .is_some_and(|(service, _)| OPEN_SERVICES.contains(&service))
+    OPEN_SERVICES.iter().any(|service| {
+        path.strip_prefix(service)
+            .is_some_and(|method| method.starts_with('/'))
+    })
 }
 
 /// The scopes a caller is granted on one method: `District` alone, or one

@@ -679,10 +679,12 @@ fn descriptors_of(service_names: &[&str]) -> anyhow::Result<FileDescriptorSet> {
 /// with the decoder's text). tonic reports both before the handler runs, in
 /// the headers of a trailers-only response, which is where this looks; a
 /// stream of requests (only reflection takes one) keeps tonic's codes.
-fn conventional_status<B>(mut response: http::Response<B>) -> http::Response<B> {
-    if !response
-        .headers()
-        .contains_key(&crate::observe::GRPC_STATUS)
+fn conventional_status<B: http_body::Body>(mut response: http::Response<B>) -> http::Response<B> {
+    // A response with a body to come has its status in its trailers.
+    if !response.body().is_end_stream()
+        || !response
+            .headers()
+            .contains_key(&crate::observe::GRPC_STATUS)
     {
         return response;
     }
