@@ -25,7 +25,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -36,6 +36,7 @@ use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::Code;
 use tonic::codegen::{Bytes, http};
 
 use crate::db::Db;
@@ -83,22 +84,75 @@ pub fn install() -> anyhow::Result<&'static PrometheusHandle> {
     Ok(handle)
 }
 
-/// Counts one answered gRPC call and its duration.
-pub(crate) fn record_rpc(
+/// The handles of the metrics of one service's calls, by method, each made
+/// at the method's first call: finding a metric by its name and labels in
+/// the recorder costs more than recording it.
+#[derive(Debug)]
+pub(crate) struct RpcMetrics {
     service: &'static str,
+    methods: RwLock<HashMap<String, Arc<MethodMetrics>, foldhash::fast::RandomState>>,
+}
+
+#[derive(Debug)]
+struct MethodMetrics {
     method: String,
-    code: &'static str,
-    elapsed: Duration,
-) {
-    metrics::counter!(
-        RPC_REQUESTS,
-        "service" => service,
-        "rpc_method" => method.clone(),
-        "grpc_code" => code,
-    )
-    .increment(1);
-    metrics::histogram!(RPC_DURATION, "service" => service, "rpc_method" => method)
-        .record(elapsed.as_secs_f64());
+    duration: metrics::Histogram,
+    /// By gRPC code (0 to 16).
+    requests: [OnceLock<metrics::Counter>; 17],
+}
+
+impl RpcMetrics {
+    pub(crate) fn new(service: &'static str) -> Self {
+        Self {
+            service,
+            methods: RwLock::default(),
+        }
+    }
+
+    /// Counts one answered call and its duration. `method` is one the
+    /// service has, or `unknown`: the handles kept are bounded by the
+    /// methods served.
+    pub(crate) fn record(&self, method: &str, code: Code, elapsed: Duration) {
+        let metrics = self.of(method);
+        metrics.requests[code as usize]
+            .get_or_init(|| {
+                metrics::counter!(
+                    RPC_REQUESTS,
+                    "service" => self.service,
+                    "rpc_method" => metrics.method.clone(),
+                    "grpc_code" => crate::observe::code_name(code),
+                )
+            })
+            .increment(1);
+        metrics.duration.record(elapsed.as_secs_f64());
+    }
+
+    fn of(&self, method: &str) -> Arc<MethodMetrics> {
+        if let Some(found) = self
+            .methods
+            .read()
+            .expect("the method handles are never poisoned")
+            .get(method)
+        {
+            return found.clone();
+        }
+        self.methods
+            .write()
+            .expect("the method handles are never poisoned")
+            .entry(method.to_owned())
+            .or_insert_with_key(|method| {
+                Arc::new(MethodMetrics {
+                    duration: metrics::histogram!(
+                        RPC_DURATION,
+                        "service" => self.service,
+                        "rpc_method" => method.clone(),
+                    ),
+                    method: method.clone(),
+                    requests: Default::default(),
+                })
+            })
+            .clone()
+    }
 }
 
 /// The databases whose pools are reported at each scrape, by service.
@@ -257,4 +311,41 @@ async fn answer(
             .body(Full::new(Bytes::from_static(b"not found: GET /metrics\n")))
     };
     Ok(response.expect("a valid response"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handles a method's first call makes count its later calls, by
+    /// code, and a server started again in the process counts on the same
+    /// series.
+    #[test]
+    fn a_methods_calls_are_counted_by_code_on_the_handles_of_its_first_call() {
+        let handle = install().expect("the recorder");
+        let metrics = RpcMetrics::new("unit-test");
+        let method = "louyu.test.v1.TestService/GetThing";
+        metrics.record(method, Code::Ok, Duration::from_millis(2));
+        metrics.record(method, Code::NotFound, Duration::from_millis(3));
+        metrics.record(method, Code::Ok, Duration::from_millis(4));
+        RpcMetrics::new("unit-test").record(method, Code::Ok, Duration::from_millis(5));
+
+        let text = handle.render();
+        // The line of `name`'s series for this test's service and `label`.
+        let series = |name: &str, label: &str| {
+            text.lines()
+                .find(|line| {
+                    line.starts_with(name)
+                        && line.contains("service=\"unit-test\"")
+                        && line.contains(label)
+                })
+                .unwrap_or_else(|| panic!("{name} with {label}:\n{text}"))
+        };
+        let ok = series(RPC_REQUESTS, "grpc_code=\"OK\"");
+        assert!(ok.contains(method) && ok.ends_with(" 3"), "{ok}");
+        let not_found = series(RPC_REQUESTS, "grpc_code=\"NOT_FOUND\"");
+        assert!(not_found.ends_with(" 1"), "{not_found}");
+        let count = series(&format!("{RPC_DURATION}_count"), method);
+        assert!(count.ends_with(" 4"), "{count}");
+    }
 }

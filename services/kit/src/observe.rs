@@ -37,12 +37,13 @@ pub struct ServerObserverLayer {
     endpoint: Arc<Endpoint>,
 }
 
-/// The service a span is about, and where it listens.
+/// The service a span is about, where it listens, and its calls' metrics.
 #[derive(Debug)]
 struct Endpoint {
     service: &'static str,
     address: String,
     port: u16,
+    metrics: crate::metrics::RpcMetrics,
 }
 
 impl ServerObserverLayer {
@@ -54,6 +55,7 @@ impl ServerObserverLayer {
                 service,
                 address: address.ip().to_string(),
                 port: address.port(),
+                metrics: crate::metrics::RpcMetrics::new(service),
             }),
         }
     }
@@ -96,7 +98,7 @@ where
         } else {
             (http_server_span(&self.endpoint, &request), None)
         };
-        let metric = method.and_then(|method| RpcMetric::new(self.endpoint.service, method));
+        let metric = method.and_then(|method| RpcMetric::new(&self.endpoint, method));
         let inner = span.in_scope(|| self.inner.call(request));
         ObservedCall {
             inner,
@@ -268,19 +270,19 @@ enum Side {
     Http,
 }
 
-/// The labels of a call's metrics and when it started, when metrics are
-/// recorded.
+/// Where a call's metrics go, its method, and when it started, when
+/// metrics are recorded.
 #[derive(Debug)]
 struct RpcMetric {
-    service: &'static str,
+    endpoint: Arc<Endpoint>,
     method: String,
     started: Instant,
 }
 
 impl RpcMetric {
-    fn new(service: &'static str, method: &str) -> Option<Self> {
+    fn new(endpoint: &Arc<Endpoint>, method: &str) -> Option<Self> {
         crate::metrics::enabled().then(|| Self {
-            service,
+            endpoint: endpoint.clone(),
             method: method.to_owned(),
             started: Instant::now(),
         })
@@ -331,16 +333,14 @@ impl CallEnd {
             // A method no service has is refused as UNIMPLEMENTED; its path
             // is the caller's to choose, so it is not a label value.
             let method = if code == Code::Unimplemented {
-                String::from("unknown")
+                "unknown"
             } else {
-                metric.method
+                metric.method.as_str()
             };
-            crate::metrics::record_rpc(
-                metric.service,
-                method,
-                code_name(code),
-                metric.started.elapsed(),
-            );
+            metric
+                .endpoint
+                .metrics
+                .record(method, code, metric.started.elapsed());
         }
     }
 

@@ -1,7 +1,7 @@
 //! What Louyu's server frame costs a call: `grpc.health.v1.Health/Check`
 //! driven by h2load against a real service (the registry, with every layer a
-//! call passes: span, trace context, timeout, concurrency limit, status
-//! mapping) and against a bare tonic server with only the health service,
+//! call passes: span, trace context, metrics, timeout, concurrency limit,
+//! status mapping) and against a bare tonic server with only the health service,
 //! in one run, on the same runtime. Prints both rates and their ratio, and
 //! the servers' CPU time per request (steady on a shared machine, where the
 //! rates are not) and its ratio.
@@ -11,7 +11,8 @@
 //! round (default 200000); each server gets five rounds, taking turns to go first, and
 //! its best counts (the machine may be shared: the best round is the one
 //! least disturbed). `LOUYU_BENCH_ONLY=bare` or `louyu` drives one server
-//! alone, for a profiler.
+//! alone, for a profiler; `LOUYU_BENCH_METRICS=off` leaves the calls'
+//! metrics out, as a server without `LOUYU_METRICS_LISTEN` does.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,11 +32,17 @@ fn main() {
     h2load::require();
     let requests = h2load::requests_per_round(200_000);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    // The process's telemetry as `louyu serve` installs it: logs at info,
-    // spans to the OpenTelemetry layer, nothing exported.
+    // The process's telemetry as `louyu serve` installs it with deploy/'s
+    // settings: logs at info, the calls' metrics recorded, no span exported
+    // (`LOUYU_BENCH_METRICS=off`: no metrics, as without
+    // LOUYU_METRICS_LISTEN).
     let _telemetry = runtime.block_on(async {
         louyu_kit::telemetry::init("bench", LogFormat::Pretty, None).expect("telemetry")
     });
+    let metrics = std::env::var("LOUYU_BENCH_METRICS").map_or(true, |value| value != "off");
+    if metrics {
+        louyu_kit::metrics::install().expect("the metrics recorder");
+    }
     let folder = tempfile::tempdir().expect("a temporary folder");
     let body = folder.path().join("health-check-request");
     // A gRPC frame: no compression, length 0, an empty HealthCheckRequest.
@@ -87,7 +94,8 @@ fn main() {
     let best = |runs: &[Run]| h2load::best(runs).rate;
     let least_cpu = h2load::least_cpu;
     println!(
-        "Health/Check, {ROUNDS} rounds of {requests} requests each ({CLIENTS} clients x {STREAMS_PER_CLIENT} streams):"
+        "Health/Check, {ROUNDS} rounds of {requests} requests each ({CLIENTS} clients x {STREAMS_PER_CLIENT} streams), metrics {}:",
+        if metrics { "on" } else { "off" }
     );
     println!(
         "  bare tonic (health only):    best {:>7.0} req/s, least {:>4.1} µs CPU/req",
