@@ -84,6 +84,9 @@ pub fn install() -> anyhow::Result<&'static PrometheusHandle> {
     Ok(handle)
 }
 
+/// The `rpc_method` of calls to a method no Louyu server has.
+pub(crate) const UNKNOWN_METHOD: &str = "unknown";
+
 /// The handles of the metrics of one service's calls, by method, each made
 /// at the method's first call: finding a metric by its name and labels in
 /// the recorder costs more than recording it.
@@ -109,9 +112,9 @@ impl RpcMetrics {
         }
     }
 
-    /// Counts one answered call and its duration. `method` is one the
-    /// service has, or `unknown`: the handles kept are bounded by the
-    /// methods served.
+    /// Counts one answered call and its duration. A method no Louyu server
+    /// has (`permissions::is_known`) is counted as `unknown`, so the handles
+    /// kept, like the series, are bounded by the methods served.
     pub(crate) fn record(&self, method: &str, code: Code, elapsed: Duration) {
         let metrics = self.of(method);
         metrics.requests[code as usize]
@@ -128,6 +131,21 @@ impl RpcMetrics {
     }
 
     fn of(&self, method: &str) -> Arc<MethodMetrics> {
+        if let Some(found) = self
+            .methods
+            .read()
+            .expect("the method handles are never poisoned")
+            .get(method)
+        {
+            return found.clone();
+        }
+        // Checked at a method's first call only: a known method is then
+        // found above.
+        let method = if crate::permissions::is_known(method) {
+            method
+        } else {
+            UNKNOWN_METHOD
+        };
         if let Some(found) = self
             .methods
             .read()
@@ -317,35 +335,51 @@ async fn answer(
 mod tests {
     use super::*;
 
+    /// The line of `name`'s series for the service `unit-test` with every
+    /// one of `labels`.
+    fn series(text: &str, name: &str, labels: &[&str]) -> String {
+        text.lines()
+            .find(|line| {
+                line.starts_with(name)
+                    && line.contains("service=\"unit-test\"")
+                    && labels.iter().all(|label| line.contains(label))
+            })
+            .unwrap_or_else(|| panic!("{name} with {labels:?}:\n{text}"))
+            .to_owned()
+    }
+
     /// The handles a method's first call makes count its later calls, by
     /// code, and a server started again in the process counts on the same
-    /// series.
+    /// series; a path no server has is counted as `unknown`.
     #[test]
     fn a_methods_calls_are_counted_by_code_on_the_handles_of_its_first_call() {
         let handle = install().expect("the recorder");
         let metrics = RpcMetrics::new("unit-test");
-        let method = "louyu.test.v1.TestService/GetThing";
+        let method = "louyu.registry.v1.RegistryService/GetEnterprise";
         metrics.record(method, Code::Ok, Duration::from_millis(2));
         metrics.record(method, Code::NotFound, Duration::from_millis(3));
         metrics.record(method, Code::Ok, Duration::from_millis(4));
         RpcMetrics::new("unit-test").record(method, Code::Ok, Duration::from_millis(5));
+        // A path the caller made up, refused before any method ran.
+        metrics.record(
+            "louyu.registry.v1.RegistryService/MadeUp",
+            Code::ResourceExhausted,
+            Duration::from_millis(1),
+        );
 
         let text = handle.render();
-        // The line of `name`'s series for this test's service and `label`.
-        let series = |name: &str, label: &str| {
-            text.lines()
-                .find(|line| {
-                    line.starts_with(name)
-                        && line.contains("service=\"unit-test\"")
-                        && line.contains(label)
-                })
-                .unwrap_or_else(|| panic!("{name} with {label}:\n{text}"))
-        };
-        let ok = series(RPC_REQUESTS, "grpc_code=\"OK\"");
-        assert!(ok.contains(method) && ok.ends_with(" 3"), "{ok}");
-        let not_found = series(RPC_REQUESTS, "grpc_code=\"NOT_FOUND\"");
+        let ok = series(&text, RPC_REQUESTS, &[method, "grpc_code=\"OK\""]);
+        assert!(ok.ends_with(" 3"), "{ok}");
+        let not_found = series(&text, RPC_REQUESTS, &[method, "grpc_code=\"NOT_FOUND\""]);
         assert!(not_found.ends_with(" 1"), "{not_found}");
-        let count = series(&format!("{RPC_DURATION}_count"), method);
+        let count = series(&text, &format!("{RPC_DURATION}_count"), &[method]);
         assert!(count.ends_with(" 4"), "{count}");
+        assert!(!text.contains("MadeUp"), "{text}");
+        let unknown = series(
+            &text,
+            RPC_REQUESTS,
+            &["rpc_method=\"unknown\"", "grpc_code=\"RESOURCE_EXHAUSTED\""],
+        );
+        assert!(unknown.ends_with(" 1"), "{unknown}");
     }
 }

@@ -333,7 +333,7 @@ impl CallEnd {
             // A method no service has is refused as UNIMPLEMENTED; its path
             // is the caller's to choose, so it is not a label value.
             let method = if code == Code::Unimplemented {
-                "unknown"
+                crate::metrics::UNKNOWN_METHOD
             } else {
                 metric.method.as_str()
             };

@@ -650,6 +650,22 @@ pub fn rule_for(path: &str) -> Option<&'static Rule> {
         .find(|rule| rule.service == service && rule.method == method)
 }
 
+/// The methods of [`OPEN_SERVICES`].
+const OPEN_METHODS: &[&str] = &[
+    "grpc.health.v1.Health/Check",
+    "grpc.health.v1.Health/Watch",
+    "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// Whether `path` names a method some Louyu server has: one with a rule,
+/// or one of health or reflection. Any other path is the caller's to
+/// choose, so it is never a metric's label.
+pub fn is_known(path: &str) -> bool {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    OPEN_METHODS.contains(&path) || rule_for(path).is_some()
+}
+
 /// Whether a method is open to anyone, with no caller at all: health and
 /// reflection.
 pub fn is_open(path: &str) -> bool {
@@ -1071,6 +1087,10 @@ mod tests {
             assert!(!is_open(&path), "{path}");
         }
         assert!(!is_open("/grpc.health.v1.Healthy/Check"));
+        assert!(is_known("grpc.health.v1.Health/Check"));
+        assert!(is_known("/louyu.registry.v1.RegistryService/GetEnterprise"));
+        assert!(!is_known("grpc.health.v1.Health/Made-up"));
+        assert!(!is_known("louyu.registry.v1.RegistryService/Made-up"));
     }
 
     #[test]
