@@ -8,7 +8,8 @@
 //! `cargo bench -p louyu-gateway --bench forwarding` (h2load comes with
 //! Debian's `nghttp2-client`). `LOUYU_BENCH_REQUESTS` sets the requests per
 //! round (default 50000); each target gets three rounds, taking turns to go
-//! first, and its best rate counts.
+//! first, and its best rate counts. `LOUYU_BENCH_ONLY=direct` or `gateway`
+//! drives one path alone, for a profiler.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -77,6 +78,40 @@ fn main() {
 
     let gateway = sandbox.address(ServiceName::Gateway);
     let registry = sandbox.address(ServiceName::Registry);
+    // A reference: the same calls through nghttpx (Debian's nghttp2-proxy),
+    // a bare HTTP/2 proxy in C, in place of the gateway.
+    if std::env::var("LOUYU_BENCH_PROXY").as_deref() == Ok("nghttpx") {
+        let proxy = nghttpx_in_front_of(registry);
+        for round in 1..=ROUNDS {
+            let log = |name: &str| folder.path().join(format!("{name}-{round}.log"));
+            let direct_run = h2load(registry, &body, &token, requests, &log("direct"));
+            let proxied = h2load(proxy.address, &body, &token, requests, &log("nghttpx"));
+            println!(
+                "round {round}: registry {:>7.0} req/s, through nghttpx {:>7.0} req/s: ratio {:.3}",
+                direct_run.rate,
+                proxied.rate,
+                proxied.rate / direct_run.rate
+            );
+        }
+        return;
+    }
+    // For a profiler (perf, callgrind): one path alone, no ratio.
+    if let Ok(only) = std::env::var("LOUYU_BENCH_ONLY") {
+        let (address, name) = match only.as_str() {
+            "direct" => (registry, "direct"),
+            "gateway" => (gateway, "gateway"),
+            other => panic!("LOUYU_BENCH_ONLY is direct or gateway, not {other:?}"),
+        };
+        for round in 1..=ROUNDS {
+            let log = folder.path().join(format!("{name}-{round}.log"));
+            let run = h2load(address, &body, &token, requests, &log);
+            println!(
+                "round {round}: {name} {:>7.0} req/s ({:>5.1} µs CPU/req)",
+                run.rate, run.cpu_micros_per_request
+            );
+        }
+        return;
+    }
     let mut through = Vec::new();
     let mut direct = Vec::new();
     for round in 1..=ROUNDS {
@@ -136,4 +171,52 @@ fn h2load(address: SocketAddr, body: &Path, token: &str, requests: usize, log: &
         cpu_of: "self".to_owned(),
     }
     .run()
+}
+
+/// nghttpx serving plain HTTP/2 on a free port and passing every request
+/// to `backend` over HTTP/2, with one worker; stopped when dropped.
+struct Nghttpx {
+    address: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Drop for Nghttpx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nghttpx_in_front_of(backend: SocketAddr) -> Nghttpx {
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let child = std::process::Command::new("nghttpx")
+        .arg(format!(
+            "--frontend={},{};no-tls",
+            address.ip(),
+            address.port()
+        ))
+        .arg(format!(
+            "--backend={},{};;proto=h2",
+            backend.ip(),
+            backend.port()
+        ))
+        .args([
+            "--workers=1",
+            "--no-via",
+            "--no-ocsp",
+            "--errorlog-file=/dev/null",
+        ])
+        .arg("--accesslog-file=/dev/null")
+        .arg("--conf=/dev/null")
+        .spawn()
+        .expect("nghttpx (apt-get install -y nghttp2-proxy)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(address).is_ok() {
+            return Nghttpx { address, child };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nghttpx did not listen on {address}");
 }

@@ -239,20 +239,21 @@ where
 }
 
 /// The headers that concern only the connection the request came on; every
-/// other header goes on as it came.
-const HOP_BY_HOP_HEADERS: [&str; 6] = [
-    "connection",
-    "host",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
+/// other header goes on as it came. Names, not text, so that no call parses
+/// them again.
+static HOP_BY_HOP_HEADERS: [http::HeaderName; 6] = [
+    http::header::CONNECTION,
+    http::header::HOST,
+    http::HeaderName::from_static("keep-alive"),
+    http::HeaderName::from_static("proxy-connection"),
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
 ];
 
 /// The trace context is the client span's, set by [`ClientObserver`] as
 /// the call leaves.
 fn prepare_for_owner(headers: &mut http::HeaderMap) {
-    for name in HOP_BY_HOP_HEADERS {
+    for name in &HOP_BY_HOP_HEADERS {
         headers.remove(name);
     }
 }

@@ -560,7 +560,7 @@ fn client_behind_proxies(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpR
 /// forwarder's channel and the owner both keep to it.
 fn cap_grpc_timeout(headers: &mut http::HeaderMap, cap: Duration) {
     let callers = headers
-        .get("grpc-timeout")
+        .get(&GRPC_TIMEOUT)
         .and_then(|value| value.to_str().ok())
         .and_then(parse_grpc_timeout);
     if callers.is_some_and(|timeout| timeout <= cap) {
@@ -568,10 +568,13 @@ fn cap_grpc_timeout(headers: &mut http::HeaderMap, cap: Duration) {
     }
     let millis = cap.as_millis().clamp(1, 99_999_999);
     headers.insert(
-        "grpc-timeout",
+        GRPC_TIMEOUT.clone(),
         HeaderValue::from_str(&format!("{millis}m")).expect("digits are a header value"),
     );
 }
+
+/// `grpc-timeout`, looked up and set without parsing its name on every call.
+static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// A `grpc-timeout` value: at most eight digits and a unit.
 fn parse_grpc_timeout(value: &str) -> Option<Duration> {
