@@ -9,7 +9,9 @@
 //! Debian's `nghttp2-client`). `LOUYU_BENCH_REQUESTS` sets the requests per
 //! round (default 50000); each target gets three rounds, taking turns to go
 //! first, and its best rate counts. `LOUYU_BENCH_ONLY=direct` or `gateway`
-//! drives one path alone, for a profiler.
+//! drives one path alone, for a profiler; `LOUYU_BENCH_PROXY=nghttpx`
+//! compares nghttpx (Debian's `nghttp2-proxy`) in the gateway's place, as a
+//! reference for what a bare HTTP/2 proxy costs here.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -204,6 +206,8 @@ fn nghttpx_in_front_of(backend: SocketAddr) -> Nghttpx {
         ))
         .args([
             "--workers=1",
+            // One process: killing it leaves no worker behind.
+            "--single-process",
             "--no-via",
             "--no-ocsp",
             "--errorlog-file=/dev/null",
@@ -212,9 +216,11 @@ fn nghttpx_in_front_of(backend: SocketAddr) -> Nghttpx {
         .arg("--conf=/dev/null")
         .spawn()
         .expect("nghttpx (apt-get install -y nghttp2-proxy)");
+    // Stopped when dropped, on the way out of a panic too.
+    let proxy = Nghttpx { address, child };
     for _ in 0..100 {
         if std::net::TcpStream::connect(address).is_ok() {
-            return Nghttpx { address, child };
+            return proxy;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

@@ -105,6 +105,14 @@ struct MethodMetrics {
 }
 
 impl RpcMetrics {
+    fn kept(&self, method: &str) -> Option<Arc<MethodMetrics>> {
+        self.methods
+            .read()
+            .expect("the method handles are never poisoned")
+            .get(method)
+            .cloned()
+    }
+
     pub(crate) fn new(service: &'static str) -> Self {
         Self {
             service,
@@ -131,13 +139,8 @@ impl RpcMetrics {
     }
 
     fn of(&self, method: &str) -> Arc<MethodMetrics> {
-        if let Some(found) = self
-            .methods
-            .read()
-            .expect("the method handles are never poisoned")
-            .get(method)
-        {
-            return found.clone();
+        if let Some(found) = self.kept(method) {
+            return found;
         }
         // Checked at a method's first call only: a known method is then
         // found above.
@@ -146,13 +149,8 @@ impl RpcMetrics {
         } else {
             UNKNOWN_METHOD
         };
-        if let Some(found) = self
-            .methods
-            .read()
-            .expect("the method handles are never poisoned")
-            .get(method)
-        {
-            return found.clone();
+        if let Some(found) = self.kept(method) {
+            return found;
         }
         self.methods
             .write()
