@@ -60,21 +60,27 @@ where
 fn child_of(parent: Option<&SpanContext>) -> SpanContext {
     let span_id = SpanId::from(nonzero_random());
     match parent.filter(|parent| parent.is_valid()) {
-        Some(parent) => SpanContext::new(
-            parent.trace_id(),
-            span_id,
-            parent.trace_flags(),
-            false,
-            parent.trace_state().clone(),
-        ),
+        Some(parent) => in_trace_of(parent, span_id),
         None => SpanContext::new(
-            TraceId::from((u128::from(nonzero_random()) << 64) | u128::from(rand::random::<u64>())),
+            TraceId::from((u128::from(nonzero_random()) << 64) | u128::from(nonzero_random())),
             span_id,
             TraceFlags::SAMPLED,
             false,
             TraceState::NONE,
         ),
     }
+}
+
+/// The span `span_id` as `parent`'s child: in its trace, with its flags and
+/// trace state.
+fn in_trace_of(parent: &SpanContext, span_id: SpanId) -> SpanContext {
+    SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        parent.trace_flags(),
+        false,
+        parent.trace_state().clone(),
+    )
 }
 
 /// A random id, never zero (W3C's invalid id). From a per-thread wyrand
@@ -109,13 +115,7 @@ pub(crate) fn of(span: &tracing::Span) -> Option<SpanContext> {
 pub(crate) fn set_parent(span: &tracing::Span, parent: &SpanContext) -> bool {
     with_ids(span, |ids| {
         if parent.is_valid() {
-            ids.0 = SpanContext::new(
-                parent.trace_id(),
-                ids.0.span_id(),
-                parent.trace_flags(),
-                false,
-                parent.trace_state().clone(),
-            );
+            ids.0 = in_trace_of(parent, ids.0.span_id());
         }
     })
     .is_some()

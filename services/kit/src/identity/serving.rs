@@ -207,8 +207,8 @@ impl ServiceCredentials {
                 if let Some(token) = authorization
                     .to_str()
                     .ok()
-                    .and_then(|value| value.trim().split_once(' '))
-                    .and_then(|(_, token)| MetadataValue::try_from(token.trim()).ok())
+                    .and_then(super::verify::bearer_token)
+                    .and_then(|token| MetadataValue::try_from(token).ok())
                 {
                     metadata.insert(ON_BEHALF_OF_METADATA_KEY, token);
                 }

@@ -385,7 +385,7 @@ impl Verifier {
 }
 
 /// The token of `Bearer <token>`; the scheme is case-insensitive.
-fn bearer_token(value: &str) -> Option<&str> {
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
